@@ -1,0 +1,1 @@
+"""The ``nlf`` command line: thin typer wrappers over :mod:`nlfeedback`."""

@@ -1,0 +1,38 @@
+"""``nlf bench …``: performance benchmarks (figures for README.md, never asserted in tests)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from cli.common import cli_errors, console
+from nlfeedback.envs.tasks import DEFAULT_TASK, get_task
+
+app = typer.Typer(help="Benchmarks: throughput figures for README.md.", no_args_is_help=True)
+
+
+@app.command("rollout")
+@cli_errors
+def bench_rollout_command(
+    task: Annotated[str, typer.Option(help="Task short name or gymnasium id.")] = DEFAULT_TASK,
+    steps: Annotated[int, typer.Option(min=100, help="Steps per round and arm.")] = 50_000,
+    rounds: Annotated[int, typer.Option(min=1, help="Alternating rounds of raw and tracked stepping.")] = 3,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Steps/s of rollout with event tracking and digests against raw env.step, in the same run.
+
+    Example: nlf bench rollout --task doorkey-5x5
+    """
+    from nlfeedback.bench.rollout import bench_rollout
+
+    result = bench_rollout(get_task(task), steps=steps, rounds=rounds)
+    if json_out:
+        console.print_json(json.dumps(result))
+        return
+    console.print(
+        f"{result['task']}: raw env.step {result['raw_steps_per_s']:,.0f} steps/s, "
+        f"with event tracking {result['tracked_steps_per_s']:,.0f} steps/s, "
+        f"ratio {result['ratio']:.2f} ({result['machine']})", highlight=False,
+    )

@@ -1,0 +1,55 @@
+"""The ``nlf`` typer app: one module per command group, each a thin wrapper over the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import bench, trajectories
+from cli.common import cli_errors, console, summary_table
+from cli.rollout import rollout_command
+from cli.show import show_command
+from cli.tasks import tasks_command
+
+app = typer.Typer(
+    name="nlf",
+    help="nlfeedback: learn rewards from free-text corrections, ratings, sketches and preferences.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command("rollout")(rollout_command)
+app.command("show")(show_command)
+app.command("tasks")(tasks_command)
+app.add_typer(trajectories.app, name="trajectories")
+app.add_typer(bench.app, name="bench")
+
+
+@app.command("quickstart")
+@cli_errors
+def quickstart_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the quickstart's files.")] = Path("runs/quickstart"),
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per policy.")] = 100,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Run the embedded default job: expert and noisy rollouts on doorkey-5x5, replay-checked, summarised.
+
+    Example: nlf quickstart --out runs/quickstart
+    """
+    from nlfeedback.quickstart import run_quickstart
+
+    result = run_quickstart(out, episodes=episodes, seed=seed)
+    console.print(summary_table(f"quickstart · {result['task']} · seed {seed}", result["summaries"]))
+    for label, path in result["files"].items():
+        console.print(f"{label}: {path}  (see it with: nlf show {path} --index 0)", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

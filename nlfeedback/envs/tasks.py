@@ -1,0 +1,176 @@
+"""The task suite: named MiniGrid tasks, resolvable by a short name or by gymnasium id.
+
+Each task family is a class that opens with a table of its mission, actions, rewards and termination.
+``get_task("doorkey-5x5")`` and ``get_task("MiniGrid-DoorKey-5x5-v0")`` return the same task;
+``make_env(task)`` builds the environment with the env checker off (it only slows stepping).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import minigrid  # noqa: F401  (registers MiniGrid-* ids)
+from gymnasium.envs.registration import register, registry
+
+from nlfeedback.errors import UnknownTask
+
+KEYS_DISTRACTOR_ID = "NLF-KeysDistractor-7x7-v0"
+
+if KEYS_DISTRACTOR_ID not in registry:
+    register(id=KEYS_DISTRACTOR_ID, entry_point="nlfeedback.envs.keys_distractor:KeysDistractorEnv",
+             kwargs={"size": 7})
+
+ACTION_NAMES = ("left", "right", "forward", "pickup", "drop", "toggle", "done")
+NUM_ACTIONS = len(ACTION_NAMES)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named environment configuration: ``name`` (short), ``env_id`` (gymnasium), ``env_kwargs``."""
+
+    name: str
+    env_id: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+    family: ClassVar[str] = "task"
+    has_lava: ClassVar[bool] = False
+    has_door: ClassVar[bool] = False
+
+    def make_env(self, **overrides: Any) -> gym.Env:
+        """A fresh environment for this task (``overrides`` are extra env kwargs, e.g. ``render_mode``)."""
+        return gym.make(self.env_id, disable_env_checker=True, **{**self.env_kwargs, **overrides})
+
+
+@dataclass(frozen=True)
+class DoorKeyTask(Task):
+    """
+    | | |
+    |---|---|
+    | Mission | "use the key to open the door and then get to the goal" |
+    | Actions | left, right, forward, pickup, drop, toggle, done (0–6) |
+    | Rewards | `1 - 0.9 * steps / max_steps` on reaching the goal, else 0 |
+    | Termination | goal reached, or `max_steps = 10 * size**2` (truncation) |
+
+    A yellow key in the left room unlocks the yellow door in a vertical wall; the goal is bottom-right.
+    """
+
+    family: ClassVar[str] = "doorkey"
+    has_door: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class LavaGapTask(Task):
+    """
+    | | |
+    |---|---|
+    | Mission | "avoid the lava and get to the green goal square" |
+    | Actions | left, right, forward, pickup, drop, toggle, done (0–6) |
+    | Rewards | `1 - 0.9 * steps / max_steps` on reaching the goal, 0 on lava or timeout |
+    | Termination | goal reached, stepping into lava, or `max_steps = 4 * size**2` |
+
+    A vertical column of lava with one gap separates the agent (top-left) from the goal (bottom-right).
+    """
+
+    family: ClassVar[str] = "lavagap"
+    has_lava: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class LavaCrossingTask(Task):
+    """
+    | | |
+    |---|---|
+    | Mission | "avoid the lava and get to the green goal square" |
+    | Actions | left, right, forward, pickup, drop, toggle, done (0–6) |
+    | Rewards | `1 - 0.9 * steps / max_steps` on reaching the goal, 0 on lava or timeout |
+    | Termination | goal reached, stepping into lava, or `max_steps = 4 * size**2` |
+
+    Rivers of lava cross the room with one safe crossing each; the goal is bottom-right.
+    """
+
+    family: ClassVar[str] = "lavacrossing"
+    has_lava: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class EmptyTask(Task):
+    """
+    | | |
+    |---|---|
+    | Mission | "get to the green goal square" |
+    | Actions | left, right, forward, pickup, drop, toggle, done (0–6) |
+    | Rewards | `1 - 0.9 * steps / max_steps` on reaching the goal, else 0 |
+    | Termination | goal reached, or `max_steps = 4 * size**2` |
+
+    An empty room; the goal is bottom-right.
+    """
+
+    family: ClassVar[str] = "empty"
+
+
+@dataclass(frozen=True)
+class KeysDistractorTask(Task):
+    """
+    | | |
+    |---|---|
+    | Mission | "pick up the {color} key, open the {color} door and get to the goal" |
+    | Actions | left, right, forward, pickup, drop, toggle, done (0–6) |
+    | Rewards | `1 - 0.9 * steps / max_steps` on reaching the goal, else 0 |
+    | Termination | goal reached, or `max_steps = 10 * size**2` |
+
+    Two keys of different colours lie in the left room; only the one matching the locked door opens it
+    (custom task, :class:`nlfeedback.envs.keys_distractor.KeysDistractorEnv`).
+    """
+
+    family: ClassVar[str] = "keys-distractor"
+    has_door: ClassVar[bool] = True
+
+
+SUITE: tuple[Task, ...] = (
+    DoorKeyTask("doorkey-5x5", "MiniGrid-DoorKey-5x5-v0", summary="key, locked door, goal; 5x5"),
+    DoorKeyTask("doorkey-6x6", "MiniGrid-DoorKey-6x6-v0", summary="key, locked door, goal; 6x6"),
+    LavaGapTask("lavagap-5", "MiniGrid-LavaGapS5-v0", summary="cross a lava column through its gap; 5x5"),
+    LavaGapTask("lavagap-7", "MiniGrid-LavaGapS7-v0", summary="cross a lava column through its gap; 7x7"),
+    EmptyTask("empty-6x6", "MiniGrid-Empty-6x6-v0", summary="empty room, fixed start; 6x6"),
+    EmptyTask("empty-random-6x6", "MiniGrid-Empty-Random-6x6-v0", summary="empty room, random start; 6x6"),
+    LavaCrossingTask("lavacrossing-9", "MiniGrid-LavaCrossingS9N1-v0", summary="one lava river to cross; 9x9"),
+    KeysDistractorTask("keys-distractor", KEYS_DISTRACTOR_ID,
+                       summary="two keys, only the door's colour opens it; 7x7 (custom)"),
+)
+
+DEFAULT_TASK = "doorkey-5x5"
+
+_BY_NAME = {t.name: t for t in SUITE}
+_BY_ID = {t.env_id: t for t in SUITE}
+
+
+def task_names() -> list[str]:
+    return [t.name for t in SUITE]
+
+
+def get_task(name_or_id: str, env_kwargs: dict[str, Any] | None = None) -> Task:
+    """Resolve a short name (``doorkey-5x5``) or gymnasium id (``MiniGrid-DoorKey-5x5-v0``) to a task.
+
+    ``env_kwargs`` (e.g. from a trajectory record) override the task's own kwargs.
+    """
+    task = _BY_NAME.get(name_or_id) or _BY_ID.get(name_or_id)
+    if task is None:
+        raise UnknownTask(
+            f"unknown task {name_or_id!r}; valid names: {', '.join(task_names())} "
+            "(or their gymnasium ids, see `nlf tasks`)"
+        )
+    if env_kwargs:
+        task = type(task)(task.name, task.env_id, {**task.env_kwargs, **env_kwargs}, task.summary)
+    return task
+
+
+def task_for_env_id(env_id: str, env_kwargs: dict[str, Any] | None = None) -> Task:
+    """The suite task for a gymnasium id; ids outside the suite get a generic :class:`Task`."""
+    if env_id in _BY_ID:
+        return get_task(env_id, env_kwargs)
+    if env_id not in registry:
+        raise UnknownTask(f"unknown environment id {env_id!r} (not registered with gymnasium)")
+    return Task(env_id, env_id, dict(env_kwargs or {}))

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlfeedback.envs import get_task
+from nlfeedback.policies import make_policy
+from nlfeedback.rollout import rollout
+from nlfeedback.trajectory import Trajectory, write_trajectories
+
+
+@pytest.fixture(scope="session")
+def doorkey_trajectories() -> list[Trajectory]:
+    return list(rollout(get_task("doorkey-5x5"), make_policy("expert", epsilon=0.1, mistakes=0.2), 12, seed=3))
+
+
+@pytest.fixture
+def traj_file(tmp_path: Path, doorkey_trajectories: list[Trajectory]) -> Path:
+    path = tmp_path / "trajectories.jsonl"
+    write_trajectories(path, doorkey_trajectories)
+    return path
+
+
+def write_lines(path: Path, records: list[dict | str]) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path

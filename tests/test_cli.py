@@ -1,0 +1,117 @@
+"""The real `nlf` commands, through typer's CliRunner and once through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from typer.testing import CliRunner
+
+from cli.main import app
+from nlfeedback.trajectory import read_trajectories
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_rollout_writes_validated_trajectories_and_summary(tmp_path):
+    out = tmp_path / "runs" / "demo" / "trajectories.jsonl"
+    r = invoke("rollout", "--task", "doorkey-5x5", "--policy", "expert", "--epsilon", "0.2", "--mistakes", "0.3",
+               "--episodes", "8", "--seed", "0", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "success" in r.output and "picked_up:key:yellow" in r.output and "wrote 8 trajectories" in r.output
+    assert len(read_trajectories(out).records) == 8
+
+
+def test_rollout_refuses_existing_out_and_appends_or_forces(tmp_path):
+    out = tmp_path / "t.jsonl"
+    assert invoke("rollout", "--episodes", "2", "--out", str(out)).exit_code == 0
+    before = out.read_bytes()
+    r = invoke("rollout", "--episodes", "2", "--out", str(out))
+    assert r.exit_code == 1 and "already exists" in r.output
+    assert out.read_bytes() == before
+    r = invoke("rollout", "--episodes", "2", "--seed", "1", "--append", "--out", str(out))
+    assert r.exit_code == 0 and len(read_trajectories(out).records) == 4
+    r = invoke("rollout", "--episodes", "3", "--seed", "2", "--force", "--out", str(out))
+    assert r.exit_code == 0 and len(read_trajectories(out).records) == 3
+
+
+def test_append_refuses_a_truncated_file_and_keeps_it(tmp_path):
+    out = tmp_path / "t.jsonl"
+    assert invoke("rollout", "--episodes", "1", "--out", str(out)).exit_code == 0
+    with open(out, "ab") as fh:
+        fh.write(b'{"schema": "nlf.traj')
+    before = out.read_bytes()
+    r = invoke("rollout", "--episodes", "1", "--append", "--out", str(out))
+    assert r.exit_code == 1 and f"{out}:2: truncated final line" in r.output
+    assert out.read_bytes() == before
+
+
+def test_unknown_task_lists_valid_names(tmp_path):
+    r = invoke("rollout", "--task", "nope", "--out", str(tmp_path / "x.jsonl"))
+    assert r.exit_code == 1 and "doorkey-5x5" in r.output and "keys-distractor" in r.output
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_show_by_index_and_id(tmp_path):
+    out = tmp_path / "t.jsonl"
+    invoke("rollout", "--task", "keys-distractor", "--episodes", "2", "--out", str(out))
+    r = invoke("show", str(out), "--index", "1")
+    assert r.exit_code == 0, r.output
+    traj = read_trajectories(out).records[1]
+    assert traj.id in r.output and "picked up the" in r.output and "▮" in r.output
+    assert f"step {len(traj)}/{len(traj)}" in r.output
+    r = invoke("show", str(out), "--id", traj.id, "--steps", "0:2", "--no-grid")
+    assert r.exit_code == 0 and "step 3/" not in r.output
+    r = invoke("show", str(out), "--id", "traj-missing")
+    assert r.exit_code == 1 and "no trajectory with id" in r.output
+
+
+def test_validate_ok_bad_line_and_skip_invalid(tmp_path, traj_file):
+    r = invoke("trajectories", "validate", str(traj_file), "--replay", "all")
+    assert r.exit_code == 0 and "12 valid trajectories, 12 replayed exactly" in r.output
+    lines = traj_file.read_text().splitlines()
+    rec = json.loads(lines[3])
+    rec["actions"][0] = 9
+    lines[3] = json.dumps(rec)
+    tampered = json.loads(lines[5])
+    tampered["actions"] = [1 - a if a in (0, 1) else a for a in tampered["actions"]]
+    lines[5] = json.dumps(tampered)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    r = invoke("trajectories", "validate", str(bad))
+    assert r.exit_code == 1 and f"{bad}:4: field 'actions.0'" in r.output
+    assert "Traceback" not in r.output
+    r = invoke("trajectories", "validate", str(bad), "--replay", "all", "--skip-invalid")
+    assert r.exit_code == 1 and "2 invalid, 10 valid" in r.output and f"{bad}:6:" in r.output
+
+
+def test_tasks_and_help():
+    r = invoke("tasks")
+    assert r.exit_code == 0 and "lavacrossing-9" in r.output
+    for cmd in (["rollout"], ["show"], ["trajectories", "validate"], ["bench", "rollout"], ["quickstart"]):
+        r = invoke(*cmd, "--help")
+        assert r.exit_code == 0 and "Example" in r.output
+
+
+def test_quickstart(tmp_path):
+    r = invoke("quickstart", "--out", str(tmp_path / "qs"), "--episodes", "5")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "qs" / "expert.jsonl").exists() and (tmp_path / "qs" / "noisy.jsonl").exists()
+    assert "expert(eps=0.2,mistakes=0.3)" in r.output.replace("\n", "").replace(" ", "") or "noisy" in r.output
+
+
+def test_bench_rollout_json():
+    r = invoke("bench", "rollout", "--steps", "300", "--rounds", "1", "--json")
+    assert r.exit_code == 0
+    data = json.loads(r.output)
+    assert data["raw_steps_per_s"] > 0 and data["tracked_steps_per_s"] > 0 and "ratio" in data
+
+
+def test_console_script_is_installed(tmp_path):
+    proc = subprocess.run(["nlf", "trajectories", "validate", str(tmp_path / "missing.jsonl")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
