@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli import bench, trajectories
+from cli import bench, feedback, trajectories
+from cli.critique import critique_command
 from cli.common import cli_errors, console, summary_table
 from cli.rollout import rollout_command
 from cli.show import show_command
@@ -25,6 +26,8 @@ app.command("rollout")(rollout_command)
 app.command("show")(show_command)
 app.command("tasks")(tasks_command)
 app.add_typer(trajectories.app, name="trajectories")
+app.command("critique")(critique_command)
+app.add_typer(feedback.app, name="feedback")
 app.add_typer(bench.app, name="bench")
 
 

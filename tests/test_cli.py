@@ -115,3 +115,47 @@ def test_console_script_is_installed(tmp_path):
     proc = subprocess.run(["nlf", "trajectories", "validate", str(tmp_path / "missing.jsonl")],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_critique_and_feedback_commands(tmp_path, traj_file):
+    out = tmp_path / "text.jsonl"
+    r = invoke("critique", "--trajectories", str(traj_file), "--kind", "text", "--split", "heldout",
+               "--noise", "mistake=0.1,skip=0.05", "--budget", "20", "--seed", "0", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "wrote 20 text feedback items" in r.output
+    r = invoke("feedback", "validate", str(out), "--trajectories", str(traj_file))
+    assert r.exit_code == 0 and "20 valid feedback items" in r.output
+    r = invoke("feedback", "stats", str(out), "--json")
+    stats = json.loads(r.output)
+    assert stats["by_kind"] == {"text": 20} and stats["by_split"] == {"heldout": 20}
+    assert stats["annotation_seconds"]["critic"]["text"]["items"] == 20
+    first = json.loads(out.read_text().splitlines()[0])
+    r = invoke("feedback", "show", str(out), "--id", first["id"], "--trajectories", str(traj_file))
+    assert r.exit_code == 0 and first["id"] in r.output and first["text"] in r.output
+    # refusing an existing --out keeps it; --append adds with new ids; the same seed again collides
+    before = out.read_bytes()
+    r = invoke("critique", "-t", str(traj_file), "--kind", "text", "--budget", "5", "--out", str(out))
+    assert r.exit_code == 1 and "already exists" in r.output and out.read_bytes() == before
+    r = invoke("critique", "-t", str(traj_file), "--kind", "scalar", "--budget", "5", "--seed", "1", "--append",
+               "--out", str(out))
+    assert r.exit_code == 0
+    r = invoke("critique", "-t", str(traj_file), "--kind", "scalar", "--budget", "5", "--seed", "1", "--append",
+               "--out", str(out))
+    assert r.exit_code == 1 and "already in the file" in r.output
+    assert len(out.read_text().splitlines()) == 25
+
+
+def test_feedback_validate_reports_file_line_field(tmp_path, traj_file):
+    out = tmp_path / "s.jsonl"
+    assert invoke("critique", "-t", str(traj_file), "--kind", "sketch", "--budget", "3", "--out", str(out)).exit_code == 0
+    lines = out.read_text().splitlines()
+    rec = json.loads(lines[1])
+    rec["curve"] = rec["curve"][:-1]
+    lines[1] = json.dumps(rec)
+    out.write_text("\n".join(lines) + "\n")
+    r = invoke("feedback", "validate", str(out), "--trajectories", str(traj_file))
+    assert r.exit_code == 1 and f"{out}:2: " in r.output and "curve has" in r.output
+    r = invoke("feedback", "validate", str(out), "--trajectories", str(traj_file), "--skip-invalid")
+    assert r.exit_code == 1 and "1 invalid, 2 valid" in r.output
+    r = invoke("critique", "-t", str(traj_file), "--kind", "text", "--noise", "bogus=1", "--out", str(tmp_path / "x"))
+    assert r.exit_code == 1 and "unknown noise" in r.output

@@ -1,0 +1,128 @@
+"""``nlf feedback …``: validate, summarise and inspect feedback files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.common import cli_errors, console, err_console
+from nlfeedback.errors import NlfError
+from nlfeedback.feedback.schema import PreferenceFeedback, ScalarFeedback, SketchFeedback, TextFeedback
+from nlfeedback.feedback.stats import feedback_stats
+from nlfeedback.feedback.store import read_feedback
+from nlfeedback.envs.tasks import ACTION_NAMES
+from nlfeedback.trajectory import load_trajectories
+
+app = typer.Typer(help="Validate, summarise and inspect feedback files.", no_args_is_help=True)
+
+
+@app.command("validate")
+@cli_errors
+def validate_command(
+    file: Annotated[Path, typer.Argument(help="Feedback JSONL file.")],
+    trajectories: Annotated[Path, typer.Option("--trajectories", "-t", help="The trajectory file it refers to.")],
+    skip_invalid: Annotated[bool, typer.Option(help="Report every bad line and a count instead of stopping.")] = False,
+) -> None:
+    """Validate every feedback line against the schema and the trajectory file.
+
+    Exits 1 with `file:line: field …: reason` on the first bad line (or every bad line and a count
+    with --skip-invalid).
+
+    Example: nlf feedback validate runs/demo/text.jsonl --trajectories runs/demo/trajectories.jsonl
+    """
+    trajs = load_trajectories(trajectories)
+    result = read_feedback(file, trajs, skip_invalid=skip_invalid)
+    for e in result.errors[:50]:
+        err_console.print(str(e), soft_wrap=True)
+    if result.errors:
+        err_console.print(f"{file}: {len(result.errors)} invalid, {len(result.records)} valid", soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"{file}: {len(result.records)} valid feedback items", soft_wrap=True)
+
+
+@app.command("stats")
+@cli_errors
+def stats_command(
+    file: Annotated[Path, typer.Argument(help="Feedback JSONL file.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts by kind, source, split, category and noise, and annotator-seconds (humans and critics apart).
+
+    Example: nlf feedback stats runs/demo/text.jsonl
+    """
+    stats = feedback_stats(read_feedback(file).records)
+    if json_out:
+        console.print_json(json.dumps(stats))
+        return
+    console.print(f"{file}: {stats['items']} items, {stats['total_seconds']:.0f} annotator-seconds", soft_wrap=True)
+    for key in ("by_kind", "by_source", "by_annotator", "by_split", "by_category", "by_noise"):
+        if stats[key]:
+            console.print(f"  {key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in stats[key].items()),
+                          soft_wrap=True)
+    table = Table(title="annotation cost", title_justify="left")
+    for col in ("source", "kind", "items", "seconds", "s / item"):
+        table.add_column(col, justify="left" if col in ("source", "kind") else "right")
+    for src, kinds in stats["annotation_seconds"].items():
+        label = "human (measured)" if src == "human" else "critic (cost model)"
+        for kind, row in kinds.items():
+            table.add_row(label, kind, str(row["items"]), f"{row['seconds']:.1f}", f"{row['seconds_per_item']:.1f}")
+    console.print(table)
+
+
+@app.command("show")
+@cli_errors
+def show_command(
+    file: Annotated[Path, typer.Argument(help="Feedback JSONL file.")],
+    feedback_id: Annotated[str, typer.Option("--id", help="Feedback id.")],
+    trajectories: Annotated[Path, typer.Option("--trajectories", "-t", help="The trajectory file it refers to.")],
+) -> None:
+    """Show one feedback item next to the steps of the trajectory it is about.
+
+    Example: nlf feedback show runs/demo/text.jsonl --id fb-0123abcd4567ef89 --trajectories runs/demo/trajectories.jsonl
+    """
+    trajs = load_trajectories(trajectories)
+    items = {fb.id: fb for fb in read_feedback(file, trajs).records}
+    fb = items.get(feedback_id)
+    if fb is None:
+        raise NlfError(f"{file}: no feedback with id {feedback_id!r}")
+    traj = trajs[fb.trajectory_id]
+    who = fb.source.annotator if fb.source.type == "human" else f"critic {fb.source.name}"
+    console.print(f"[bold]{fb.id}[/] {fb.kind} by {who}, {fb.annotation_seconds:.1f} s, on {traj.id} "
+                  f"steps {fb.segment[0] + 1}–{fb.segment[1]} of {len(traj)}", soft_wrap=True)
+    marks: dict[int, str] = {}
+    if isinstance(fb, TextFeedback):
+        console.print(f'  "{fb.text}"', soft_wrap=True)
+        if fb.intent:
+            console.print(f"  intent: {fb.intent.type}, categories {', '.join(fb.intent.categories)}, "
+                          f"template {fb.intent.template} ({fb.intent.split})"
+                          + (f", noise {fb.intent.noise}" if fb.intent.noise else ""), soft_wrap=True)
+            for c in fb.intent.clauses:
+                sign = "+" if c.polarity > 0 else "−" if c.polarity < 0 else "0"
+                for s in c.steps:
+                    marks[s] = marks.get(s, "") + sign
+    elif isinstance(fb, ScalarFeedback):
+        console.print(f"  rating {fb.value:g} on [{fb.scale[0]:g}, {fb.scale[1]:g}]"
+                      + (f" (meant {fb.intent.value:g})" if fb.intent else ""))
+    elif isinstance(fb, PreferenceFeedback):
+        answer = {0: "this segment", 1: "the other segment", 0.5: "can't tell"}[fb.preferred]
+        console.print(f"  preferred: {answer}; other: {fb.other_trajectory_id} steps "
+                      f"{fb.other_segment[0] + 1}–{fb.other_segment[1]}", soft_wrap=True)
+    table = Table(box=None)
+    for col in ("step", "action", "caption", "reward"):
+        table.add_column(col)
+    if isinstance(fb, SketchFeedback):
+        table.add_column("sketch", justify="right")
+    if marks:
+        table.add_column("intent")
+    for t in range(fb.segment[0], fb.segment[1]):
+        row = [str(t + 1), ACTION_NAMES[traj.actions[t]], traj.captions[t], f"{traj.rewards[t]:.2f}"]
+        if isinstance(fb, SketchFeedback):
+            row.append(f"{fb.curve[t - fb.segment[0]]:+.2f}")
+        if marks:
+            row.append(marks.get(t, ""))
+        table.add_row(*row)
+    console.print(table)

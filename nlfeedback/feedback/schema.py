@@ -1,0 +1,210 @@
+"""``nlf.feedback/1`` records: one pydantic model per kind (text, scalar, sketch, preference).
+
+Shared fields: ``id``, ``kind``, ``trajectory_id``, ``segment`` (half-open ``[start, end)`` step range
+of the trajectory, ``0 <= start < end <= T``), ``source``, ``created_at`` (ISO 8601), ``annotation_seconds``
+and ``intent``. Critics always record an intent (what they meant: the ground truth misinterpretation is
+scored against); humans never do.
+
+Step numbers inside records are 0-based indices into the trajectory's action list; in rendered text
+people count from 1 ("at step 3" is index 2), as ``nlf show`` does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FEEDBACK_SCHEMA = "nlf.feedback/1"
+KINDS = ("text", "scalar", "sketch", "preference")
+TEXT_TYPES = ("evaluative", "imperative", "descriptive", "vague", "mixed")
+CATEGORIES = ("evaluative", "imperative", "descriptive", "negation", "double_negation", "temporal",
+              "referent", "mixed", "vague")
+NOISE_NAMES = ("stochastic", "mistake", "skip", "equal", "myopic", "wrong_referent", "vague")
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True)
+
+Step = Annotated[int, Field(ge=0)]
+Unit = Annotated[float, Field(ge=-1.0, le=1.0)]
+
+
+class Source(BaseModel):
+    """Who gave the feedback: a scripted ``critic`` (with its noise settings) or a ``human`` annotator."""
+
+    model_config = _STRICT
+    type: Literal["critic", "human"]
+    name: str | None = None
+    annotator: str | None = None
+    noise: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _who(self) -> Source:
+        if self.type == "human" and not (self.annotator and self.annotator.strip()):
+            raise ValueError("human feedback needs a non-empty 'source.annotator'")
+        if self.type == "critic" and not self.name:
+            raise ValueError("critic feedback needs 'source.name'")
+        unknown = set(self.noise) - set(NOISE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown noise {sorted(unknown)} (valid: {', '.join(NOISE_NAMES)})")
+        return self
+
+
+class Clause(BaseModel):
+    """One thing a remark says: these ``steps`` were good (+1) or bad (−1), this strongly, about this."""
+
+    model_config = _STRICT
+    steps: list[Step]
+    polarity: Literal[-1, 0, 1]
+    strength: float = Field(ge=0.0, le=1.0)
+    referent: str | None = None
+    moment: str | None = None
+    scope: Literal["episode", "general"] = "episode"
+    pattern: str | None = None  # general rules: the event pattern they cover, e.g. "entered:lava"
+
+    @model_validator(mode="after")
+    def _general_has_pattern(self) -> Clause:
+        if self.scope == "general" and not self.pattern:
+            raise ValueError("a clause with scope 'general' needs the event 'pattern' it covers")
+        return self
+
+
+class TextIntent(BaseModel):
+    model_config = _STRICT
+    type: Literal["evaluative", "imperative", "descriptive", "vague", "mixed"]
+    categories: list[Literal["evaluative", "imperative", "descriptive", "negation", "double_negation",
+                             "temporal", "referent", "mixed", "vague"]]
+    clauses: list[Clause]
+    template: str
+    split: Literal["train", "heldout"]
+    noise: list[str] = Field(default_factory=list)
+    said_referent: str | None = None  # with wrong_referent noise: what the text named instead
+
+
+class ScalarIntent(BaseModel):
+    model_config = _STRICT
+    type: Literal["rating"] = "rating"
+    value: float  # the noise-free rating on the record's scale
+    noise: list[str] = Field(default_factory=list)
+
+
+class SketchIntent(BaseModel):
+    model_config = _STRICT
+    type: Literal["sketch"] = "sketch"
+    curve: list[Unit]  # the noise-free drawing
+    noise: list[str] = Field(default_factory=list)
+
+
+class PreferenceIntent(BaseModel):
+    model_config = _STRICT
+    type: Literal["preference"] = "preference"
+    preferred: Literal[0, 1, 0.5]  # the noise-free answer
+    values: list[float] = Field(min_length=2, max_length=2)  # judged values of the two segments
+    noise: list[str] = Field(default_factory=list)
+
+
+class FeedbackBase(BaseModel):
+    model_config = _STRICT
+    schema_: Literal["nlf.feedback/1"] = Field(FEEDBACK_SCHEMA, alias="schema")
+    id: str = Field(min_length=1, max_length=200)
+    kind: str
+    trajectory_id: str = Field(min_length=1)
+    segment: list[Step] = Field(min_length=2, max_length=2)
+    source: Source
+    created_at: str
+    annotation_seconds: float = Field(ge=0.0)
+
+    @field_validator("segment")
+    @classmethod
+    def _segment_order(cls, v: list[int]) -> list[int]:
+        if not v[0] < v[1]:
+            raise ValueError(f"segment {v} must be [start, end) with start < end")
+        return v
+
+    @field_validator("created_at")
+    @classmethod
+    def _iso_time(cls, v: str) -> str:
+        try:
+            datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{v!r} is not an ISO 8601 time") from None
+        return v
+
+    @model_validator(mode="after")
+    def _intent_matches_source(self) -> FeedbackBase:
+        intent = getattr(self, "intent", None)
+        if self.source.type == "human" and intent is not None:
+            raise ValueError("human feedback has no 'intent' (only scripted critics record one)")
+        if self.source.type == "critic" and intent is None:
+            raise ValueError("critic feedback must record its 'intent'")
+        return self
+
+    @property
+    def length(self) -> int:
+        return self.segment[1] - self.segment[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+class TextFeedback(FeedbackBase):
+    kind: Literal["text"] = "text"
+    text: str = Field(max_length=10_000)
+    intent: TextIntent | None = None
+
+
+class ScalarFeedback(FeedbackBase):
+    kind: Literal["scalar"] = "scalar"
+    value: float
+    scale: list[float] = Field(min_length=2, max_length=2)
+    intent: ScalarIntent | None = None
+
+    @model_validator(mode="after")
+    def _in_scale(self) -> ScalarFeedback:
+        lo, hi = self.scale
+        if not lo < hi:
+            raise ValueError(f"scale {self.scale} must be [low, high] with low < high")
+        if not lo <= self.value <= hi:
+            raise ValueError(f"value {self.value} is outside the scale [{lo:g}, {hi:g}]")
+        return self
+
+
+class SketchFeedback(FeedbackBase):
+    kind: Literal["sketch"] = "sketch"
+    curve: list[Unit]
+    intent: SketchIntent | None = None
+
+    @model_validator(mode="after")
+    def _one_value_per_step(self) -> SketchFeedback:
+        if len(self.curve) != self.length:
+            raise ValueError(f"curve has {len(self.curve)} values but the segment {self.segment} has {self.length} steps")
+        return self
+
+
+class PreferenceFeedback(FeedbackBase):
+    kind: Literal["preference"] = "preference"
+    other_trajectory_id: str = Field(min_length=1)
+    other_segment: list[Step] = Field(min_length=2, max_length=2)
+    preferred: Literal[0, 1, 0.5]  # 0: this segment, 1: the other one, 0.5: can't tell
+    intent: PreferenceIntent | None = None
+
+    @field_validator("other_segment")
+    @classmethod
+    def _other_order(cls, v: list[int]) -> list[int]:
+        if not v[0] < v[1]:
+            raise ValueError(f"other_segment {v} must be [start, end) with start < end")
+        return v
+
+
+Feedback = Union[TextFeedback, ScalarFeedback, SketchFeedback, PreferenceFeedback]
+MODELS: dict[str, type[FeedbackBase]] = {
+    "text": TextFeedback, "scalar": ScalarFeedback, "sketch": SketchFeedback, "preference": PreferenceFeedback,
+}
+
+
+def parse_feedback(value: dict[str, Any]) -> FeedbackBase:
+    """Validate one JSON object as feedback of its ``kind`` (raises ``ValidationError``/``ValueError``)."""
+    kind = value.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"field 'kind': {kind!r} is not one of {', '.join(KINDS)}")
+    return MODELS[kind].model_validate(value)

@@ -1,0 +1,59 @@
+"""Summaries of a feedback file: counts by kind, source, split, category and noise; annotator-seconds.
+
+Seconds are reported separately for humans (measured) and critics (from the cost model): what each
+kind of feedback really costs a person is the human figure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
+
+
+def feedback_stats(items: Iterable[FeedbackBase]) -> dict[str, Any]:
+    by_kind: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    by_split: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    by_noise: Counter[str] = Counter()
+    by_annotator: Counter[str] = Counter()
+    seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    total = 0
+    for fb in items:
+        total += 1
+        by_kind[fb.kind] += 1
+        src = fb.source.type
+        by_source[f"{src}:{fb.source.name or fb.source.annotator}"] += 1
+        if fb.source.annotator:
+            by_annotator[fb.source.annotator] += 1
+        seconds[src][fb.kind] += fb.annotation_seconds
+        counts[src][fb.kind] += 1
+        intent = fb.intent  # type: ignore[attr-defined]
+        if intent is not None:
+            for n in intent.noise:
+                by_noise[n] += 1
+        if isinstance(fb, TextFeedback) and fb.intent is not None:
+            by_split[fb.intent.split] += 1
+            for c in fb.intent.categories:
+                by_category[c] += 1
+    cost = {
+        src: {kind: {"items": counts[src][kind], "seconds": round(seconds[src][kind], 2),
+                     "seconds_per_item": round(seconds[src][kind] / counts[src][kind], 2)}
+              for kind in sorted(counts[src])}
+        for src in sorted(counts)
+    }
+    return {
+        "items": total,
+        "by_kind": dict(by_kind.most_common()),
+        "by_source": dict(by_source.most_common()),
+        "by_annotator": dict(by_annotator.most_common()),
+        "by_split": dict(by_split.most_common()),
+        "by_category": dict(by_category.most_common()),
+        "by_noise": dict(by_noise.most_common()),
+        "annotation_seconds": cost,
+        "total_seconds": round(sum(sum(v.values()) for v in seconds.values()), 2),
+    }
