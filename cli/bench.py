@@ -36,3 +36,27 @@ def bench_rollout_command(
         f"with event tracking {result['tracked_steps_per_s']:,.0f} steps/s, "
         f"ratio {result['ratio']:.2f} ({result['machine']})", highlight=False,
     )
+
+
+@app.command("interpret")
+@cli_errors
+def bench_interpret_command(
+    interpreter: Annotated[str, typer.Option(help="keyword | zero-shot | trained | oracle-intent")] = "trained",
+    items: Annotated[int, typer.Option(min=10, help="Feedback items (half train, half heldout phrasings).")] = 1000,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Feedback items/s interpreted cold (no embedding cache) and warm.
+
+    Example: nlf bench interpret --interpreter trained
+    """
+    from nlfeedback.bench.interpret import bench_interpret
+
+    result = bench_interpret(interpreter, items)
+    if json_out:
+        console.print_json(json.dumps(result))
+        return
+    console.print(
+        f"{result['interpreter']}: {result['items']} items ({result['distinct_texts']} distinct texts): "
+        f"cold {result['cold_items_per_s']:,.0f} items/s, warm {result['warm_items_per_s']:,.0f} items/s "
+        f"({result['machine']})", soft_wrap=True,
+    )

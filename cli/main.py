@@ -9,6 +9,7 @@ import typer
 
 from cli import bench, feedback, trajectories
 from cli.critique import critique_command
+from cli.interpret import eval_interpreter_command, interpret_command, train_interpreter_command
 from cli.common import cli_errors, console, summary_table
 from cli.rollout import rollout_command
 from cli.show import show_command
@@ -27,6 +28,9 @@ app.command("show")(show_command)
 app.command("tasks")(tasks_command)
 app.add_typer(trajectories.app, name="trajectories")
 app.command("critique")(critique_command)
+app.command("interpret")(interpret_command)
+app.command("train-interpreter")(train_interpreter_command)
+app.command("eval-interpreter")(eval_interpreter_command)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(bench.app, name="bench")
 

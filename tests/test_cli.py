@@ -159,3 +159,50 @@ def test_feedback_validate_reports_file_line_field(tmp_path, traj_file):
     assert r.exit_code == 1 and "1 invalid, 2 valid" in r.output
     r = invoke("critique", "-t", str(traj_file), "--kind", "text", "--noise", "bogus=1", "--out", str(tmp_path / "x"))
     assert r.exit_code == 1 and "unknown noise" in r.output
+
+
+def test_interpret_and_eval_interpreter(tmp_path, traj_file):
+    fb = tmp_path / "text.jsonl"
+    assert invoke("critique", "-t", str(traj_file), "--kind", "text", "--budget", "30", "--out", str(fb)).exit_code == 0
+    with open(fb, "a") as fh:  # a human remark (no intent) and gibberish flow through too
+        first = json.loads(fb.read_text().splitlines()[0])
+        for i, text in enumerate(["don't bump into the wall", "asdf qwer"]):
+            rec = {k: first[k] for k in ("schema", "kind", "trajectory_id", "segment", "created_at")}
+            rec.update(id=f"fb-human-{i}", source={"type": "human", "annotator": "ann"}, annotation_seconds=4.2,
+                       text=text)
+            fh.write(json.dumps(rec) + "\n")
+    out = tmp_path / "targets.jsonl"
+    r = invoke("interpret", "--feedback", str(fb), "--trajectories", str(traj_file), "--interpreter", "trained",
+               "--out", str(out))
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    own = [x for x in recs if "rule_of" not in x]
+    assert len(own) == 32 and all(x["schema"] == "nlf.targets/1" for x in recs)
+    gib = next(x for x in own if x["feedback_id"] == "fb-human-1")
+    assert not any(gib["weights"])
+    for x in recs:
+        assert len(x["targets"]) == len(x["weights"])
+    r = invoke("eval-interpreter", "--feedback", str(fb), "--trajectories", str(traj_file), "--interpreter",
+               "keyword", "--json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert rep["overall"]["items"] == 30 and rep["skipped_no_intent"] == 2 and "by_category" in rep
+    r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--interpreter", "oracle-intent")
+    assert r.exit_code == 0 and "overall" in r.output
+
+
+def test_train_interpreter_cli(tmp_path):
+    out = tmp_path / "i.pt"
+    r = invoke("train-interpreter", "--generate", "--tasks", "doorkey-5x5", "--items", "30", "--episodes", "5",
+               "--epochs", "2", "--hidden", "16", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.exists() and "validation accuracy" in r.output
+    r = invoke("train-interpreter", "--out", str(out))
+    assert r.exit_code == 1 and "--generate" in r.output
+
+
+def test_bench_interpret_json():
+    r = invoke("bench", "interpret", "--items", "20", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["cold_items_per_s"] > 0 and data["warm_items_per_s"] > 0 and data["items"] == 20

@@ -68,6 +68,26 @@ def _strength(t: Template) -> float:
     return 1.0
 
 
+def render_with_spans(connector: str, slots: dict[str, str], parts: dict[str, str]) -> tuple[str, dict[str, list[int]]]:
+    """Render a mixed connector and return where each part (``pos``/``neg``) landed in the text."""
+    marked = {k: f"\x00{k}\x00" for k in parts}
+    raw = render(connector, {**slots, **marked})
+    spans: dict[str, list[int]] = {}
+    out = ""
+    i = 0
+    while i < len(raw):
+        if raw[i] == "\x00":
+            j = raw.index("\x00", i + 1)
+            key = raw[i + 1:j]
+            spans[key] = [len(out), len(out) + len(parts[key])]
+            out += parts[key]
+            i = j + 1
+        else:
+            out += raw[i]
+            i += 1
+    return out, spans
+
+
 def _strip_clause(text: str) -> str:
     text = text.strip().rstrip(".!?;,")
     return text[:1].lower() + text[1:] if text[:2] != "I " else text
@@ -174,22 +194,25 @@ class LanguageCritic:
                  rng: np.random.Generator, noise: list[str]) -> Remark:
         candidates = self.bank.select(moment="episode", polarity=polarity, temporal=False, needs=set(slots))
         t = self._pick_template(candidates, rng)
+        text = render(t.text, slots)
         clause = Clause(steps=list(range(T)), polarity=polarity, strength=round(min(strength, _strength(t)), 3),
-                        referent=None, moment="episode")
+                        referent=None, moment="episode", span=[0, len(text)])
         intent = TextIntent(type=t.type, categories=_categories(t, False), clauses=[clause], template=t.id,
                             split=self.split, noise=noise)
-        return Remark(render(t.text, slots), intent)
+        return Remark(text, intent)
 
     def _vague(self, polarity: int, T: int, slots: dict[str, str], rng: np.random.Generator,
                noise: list[str]) -> Remark:
         candidates = self.bank.select(moment="vague", polarity=polarity, temporal=False, needs=set(slots))
         t = self._pick_template(candidates, rng)
+        text = render(t.text, slots)
         clauses = [] if polarity == 0 else [
-            Clause(steps=list(range(T)), polarity=polarity, strength=VAGUE_STRENGTH, moment="vague")]
+            Clause(steps=list(range(T)), polarity=polarity, strength=VAGUE_STRENGTH, moment="vague",
+                   span=[0, len(text)])]
         cats = ["vague"] + (["negation"] if t.negation else [])
         intent = TextIntent(type="vague", categories=cats, clauses=clauses, template=t.id, split=self.split,
                             noise=noise)
-        return Remark(render(t.text, slots), intent)
+        return Remark(text, intent)
 
     def _about_moment(self, moment: Moment, traj: Trajectory, j, slots: dict[str, str],
                       rng: np.random.Generator) -> Remark:
@@ -225,11 +248,17 @@ class LanguageCritic:
         scope = t.scope if moment.pattern else "episode"
         if scope == "general":
             steps = pattern_steps(moment.pattern, traj, j)
+        text = render(t.text, text_slots)
+        when = None
+        if use_time and t.temporal and scope != "general":
+            when = f"step:{ref.n}" if ref.kind == "step" else (
+                f"{ref.kind}:{ref.anchor}" if ref.anchor else ref.kind)
         clause = Clause(steps=steps, polarity=moment.polarity, strength=_strength(t), referent=moment.referent,
-                        moment=moment.kind, scope=scope, pattern=moment.pattern if scope == "general" else None)
+                        moment=moment.kind, scope=scope, pattern=moment.pattern if scope == "general" else None,
+                        when=when, span=[0, len(text)])
         intent = TextIntent(type=t.type, categories=_categories(t, use_time and t.temporal), clauses=[clause],
                             template=t.id, split=self.split, noise=noise, said_referent=said)
-        return Remark(render(t.text, text_slots), intent)
+        return Remark(text, intent)
 
     def _wrong_referent(self, t: Template, moment: Moment, slots: dict[str, str], rng: np.random.Generator):
         """Name a wrong colour (templates with colour slots) or another moment's object."""
@@ -263,10 +292,11 @@ class LanguageCritic:
             parts.append(self._pick_template(cands, rng))
         connector = self._pick_template(self.bank.select(moment="mixed", needs=set(slots) | {"pos", "neg"}), rng)
         pos_t, neg_t = parts
-        text = render(connector.text, {**slots, "pos": _strip_clause(render(pos_t.text, slots)),
-                                       "neg": _strip_clause(render(neg_t.text, slots))})
+        pos_text, neg_text = _strip_clause(render(pos_t.text, slots)), _strip_clause(render(neg_t.text, slots))
+        text, spans = render_with_spans(connector.text, slots, {"pos": pos_text, "neg": neg_text})
         clauses = [Clause(steps=list(m.steps), polarity=m.polarity, strength=_strength(t), referent=m.referent,
-                          moment=m.kind) for m, t in ((pos_m, pos_t), (neg_m, neg_t))]
+                          moment=m.kind, span=spans[key])
+                   for m, t, key in ((pos_m, pos_t, "pos"), (neg_m, neg_t, "neg"))]
         cats = ["mixed"] + sorted({c for t in parts for c in _categories(t, False)} - {"mixed"})
         intent = TextIntent(type="mixed", categories=cats, clauses=clauses,
                             template=f"{connector.id}({pos_t.id}+{neg_t.id})", split=self.split)

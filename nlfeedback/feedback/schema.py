@@ -61,6 +61,8 @@ class Clause(BaseModel):
     moment: str | None = None
     scope: Literal["episode", "general"] = "episode"
     pattern: str | None = None  # general rules: the event pattern they cover, e.g. "entered:lava"
+    when: str | None = None  # temporal reference used: step:N (1-based), start, middle, end, after:A, before:A
+    span: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=2, max_length=2)  # [start, end) in the text
 
     @model_validator(mode="after")
     def _general_has_pattern(self) -> Clause:

@@ -1,0 +1,89 @@
+"""Grounding: which steps of a trajectory a parsed clause is about.
+
+A parse names a *moment* (the taxonomy of :mod:`nlfeedback.critics.moments`: lava, wall bumps, spinning,
+the right key, …; or the whole episode), optionally a temporal reference (an explicit step number, the
+start / middle / end of the episode, or after / before an anchor event) and a scope. Grounding finds
+the moment's occurrences in the trajectory's events and keeps those the temporal reference picks out
+(windows as in :mod:`nlfeedback.critics.temporal`). Interpreters see what a person watching saw: the
+events and replayed states, never the feedback giver's intent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlfeedback.critics.moments import Moment, find_moments, pattern_steps
+from nlfeedback.critics.temporal import AFTER_WINDOW, windows
+from nlfeedback.envs.judgement import judge
+from nlfeedback.feedback.schema import Clause
+from nlfeedback.trajectory import Trajectory
+
+NUMBER = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.])")
+
+
+@dataclass(frozen=True)
+class Parse:
+    moment: str
+    polarity: int
+    strength: float
+    when: str = "none"  # none | step | start | middle | end | after | before
+    anchor: str = "none"  # none | picked_up | unlocked
+    scope: str = "episode"
+    number: int | None = None  # explicit 1-based step number found in the text
+
+
+def step_number(text: str) -> int | None:
+    m = NUMBER.search(text)
+    return int(m.group(1)) if m else None
+
+
+_MOMENT_CACHE: dict[str, dict[str, Moment]] = {}
+
+
+def moments_of(traj: Trajectory) -> dict[str, Moment]:
+    got = _MOMENT_CACHE.get(traj.id)
+    if got is None:
+        got = {m.kind: m for m in find_moments(traj, judge(traj))}
+        if len(_MOMENT_CACHE) > 20_000:
+            _MOMENT_CACHE.clear()
+        _MOMENT_CACHE[traj.id] = got
+    return got
+
+
+def ground(parse: Parse, traj: Trajectory) -> Clause | None:
+    """The clause a parse means on ``traj``, or ``None`` if the moment does not occur in it."""
+    T = len(traj)
+    if parse.moment in ("episode", "vague"):
+        return Clause(steps=list(range(T)), polarity=parse.polarity, strength=parse.strength, moment=parse.moment)
+    moments = moments_of(traj)
+    m = moments.get(parse.moment)
+    if m is None:
+        return None
+    if parse.scope == "general" and m.pattern:
+        return Clause(steps=pattern_steps(m.pattern, traj, judge(traj)), polarity=parse.polarity,
+                      strength=parse.strength, referent=m.referent, moment=m.kind, scope="general", pattern=m.pattern)
+    occ = list(m.occurrences)
+    picked = occ
+    if parse.when == "step" and parse.number is not None:
+        target = parse.number - 1
+        exact = [o for o in occ if target in o]
+        if exact:
+            picked = exact
+        else:
+            near = min(occ, key=lambda o: min(abs(s - target) for s in o))
+            picked = [near] if min(abs(s - target) for s in near) <= 2 else [(target,)] if 0 <= target < T else occ
+    elif parse.when in ("start", "middle", "end"):
+        window = windows(T)[parse.when]
+        picked = [o for o in occ if o[0] in window] or occ
+    elif parse.when in ("after", "before"):
+        anchor_kind = {"picked_up": "key_pickup", "unlocked": "door_open"}.get(parse.anchor)
+        anchor = moments.get(anchor_kind) if anchor_kind else None
+        if anchor is not None:
+            a = anchor.occurrences[0][0]
+            if parse.when == "after":
+                picked = [o for o in occ if a < o[0] <= a + AFTER_WINDOW] or [o for o in occ if o[0] > a] or occ
+            else:
+                picked = [o for o in occ if o[-1] < a] or occ
+    steps = sorted({s for o in picked for s in o if 0 <= s < T})
+    return Clause(steps=steps, polarity=parse.polarity, strength=parse.strength, referent=m.referent, moment=m.kind)

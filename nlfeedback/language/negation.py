@@ -1,0 +1,92 @@
+"""Negation: lexical features for interpreters, and ``negate(text)`` for paired negation probes.
+
+``negate`` turns a remark into one that means the opposite about the same steps, by the simplest
+English rule that applies: drop a leading "don't"/"do not"/"never" ("don't walk into the lava" → "walk
+into the lava"), drop "not"/"n't" after a copula or auxiliary ("that wasn't good" → "that was good",
+"you didn't waste time" → "you did waste time"), or add it ("that was quick" → "that was not quick",
+"grab the key" → "don't grab the key"). It returns ``None`` when no rule applies; it never guesses.
+"""
+
+from __future__ import annotations
+
+import re
+
+NEGATORS = re.compile(
+    r"\b(?:not|no|never|none|nothing|nobody|nowhere|neither|nor|without|cannot|stop|quit|avoid|"
+    r"don'?t|doesn'?t|didn'?t|isn'?t|wasn'?t|aren'?t|weren'?t|won'?t|wouldn'?t|shouldn'?t|can'?t|couldn'?t|"
+    r"haven'?t|hasn'?t|hadn'?t|dont|didnt|wasnt|isnt|cant|wont|shouldnt|nah|nope)\b|n't\b",
+    re.IGNORECASE,
+)
+
+
+# Grammatical negators whose count flips a clause's meaning ("don't", "not", "never", "no more", "nothing").
+# Words that carry their own meaning ("stop", "avoid", "quit") are not counted: "stop spinning" is a
+# plain instruction whose content already says what is wrong. "no" followed by punctuation is an
+# interjection ("no, that was wrong"), not a negation of the clause.
+PARITY_NEGATORS = re.compile(
+    r"\b(?:not|never|none|nothing|nobody|nowhere|neither|nor|without|cannot|ain'?t|"
+    r"(?:do|does|did|is|was|are|were|wo|would|should|could|ca|has|have|had|must|need)n'?t|"
+    r"dont|doesnt|didnt|isnt|wasnt|arent|werent|wont|wouldnt|shouldnt|couldnt|cant|hasnt|havent|hadnt|"
+    r"no(?!\s*[,.!?;:]|\s*$))\b",
+    re.IGNORECASE,
+)
+
+
+def negator_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the grammatical negators in ``text`` (see :data:`PARITY_NEGATORS`)."""
+    return [(m.start(), m.end()) for m in PARITY_NEGATORS.finditer(text)]
+
+
+def negation_sign(text: str) -> int:
+    """``-1`` if ``text`` has an odd number of grammatical negators, else ``+1``."""
+    return -1 if len(negator_spans(text)) % 2 else 1
+
+
+def negation_features(text: str) -> list[float]:
+    """``[negators, starts with a negator, has a digit, is a question, has '!']`` for a fragment."""
+    words = text.strip().lower()
+    count = len(NEGATORS.findall(words))
+    starts = 1.0 if NEGATORS.match(words) else 0.0
+    return [min(count, 3) / 3.0, starts, 1.0 if re.search(r"\d", words) else 0.0,
+            1.0 if "?" in words else 0.0, 1.0 if "!" in words else 0.0]
+
+
+N_FEATURES = 5
+
+_LEADING = re.compile(r"^(\s*)(?:please\s+)?(?:don'?t|do not|dont|never)\s+", re.IGNORECASE)
+_AUX_NEG = re.compile(
+    r"\b(was|is|were|are|did|does|do|could|can|should|would|will|has|have|had)(?:\s+not\b|n'?t\b)",
+    re.IGNORECASE)
+_WONT = re.compile(r"\bwon'?t\b", re.IGNORECASE)
+_CANT = re.compile(r"\bcan'?t\b", re.IGNORECASE)
+_COPULA = re.compile(r"\b(was|is|were|are)\b(?!\s+not\b)", re.IGNORECASE)
+IMPERATIVE_VERBS = (
+    "walk", "go", "step", "stay", "keep", "pick", "grab", "get", "open", "use", "avoid", "take", "head", "move",
+    "turn", "try", "drop", "bump", "spin", "waste", "wander", "unlock", "find", "make", "reach", "finish",
+    "run", "hit", "press", "toggle", "hurry", "stick", "fetch", "collect", "carry", "hold", "leave", "aim",
+)
+
+
+def negate(text: str) -> str | None:
+    """The remark with its meaning reversed, or ``None`` if no simple rule applies (see module doc)."""
+    if not text.strip():
+        return None
+    m = _LEADING.match(text)
+    if m:
+        rest = text[m.end():]
+        return m.group(1) + rest
+    if _AUX_NEG.search(text):
+        return _AUX_NEG.sub(lambda k: k.group(1), text, count=1)
+    if _WONT.search(text):
+        return _WONT.sub("will", text, count=1)
+    if _CANT.search(text):
+        return _CANT.sub("can", text, count=1)
+    if NEGATORS.search(text):
+        return None  # other negators ("never", "no", "stop …") are not safely reversible
+    first = text.strip().split(" ", 1)[0].lower().strip(",.!")
+    if first in IMPERATIVE_VERBS:
+        lead = len(text) - len(text.lstrip())
+        return text[:lead] + "don't " + text[lead:lead + 1].lower() + text[lead + 1:]
+    if _COPULA.search(text):
+        return _COPULA.sub(lambda k: k.group(1) + " not", text, count=1)
+    return None

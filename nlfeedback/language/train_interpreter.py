@@ -1,0 +1,189 @@
+"""Training the ``trained`` interpreter on critic feedback (``nlf train-interpreter``).
+
+Examples are clause fragments of critic remarks labelled from the recorded intent: each fragment gets
+the clause whose text span overlaps it most (moment, polarity, temporal reference, anchor, scope).
+Augmentations: restyled copies (:mod:`nlfeedback.language.restyle`: visual referring expressions,
+texting style, typos), negated copies (via :func:`nlfeedback.language.negation.negate`) with flipped
+polarity, and gibberish / off-topic text labelled "nothing". A random 10% of remarks is held out for validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from nlfeedback.critics import critique
+from nlfeedback.envs.tasks import get_task
+from nlfeedback.errors import NlfError
+from nlfeedback.feedback.schema import Clause, TextFeedback
+from nlfeedback.language.abstain_examples import abstain_texts
+from nlfeedback.language.encoder import shared_encoder
+from nlfeedback.language.fragments import fragment_spans
+from nlfeedback.language.interpreters.trained import HEADS, TrainConfig, TrainedInterpreter, build_model, features, versions
+from nlfeedback.language.negation import negate, negation_sign, negator_spans
+from nlfeedback.language.restyle import restyle
+from nlfeedback.policies import make_policy
+from nlfeedback.rollout import rollout
+from nlfeedback.trajectory import Trajectory
+
+DEFAULT_TRAIN_TASKS = ("doorkey-5x5", "doorkey-6x6", "lavagap-5", "lavagap-7", "keys-distractor", "empty-random-6x6")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    span: tuple[int, int]
+    spans: tuple[tuple[int, int], ...]
+    labels: dict[str, int]
+
+
+def _when_labels(clause: Clause | None) -> tuple[str, str]:
+    if clause is None or not clause.when:
+        return "none", "none"
+    kind, _, rest = clause.when.partition(":")
+    if kind in ("after", "before"):
+        return kind, rest or "none"
+    return kind, "none"
+
+
+def _labels(clause: Clause | None, fragment: str, moment_if_none: str = "vague") -> dict[str, int]:
+    if clause is None:
+        moment, polarity, scope = moment_if_none, 0, "episode"
+    else:
+        moment, polarity, scope = clause.moment or "episode", clause.polarity, clause.scope
+    when, anchor = _when_labels(clause)
+    valence = polarity * negation_sign(fragment)
+    values = {"moment": moment, "valence": valence, "when": when, "anchor": anchor, "scope": scope}
+    return {k: HEADS[k].index(v) for k, v in values.items()}
+
+
+RESTYLES = 2  # restyled copies per single-clause remark
+
+
+def examples_from_feedback(items: Sequence[TextFeedback], *, augment: bool = True, seed: int = 0) -> list[Example]:
+    out: list[Example] = []
+    rng = np.random.default_rng(seed)
+    for fb in items:
+        if fb.intent is None:
+            continue
+        spans = tuple(fragment_spans(fb.text))
+        if not spans:
+            continue
+        clauses = fb.intent.clauses
+        for a, b in spans:
+            best, overlap = None, 0
+            for c in clauses:
+                ca, cb = c.span if c.span else (0, len(fb.text))
+                ov = min(b, cb) - max(a, ca)
+                if ov > overlap:
+                    best, overlap = c, ov
+            if clauses and best is None:
+                continue
+            out.append(Example(fb.text, (a, b), spans, _labels(best, fb.text[a:b])))
+        if not augment or len(clauses) > 1:
+            continue
+        clause = clauses[0] if clauses else None
+        variants = [fb.text] + [restyle(fb.text, rng) for _ in range(RESTYLES)]
+        for k, variant in enumerate(variants):
+            if k > 0:  # restyled copy, labelled like the original
+                vspans = tuple(fragment_spans(variant))
+                for a, b in vspans:
+                    out.append(Example(variant, (a, b), vspans, _labels(clause, variant[a:b])))
+            if clause is None or clause.polarity == 0:
+                continue
+            flipped = negate(variant)
+            fspans = tuple(fragment_spans(flipped)) if flipped else ()
+            if flipped and len(fspans) == 1:
+                c = clause.model_copy(update={"polarity": -clause.polarity})
+                a, b = fspans[0]
+                out.append(Example(flipped, fspans[0], fspans, _labels(c, flipped[a:b])))
+    if augment:
+        n_none = max(20, len(out) // 10)
+        for text in abstain_texts(n_none, seed=seed):
+            spans = tuple(fragment_spans(text))
+            for s in spans:
+                out.append(Example(text, s, spans, _labels(None, text[s[0]:s[1]], moment_if_none="none")))
+    return out
+
+
+def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, episodes: int = 150, items: int = 700,
+                               seed: int = 0, split: str = "train") -> tuple[list[Trajectory], list[TextFeedback]]:
+    """Roll out noisy experts on ``tasks`` and let the language critic (noise off) comment on them."""
+    trajs: list[Trajectory] = []
+    feedback: list[TextFeedback] = []
+    for i, name in enumerate(tasks):
+        task = get_task(name)
+        t = list(rollout(task, make_policy("expert", epsilon=0.15, mistakes=0.35), episodes, seed=seed * 1000 + i))
+        t += list(rollout(task, make_policy("random"), max(2, episodes // 10), seed=seed * 1000 + 500 + i))
+        trajs += t
+        feedback += list(critique(t, "text", budget=items, seed=seed * 1000 + i, split=split))  # type: ignore[arg-type]
+    return trajs, feedback
+
+
+def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None = None, *,
+                      meta: dict | None = None, progress=None) -> tuple[TrainedInterpreter, dict]:
+    """Fit the clause model; returns the interpreter and a report (sizes, validation accuracy per head)."""
+    import torch
+
+    config = config or TrainConfig()
+    critic_items = [fb for fb in items if fb.intent is not None]
+    if len(critic_items) < 20:
+        raise NlfError(f"need at least 20 critic text items with intents to train, got {len(critic_items)}")
+    if any(fb.intent.split != "train" for fb in critic_items):  # type: ignore[union-attr]
+        raise NlfError("the trained interpreter learns from `train` phrasings only; found heldout items")
+    rng = np.random.default_rng(config.seed)
+    texts = sorted({fb.text for fb in critic_items})
+    val_texts = set(rng.choice(texts, size=max(1, int(len(texts) * config.val_fraction)), replace=False))
+    examples = examples_from_feedback(critic_items, seed=config.seed)
+    enc = shared_encoder()
+    by_text: dict[str, tuple[tuple[int, int], ...]] = {}
+    for ex in examples:
+        by_text.setdefault(ex.text, ex.spans)
+    keys = list(by_text)
+    vecs = {}
+    for i in range(0, len(keys), 512):
+        chunk = keys[i:i + 512]
+        for k, v in zip(chunk, enc.encode_spans([(k, by_text[k]) for k in chunk], [negator_spans(k) for k in chunk])):
+            vecs[k] = v
+        if progress:
+            progress(min(i + 512, len(keys)), len(keys))
+    X = np.stack([features(vecs[ex.text][0], vecs[ex.text][1 + ex.spans.index(ex.span)], ex.text[ex.span[0]:ex.span[1]])
+                  for ex in examples]).astype(np.float32)
+    Y = {k: np.array([ex.labels[k] for ex in examples]) for k in HEADS}
+    is_val = np.array([ex.text in val_texts for ex in examples])
+    torch.manual_seed(config.seed)
+    model = build_model(config.hidden, config.dropout)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    Xt = torch.from_numpy(X[~is_val])
+    Yt = {k: torch.from_numpy(v[~is_val]) for k, v in Y.items()}
+    n = len(Xt)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(config.seed)
+    for _epoch in range(config.epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        for b in range(0, n, config.batch_size):
+            idx = perm[b:b + config.batch_size]
+            out = model(Xt[idx])
+            loss = sum(loss_fn(out[k], Yt[k][idx]) for k in HEADS)
+            if not torch.isfinite(loss):
+                raise NlfError("training diverged (non-finite loss); lower --lr")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    report: dict = {"examples": int(len(examples)), "train_examples": int(n), "val_examples": int(is_val.sum()),
+                    "remarks": len(critic_items), "val_accuracy": {}}
+    if is_val.any():
+        with torch.inference_mode():
+            out = model(torch.from_numpy(X[is_val]))
+        for k in HEADS:
+            report["val_accuracy"][k] = round(float((out[k].argmax(1).numpy() == Y[k][is_val]).mean()), 4)
+    tasks = sorted({fb.trajectory_id for fb in critic_items})
+    full_meta = {"config": asdict(config), "versions": versions(), "report": report, **(meta or {})}
+    full_meta.setdefault("train_items", len(critic_items))
+    del tasks
+    interp = TrainedInterpreter(model, {"hidden": config.hidden, "dropout": config.dropout}, full_meta)
+    return interp, report

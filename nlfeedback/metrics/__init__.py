@@ -1,0 +1,1 @@
+"""Metrics: interpretation (vs recorded intents), and later reward and behaviour metrics."""

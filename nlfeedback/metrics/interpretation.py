@@ -1,0 +1,137 @@
+"""Interpretation metrics: how often, and how, an interpreter misreads feedback (needs recorded intents).
+
+Definitions (DESIGN.md):
+
+* ``sign_error_rate``: over intended steps (steps of clauses with polarity ±1), the share where the
+  target's sign differs from the intended polarity; a step the interpreter gave zero weight (abstained)
+  counts as an error.
+* ``attribution_f1``: precision / recall / F1 of the steps given weight > 0 against the intended steps,
+  pooled over items (micro-averaged). A remark meaning nothing in particular (vague, polarity 0) has no
+  intended steps: any step it is read as being about is a false positive.
+* ``negation_flip_failure``: over paired probes (a remark and its negation by
+  :func:`nlfeedback.language.negation.negate`, on the same trajectory), the share where the mean
+  target over the intended steps does not change sign (abstaining on either counts as a failure).
+
+Each is reported overall and by category (the intent's categories), by phrasing split (train, heldout)
+and for trajectories of tasks the interpreter was not trained on (``heldout-task``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nlfeedback.feedback.schema import TextFeedback
+from nlfeedback.language.targets import Targets
+
+
+@dataclass
+class Tally:
+    sign_total: int = 0
+    sign_errors: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    items: int = 0
+    probes: int = 0
+    flip_failures: int = 0
+
+    def add_item(self, intended: dict[int, int], t: Targets) -> None:
+        self.items += 1
+        attributed = {int(s) for s in np.flatnonzero(t.weights > 0)}
+        for s, pol in intended.items():
+            self.sign_total += 1
+            if t.weights[s] <= 0 or np.sign(t.targets[s]) != pol:
+                self.sign_errors += 1
+        want = set(intended)
+        self.tp += len(attributed & want)
+        self.fp += len(attributed - want)
+        self.fn += len(want - attributed)
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else (1.0 if not self.fn else 0.0)
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        return {
+            "items": self.items,
+            "sign_error_rate": round(self.sign_errors / self.sign_total, 4) if self.sign_total else None,
+            "attribution_precision": round(p, 4), "attribution_recall": round(r, 4), "attribution_f1": round(f1, 4),
+            "probes": self.probes,
+            "negation_flip_failure": round(self.flip_failures / self.probes, 4) if self.probes else None,
+        }
+
+
+def intended_steps(fb: TextFeedback) -> dict[int, int]:
+    """Step → intended polarity (the most specific clause wins where clauses overlap)."""
+    out: dict[int, int] = {}
+    assert fb.intent is not None
+    clauses = sorted(fb.intent.clauses, key=lambda c: -len(c.steps))
+    for c in clauses:
+        if c.polarity == 0:
+            continue
+        for s in c.steps:
+            out[s] = c.polarity
+    return out
+
+
+def flip_failed(intended: dict[int, int], original: Targets, negated: Targets) -> bool:
+    steps = list(intended)
+    if not steps:
+        return False
+    a, b = original.targets[steps], negated.targets[steps]
+    wa, wb = original.weights[steps], negated.weights[steps]
+    if wa.sum() <= 0 or wb.sum() <= 0:
+        return True
+    ma = float((a * wa).sum() / wa.sum())
+    mb = float((b * wb).sum() / wb.sum())
+    return not (np.sign(ma) != 0 and np.sign(mb) == -np.sign(ma))
+
+
+@dataclass
+class InterpretationReport:
+    overall: Tally = field(default_factory=Tally)
+    by_category: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_split: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    skipped_no_intent: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "overall": self.overall.as_dict(),
+            "by_category": {k: v.as_dict() for k, v in sorted(self.by_category.items())},
+            "by_split": {k: v.as_dict() for k, v in sorted(self.by_split.items())},
+            "skipped_no_intent": self.skipped_no_intent,
+        }
+
+
+def score(items: Sequence[TextFeedback], targets: Sequence[Targets], *,
+          probes: Sequence[tuple[TextFeedback, Targets, Targets]] = (),
+          heldout_task: Sequence[bool] | None = None,
+          probe_heldout_task: Sequence[bool] | None = None) -> InterpretationReport:
+    """Score targets against intents. ``probes``: (original item, its targets, targets of its negation)."""
+    report = InterpretationReport()
+    for i, (fb, t) in enumerate(zip(items, targets)):
+        if fb.intent is None:
+            report.skipped_no_intent += 1
+            continue
+        intended = intended_steps(fb)
+        groups = [report.overall, report.by_split[fb.intent.split]]
+        groups += [report.by_category[c] for c in fb.intent.categories]
+        if heldout_task is not None and heldout_task[i]:
+            groups.append(report.by_split["heldout-task"])
+        for g in groups:
+            g.add_item(intended, t)
+    for i, (fb, t0, t1) in enumerate(probes):
+        assert fb.intent is not None
+        failed = flip_failed(intended_steps(fb), t0, t1)
+        groups = [report.overall, report.by_split[fb.intent.split]]
+        groups += [report.by_category[c] for c in fb.intent.categories]
+        if probe_heldout_task is not None and probe_heldout_task[i]:
+            groups.append(report.by_split["heldout-task"])
+        for g in groups:
+            g.probes += 1
+            g.flip_failures += int(failed)
+    return report

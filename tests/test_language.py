@@ -1,0 +1,239 @@
+"""Encoder, interpreters and interpretation metrics, with the real MiniLM encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nlfeedback.critics import critique
+from nlfeedback.envs import get_task
+from nlfeedback.feedback.schema import Clause, Source, TextFeedback, TextIntent
+from nlfeedback.language.encoder import Encoder
+from nlfeedback.language.grounding import Parse, ground
+from nlfeedback.language.interpreters import interpret, interpret_many, make_interpreter
+from nlfeedback.language.negation import negate, negation_sign
+from nlfeedback.language.targets import Reading, Targets, rule_targets, targets_from_reading
+from nlfeedback.metrics.interpretation import Tally, flip_failed, score
+from nlfeedback.policies import make_policy
+from nlfeedback.rollout import rollout
+
+
+def human(traj, text, fid="fb-h"):
+    return TextFeedback(id=fid, trajectory_id=traj.id, segment=[0, len(traj)],
+                        source=Source(type="human", annotator="ann"), created_at="2026-11-25T10:00:00Z",
+                        annotation_seconds=3.0, text=text)
+
+
+@pytest.fixture(scope="module")
+def lava_traj():
+    task = get_task("lavagap-5")
+    for t in rollout(task, make_policy("expert", mistakes=0.3), 200, seed=5):
+        if any("entered:lava" in e for e in t.events) and len(t) > 3:
+            return t
+    raise AssertionError("no lava episode")
+
+
+@pytest.fixture(scope="module")
+def bumpy_traj():
+    for t in rollout(get_task("doorkey-5x5"), make_policy("expert", mistakes=0.4), 200, seed=6):
+        bumps = [i for i, e in enumerate(t.events) if "bumped:wall" in e]
+        if len(bumps) >= 2 and bumps[-1] - bumps[0] > 6 and t.success:
+            return t
+    raise AssertionError("no bumpy episode")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return make_interpreter("trained")
+
+
+# --- encoder ---------------------------------------------------------------------------------------
+def test_encoder_caches_in_memory_and_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLF_CACHE_DIR", str(tmp_path))
+    enc = Encoder()
+    a = enc.encode(["walk into the lava", "don't walk into the lava", "walk into the lava"])
+    assert a.shape == (3, 384) and np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
+    assert enc.encoded == 2 and np.allclose(a[0], a[2])
+    enc.encode(["walk into the lava"])
+    assert enc.encoded == 2
+    fresh = Encoder()  # same disk cache
+    b = fresh.encode(["don't walk into the lava"])
+    assert fresh.encoded == 0 and np.allclose(b[0], a[1])
+    # the embeddings barely separate a sentence from its negation: the problem interpreters must solve
+    assert float(a[0] @ a[1]) > 0.8
+
+
+def test_span_embeddings_come_from_the_same_pass(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLF_CACHE_DIR", str(tmp_path))
+    enc = Encoder()
+    text = "nice job with the key, but don't bump into the wall"
+    vecs = enc.encode_spans([(text, [(0, 21), (27, len(text))])])[0]
+    assert vecs.shape == (3, 384)
+    assert float(vecs[0] @ enc.encode([text])[0]) > 0.999
+    assert enc.encoded == 2  # one pass for the spans, one for the plain sentence
+
+
+# --- negation ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, negated", [
+    ("don't walk into the lava", "walk into the lava"),
+    ("that wasn't good", "that was good"),
+    ("that was quick", "that was not quick"),
+    ("grab the yellow key first", "don't grab the yellow key first"),
+    ("nice, you got the key", None),
+])
+def test_negate(text, negated):
+    assert negate(text) == negated
+
+
+def test_negation_sign_counts_grammatical_negators():
+    assert negation_sign("don't walk into the lava") == -1
+    assert negation_sign("not bad, you didn't waste time") == 1
+    assert negation_sign("no, that was wrong") == 1  # interjection
+    assert negation_sign("stop spinning") == 1  # content word, not a negator
+
+
+def test_trained_reads_negation_of_the_same_sentence(trained, lava_traj):
+    lava = [i for i, e in enumerate(lava_traj.events) if "entered:lava" in e]
+    bad = interpret(trained, human(lava_traj, "don't walk into the lava"), lava_traj)
+    good = interpret(trained, human(lava_traj, "walk into the lava", "fb-h2"), lava_traj)
+    assert bad.weights[lava].all() and good.weights[lava].all()
+    assert (bad.targets[lava] < 0).all() and (good.targets[lava] > 0).all()
+
+
+# --- temporal and referents --------------------------------------------------------------------------
+def test_grounding_temporal_references(bumpy_traj):
+    bumps = [i for i, e in enumerate(bumpy_traj.events) if "bumped:wall" in e]
+    every = ground(Parse("wall_bump", -1, 1.0), bumpy_traj)
+    assert every.steps == bumps
+    at = ground(Parse("wall_bump", -1, 1.0, when="step", number=bumps[-1] + 1), bumpy_traj)
+    assert at.steps == [bumps[-1]]
+    start = ground(Parse("wall_bump", -1, 1.0, when="start"), bumpy_traj)
+    assert bumps[0] in start.steps and bumps[-1] not in start.steps or len(bumpy_traj) < 9
+    assert ground(Parse("lava", -1, 1.0), bumpy_traj) is None
+
+
+def test_trained_reads_an_explicit_step_number(trained, bumpy_traj):
+    bumps = [i for i, e in enumerate(bumpy_traj.events) if "bumped:wall" in e]
+    t = interpret(trained, human(bumpy_traj, f"at step {bumps[-1] + 1} you bumped into the wall, careful"), bumpy_traj)
+    assert t.weights[bumps[-1]] > 0 and t.targets[bumps[-1]] < 0
+    assert t.weights[bumps[0]] == 0
+
+
+def test_referent_names_the_wrong_key():
+    task = get_task("keys-distractor")
+    for traj in rollout(task, make_policy("expert", mistakes=0.5), 200, seed=3):
+        wrong = [i for i, e in enumerate(traj.events) if any(x.startswith("picked_up:key") for x in e)]
+        clause = ground(Parse("wrong_key", -1, 1.0), traj)
+        if clause is not None:
+            assert set(clause.steps) < set(wrong) or clause.steps == wrong[:len(clause.steps)]
+            right = ground(Parse("key_pickup", 1, 1.0), traj)
+            assert right is None or not set(right.steps) & set(clause.steps)
+            return
+    raise AssertionError("no wrong-key episode")
+
+
+# --- rules, abstaining, oracle ---------------------------------------------------------------------------
+def test_general_rule_lands_on_other_trajectories(lava_traj):
+    others = [t for t in rollout(get_task("lavagap-7"), make_policy("expert", mistakes=0.4), 150, seed=8)
+              if any("entered:lava" in e for e in t.events)]
+    assert others
+    reading = Reading([Clause(steps=[], polarity=-1, strength=1.0, moment="lava", scope="general",
+                              pattern="entered:lava")], [0.9], 0.9)
+    from nlfeedback.language.targets import rules_of
+
+    rules = rules_of(reading)
+    for other in others[:3]:
+        targets, weights = rule_targets(rules, other)
+        lava = [i for i, e in enumerate(other.events) if "entered:lava" in e]
+        assert list(np.flatnonzero(weights)) == lava and (targets[lava] == -1).all()
+
+
+@pytest.mark.parametrize("name", ["keyword", "zero-shot", "trained"])
+@pytest.mark.parametrize("text", ["", "   ", "asdf qwer zxcv", "lorem ipsum dolor sit amet", "what's for lunch?",
+                                  "the printer keeps crashing", "!!!???"])
+def test_gibberish_and_off_topic_abstain(name, text, lava_traj):
+    interp = make_interpreter(name)
+    t = interpret(interp, human(lava_traj, text), lava_traj)
+    assert not t.weights.any()
+    assert t.confidence < 0.5 or name == "keyword"
+
+
+def test_oracle_reproduces_intents_exactly(lava_traj):
+    trajs = list(rollout(get_task("keys-distractor"), make_policy("expert", epsilon=0.1, mistakes=0.3), 20, seed=2))
+    items = list(critique(trajs, "text", budget=60, seed=1))
+    by_id = {t.id: t for t in trajs}
+    oracle = make_interpreter("oracle-intent")
+    for fb, t in zip(items, interpret_many(oracle, [(f, by_id[f.trajectory_id]) for f in items])):
+        want = {s: c.polarity * c.strength for c in fb.intent.clauses if c.polarity for s in c.steps}
+        assert set(np.flatnonzero(t.weights)) == set(want)
+        for s, v in want.items():
+            assert np.sign(t.targets[s]) == np.sign(v)
+
+
+def test_trained_checkpoint_round_trips(tmp_path):
+    from nlfeedback.language.interpreters.trained import TrainConfig, TrainedInterpreter
+    from nlfeedback.language.train_interpreter import generate_training_feedback, train_interpreter
+
+    _, fb = generate_training_feedback(["doorkey-5x5"], episodes=10, items=40, seed=3)
+    interp, report = train_interpreter(fb, TrainConfig(epochs=2, hidden=16))
+    assert report["remarks"] == 40 and set(report["val_accuracy"]) == {"moment", "valence", "when", "anchor", "scope"}
+    path = tmp_path / "i.pt"
+    interp.save(path)
+    back = TrainedInterpreter.load(path)
+    texts = ["don't walk into the lava", "nice, you got the key, but you bumped into the wall"]
+    assert interp.predict(texts) == back.predict(texts)
+    assert back.meta["report"] == report
+
+
+def test_bad_checkpoint_is_a_clear_error(tmp_path):
+    from nlfeedback.errors import NlfError
+
+    bad = tmp_path / "x.pt"
+    bad.write_bytes(b"nope")
+    with pytest.raises(NlfError, match="not a readable checkpoint"):
+        make_interpreter("trained", checkpoint=str(bad))
+    with pytest.raises(NlfError, match="no trained interpreter checkpoint"):
+        make_interpreter("trained", checkpoint=str(tmp_path / "missing.pt"))
+
+
+# --- metrics on hand-computed examples ------------------------------------------------------------------
+def _t(targets, weights):
+    return Targets("fb", "traj", "x", np.array(targets, float), np.array(weights, float), 1.0)
+
+
+def test_metrics_hand_computed():
+    tally = Tally()
+    tally.add_item({1: -1, 2: -1}, _t([0, -1, 1, 0.5, 0], [0, 1, 1, 1, 0]))
+    tally.add_item({0: 1}, _t([0, 0, 0], [0, 0, 0]))  # abstained: a sign error and a miss
+    d = tally.as_dict()
+    assert d["sign_error_rate"] == round(2 / 3, 4)
+    # attributed {1,2,3} vs {1,2}; nothing vs {0}: tp 2, fp 1, fn 1
+    assert d["attribution_precision"] == round(2 / 3, 4) and d["attribution_recall"] == round(2 / 3, 4)
+    assert d["attribution_f1"] == round(2 / 3, 4)
+
+
+def test_flip_failure_hand_computed():
+    intended = {1: -1, 2: -1}
+    assert not flip_failed(intended, _t([0, -1, -1], [0, 1, 1]), _t([0, 1, 1], [0, 1, 1]))
+    assert flip_failed(intended, _t([0, -1, -1], [0, 1, 1]), _t([0, -1, -0.5], [0, 1, 1]))
+    assert flip_failed(intended, _t([0, -1, -1], [0, 1, 1]), _t([0, 0, 0], [0, 0, 0]))
+
+
+def test_score_breaks_down_by_category_and_split(lava_traj):
+    intent = TextIntent(type="imperative", categories=["imperative", "negation"], split="heldout", template="x",
+                        clauses=[Clause(steps=[0], polarity=-1, strength=1.0)])
+    fb = TextFeedback(id="fb-1", trajectory_id=lava_traj.id, segment=[0, len(lava_traj)],
+                      source=Source(type="critic", name="language"), created_at="2026-11-25T10:00:00Z",
+                      annotation_seconds=1.0, text="don't", intent=intent)
+    T = len(lava_traj)
+    right = _t([-1] + [0] * (T - 1), [1] + [0] * (T - 1))
+    rep = score([fb], [right]).to_json()
+    assert rep["overall"]["sign_error_rate"] == 0 and rep["by_split"]["heldout"]["attribution_f1"] == 1
+    assert set(rep["by_category"]) == {"imperative", "negation"}
+
+
+def test_targets_from_reading_prefers_specific_clauses():
+    broad = Clause(steps=[0, 1, 2, 3], polarity=1, strength=1.0, moment="episode")
+    spec = Clause(steps=[2], polarity=-1, strength=1.0, moment="wall_bump")
+    targets, weights = targets_from_reading(Reading([broad, spec], [1.0, 1.0], 1.0), 4)
+    assert list(targets) == [1, 1, -1, 1] and list(weights) == [0.5, 0.5, 1.0, 0.5]
