@@ -71,6 +71,7 @@ def train_interpreter_command(
     episodes: Annotated[int, typer.Option(min=2, help="Episodes per task with --generate.")] = 100,
     epochs: Annotated[int, typer.Option(min=1)] = 40,
     hidden: Annotated[int, typer.Option(min=8)] = 256,
+    members: Annotated[int, typer.Option(min=1, help="Ensemble size (averaged probabilities).")] = 3,
     seed: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """Train the `trained` interpreter on critic feedback with train-split phrasings; save a checkpoint.
@@ -93,7 +94,7 @@ def train_interpreter_command(
         loaded, trajs_map = _load(feedback, trajectories)
         fb = [x for x in loaded if isinstance(x, TextFeedback) and x.intent is not None]
         env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb})
-    config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed)
+    config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed, members=members)
     interp, report = train_interpreter(fb, config, meta={"train_env_ids": env_ids})
     interp.save(out)
     console.print(f"trained on {report['remarks']} remarks ({report['examples']} fragment examples); "

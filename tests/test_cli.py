@@ -194,7 +194,7 @@ def test_interpret_and_eval_interpreter(tmp_path, traj_file):
 def test_train_interpreter_cli(tmp_path):
     out = tmp_path / "i.pt"
     r = invoke("train-interpreter", "--generate", "--tasks", "doorkey-5x5", "--items", "30", "--episodes", "5",
-               "--epochs", "2", "--hidden", "16", "--out", str(out))
+               "--epochs", "2", "--hidden", "16", "--members", "1", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert out.exists() and "validation accuracy" in r.output
     r = invoke("train-interpreter", "--out", str(out))
@@ -206,3 +206,23 @@ def test_bench_interpret_json():
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["cold_items_per_s"] > 0 and data["warm_items_per_s"] > 0 and data["items"] == 20
+
+
+def test_train_and_eval_reward(tmp_path, traj_file):
+    fb = tmp_path / "sketch.jsonl"
+    assert invoke("critique", "-t", str(traj_file), "--kind", "sketch", "--out", str(fb)).exit_code == 0
+    out = tmp_path / "r.pt"
+    r = invoke("train-reward", "-f", str(fb), "-t", str(traj_file), "--kind", "sketch", "--epochs", "2",
+               "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.exists() and "saved" in r.output
+    r = invoke("eval-reward", "--reward", str(out), "-t", str(traj_file), "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["kind"] == "sketch" and "reward_spearman" in data and "goal" in data["event_sign_agreement"]
+    lava = tmp_path / "lava.jsonl"
+    assert invoke("rollout", "--task", "lavagap-5", "--episodes", "2", "--out", str(lava)).exit_code == 0
+    r = invoke("eval-reward", "--reward", str(out), "-t", str(lava))
+    assert r.exit_code == 1 and "trained on MiniGrid-DoorKey-5x5-v0" in r.output
+    r = invoke("train-reward", "-f", str(fb), "-t", str(traj_file), "--kind", "text", "--out", str(out))
+    assert r.exit_code == 1 and "no text feedback" in r.output

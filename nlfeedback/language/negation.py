@@ -68,21 +68,39 @@ IMPERATIVE_VERBS = (
 
 
 def negate(text: str) -> str | None:
-    """The remark with its meaning reversed, or ``None`` if no simple rule applies (see module doc)."""
+    """The remark with its meaning reversed, or ``None`` if no simple rule applies (see module doc).
+
+    Only unambiguous cases are rewritten: a remark with one grammatical negator loses it; a single-clause
+    statement or instruction without one gains one. Questions and remarks with two or more negators are
+    left alone (removing one negator of "dont. just dont" would not reverse it).
+    """
+    from nlfeedback.language.fragments import fragment_spans
+
     if not text.strip():
         return None
-    m = _LEADING.match(text)
-    if m:
-        rest = text[m.end():]
-        return m.group(1) + rest
-    if _AUX_NEG.search(text):
-        return _AUX_NEG.sub(lambda k: k.group(1), text, count=1)
-    if _WONT.search(text):
-        return _WONT.sub("will", text, count=1)
-    if _CANT.search(text):
-        return _CANT.sub("can", text, count=1)
-    if NEGATORS.search(text):
-        return None  # other negators ("never", "no", "stop …") are not safely reversible
+    negators = negator_spans(text)
+    if len(negators) >= 2:
+        return None
+    if len(negators) == 1:
+        m = _LEADING.match(text)
+        if m:
+            return m.group(1) + text[m.end():]
+        a, b = negators[0]
+        word = text[a:b].lower().replace("'", "")
+        if word in ("dont", "donot"):
+            return (text[:a] + text[b:].lstrip()).replace("  ", " ")
+        if word in ("cant", "cannot"):
+            return text[:a] + "can" + text[b:]
+        if word == "wont":
+            return text[:a] + "will" + text[b:]
+        if word == "not":
+            return (text[:a].rstrip() + " " + text[b:].lstrip()).strip()
+        if word.endswith("nt") and word[:-2] in ("do", "does", "did", "is", "was", "are", "were", "could", "should",
+                                                    "would", "has", "have", "had"):
+            return text[:a] + text[a:a + len(word) - 2] + text[b:]
+        return None  # never, nothing, no, without …: not safely reversible
+    if "?" in text or len(fragment_spans(text)) != 1:
+        return None
     first = text.strip().split(" ", 1)[0].lower().strip(",.!")
     if first in IMPERATIVE_VERBS:
         lead = len(text) - len(text.lstrip())

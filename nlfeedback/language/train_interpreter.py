@@ -21,7 +21,15 @@ from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.language.abstain_examples import abstain_texts
 from nlfeedback.language.encoder import shared_encoder
 from nlfeedback.language.fragments import fragment_spans
-from nlfeedback.language.interpreters.trained import HEADS, TrainConfig, TrainedInterpreter, build_model, features, versions
+from nlfeedback.language.interpreters.trained import (
+    HEADS,
+    TrainConfig,
+    TrainedInterpreter,
+    build_model,
+    features,
+    span_request,
+    versions,
+)
 from nlfeedback.language.negation import negate, negation_sign, negator_spans
 from nlfeedback.language.restyle import restyle
 from nlfeedback.policies import make_policy
@@ -145,45 +153,48 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
     vecs = {}
     for i in range(0, len(keys), 512):
         chunk = keys[i:i + 512]
-        for k, v in zip(chunk, enc.encode_spans([(k, by_text[k]) for k in chunk], [negator_spans(k) for k in chunk])):
+        requests = [span_request(k, list(by_text[k])) for k in chunk]
+        for k, v in zip(chunk, enc.encode_spans([r for r, _ in requests], [x for _, x in requests])):
             vecs[k] = v
         if progress:
             progress(min(i + 512, len(keys)), len(keys))
-    X = np.stack([features(vecs[ex.text][0], vecs[ex.text][1 + ex.spans.index(ex.span)], ex.text[ex.span[0]:ex.span[1]])
+    X = np.stack([features(vecs[ex.text][1], vecs[ex.text][2 + ex.spans.index(ex.span)], ex.text[ex.span[0]:ex.span[1]])
                   for ex in examples]).astype(np.float32)
     Y = {k: np.array([ex.labels[k] for ex in examples]) for k in HEADS}
     is_val = np.array([ex.text in val_texts for ex in examples])
-    torch.manual_seed(config.seed)
-    model = build_model(config.hidden, config.dropout)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     Xt = torch.from_numpy(X[~is_val])
     Yt = {k: torch.from_numpy(v[~is_val]) for k, v in Y.items()}
     n = len(Xt)
     loss_fn = torch.nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(config.seed)
-    for _epoch in range(config.epochs):
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        for b in range(0, n, config.batch_size):
-            idx = perm[b:b + config.batch_size]
-            out = model(Xt[idx])
-            loss = sum(loss_fn(out[k], Yt[k][idx]) for k in HEADS)
-            if not torch.isfinite(loss):
-                raise NlfError("training diverged (non-finite loss); lower --lr")
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
+    members = []
+    for member in range(config.members):
+        torch.manual_seed(config.seed * 100 + member)
+        model = build_model(config.hidden, config.dropout)
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        gen = torch.Generator().manual_seed(config.seed * 100 + member)
+        for _epoch in range(config.epochs):
+            model.train()
+            perm = torch.randperm(n, generator=gen)
+            for b in range(0, n, config.batch_size):
+                idx = perm[b:b + config.batch_size]
+                out = model(Xt[idx])
+                loss = sum(loss_fn(out[k], Yt[k][idx]) for k in HEADS)
+                if not torch.isfinite(loss):
+                    raise NlfError("training diverged (non-finite loss); lower the learning rate")
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        model.eval()
+        members.append(model)
     report: dict = {"examples": int(len(examples)), "train_examples": int(n), "val_examples": int(is_val.sum()),
-                    "remarks": len(critic_items), "val_accuracy": {}}
+                    "remarks": len(critic_items), "members": config.members, "val_accuracy": {}}
     if is_val.any():
         with torch.inference_mode():
-            out = model(torch.from_numpy(X[is_val]))
+            outs = [m(torch.from_numpy(X[is_val])) for m in members]
         for k in HEADS:
-            report["val_accuracy"][k] = round(float((out[k].argmax(1).numpy() == Y[k][is_val]).mean()), 4)
-    tasks = sorted({fb.trajectory_id for fb in critic_items})
+            p = np.mean([torch.softmax(o[k], dim=1).numpy() for o in outs], axis=0)
+            report["val_accuracy"][k] = round(float((p.argmax(1) == Y[k][is_val]).mean()), 4)
     full_meta = {"config": asdict(config), "versions": versions(), "report": report, **(meta or {})}
     full_meta.setdefault("train_items", len(critic_items))
-    del tasks
-    interp = TrainedInterpreter(model, {"hidden": config.hidden, "dropout": config.dropout}, full_meta)
+    interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout}, full_meta)
     return interp, report

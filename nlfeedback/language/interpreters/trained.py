@@ -2,7 +2,8 @@
 
 Each remark is cut into clause fragments (:mod:`nlfeedback.language.fragments`). For every fragment the
 model sees its contextual embedding (mean of its tokens from one encoder pass over the whole remark),
-the whole remark's embedding, and lexical negation features, and predicts five things: the moment it is
+the whole remark's embedding (both pooled without negator tokens), surface cues and similarities to
+short descriptions of each moment, and predicts five things: the moment it is
 about (lava, wall bumps, spinning, the right or wrong key, the door, the goal, pointless actions,
 detours, timeout, the whole episode, a vague remark, or nothing), its polarity (−1, 0, +1), a temporal
 reference (none, step N, start, middle, end, after, before), the anchor of after/before (key picked up,
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from nlfeedback.checkpoints import load_checkpoint
 from nlfeedback.critics.moments import REFERENTS
 from nlfeedback.data import data_dir
 from nlfeedback.errors import NlfError
@@ -33,7 +35,7 @@ from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.language.encoder import DIM, shared_encoder
 from nlfeedback.language.fragments import fragment_spans
 from nlfeedback.language.grounding import Parse, ground, step_number
-from nlfeedback.language.negation import N_FEATURES, negation_features, negation_sign, negator_spans
+from nlfeedback.language.negation import negation_sign, negator_spans
 from nlfeedback.language.targets import Reading
 from nlfeedback.trajectory import Trajectory
 
@@ -60,6 +62,7 @@ class TrainConfig:
     hidden: int = 256
     dropout: float = 0.1
     epochs: int = 40
+    members: int = 1  # ensemble size (members differ in seed; their probabilities are averaged)
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -67,8 +70,88 @@ class TrainConfig:
     val_fraction: float = 0.1
 
 
+# Domain knowledge the features compare fragments with: one or two plain descriptions per moment (from
+# MiniGrid's missions and our captions) and generic good / bad evaluations. Similarities to these give
+# the model cues that carry over to wordings it was not trained on.
+DESCRIPTIONS: dict[str, list[str]] = {
+    "lava": ["stepped into the lava", "avoid the lava"],
+    "wall_bump": ["bumped into the wall", "walked into a wall"],
+    "spin": ["turned around in circles on the spot", "kept turning left and right in place"],
+    "drop_key": ["dropped the key", "put the key down on the floor"],
+    "wrong_key": ["picked up the key of the wrong colour", "took a key that does not open the door"],
+    "locked_door": ["tried the locked door without the key"],
+    "wasted": ["pressed a button that did nothing", "tried to pick up nothing"],
+    "detour": ["walked away from where it needed to go", "took the long way round"],
+    "timeout": ["ran out of time", "took far too long"],
+    "key_pickup": ["picked up the key", "use the key to open the door"],
+    "door_open": ["unlocked and opened the door", "opened the door"],
+    "goal": ["reached the green goal", "get to the green goal square"],
+    "episode": ["that whole run", "the episode overall"],
+}
+EVALUATIONS = {1: ["good job", "well done", "that was great", "nice work"],
+               -1: ["that was bad", "terrible", "that was a mistake", "poor work"]}
+N_CUES = len(DESCRIPTIONS) + 1
+
+
+class Cues:
+    """Similarities of fragments to each moment's descriptions, and their good-minus-bad evaluation margin."""
+
+    def __init__(self) -> None:
+        enc = shared_encoder()
+        texts = [t for v in DESCRIPTIONS.values() for t in v]
+        self.owner = np.repeat(np.arange(len(DESCRIPTIONS)), [len(v) for v in DESCRIPTIONS.values()])
+        self.desc = enc.encode(texts)
+        self.good = enc.encode(EVALUATIONS[1])
+        self.bad = enc.encode(EVALUATIONS[-1])
+
+    def batch(self, frags: np.ndarray) -> np.ndarray:
+        """``(N, 384)`` fragment vectors → ``(N, N_CUES)``."""
+        sims = frags @ self.desc.T
+        per_moment = np.full((len(frags), len(DESCRIPTIONS)), -1.0, dtype=np.float32)
+        for k in range(len(DESCRIPTIONS)):
+            per_moment[:, k] = sims[:, self.owner == k].max(axis=1)
+        margin = (frags @ self.good.T).max(axis=1) - (frags @ self.bad.T).max(axis=1)
+        return np.concatenate([per_moment, 4.0 * margin[:, None]], axis=1).astype(np.float32)
+
+
+_CUES: Cues | None = None
+
+
+def cues_batch(frags: np.ndarray) -> np.ndarray:
+    global _CUES
+    if _CUES is None:
+        _CUES = Cues()
+    return _CUES.batch(frags)
+
+
+def cues(frag: np.ndarray) -> np.ndarray:
+    return cues_batch(frag[None, :])[0]
+
+
+def surface_features(text: str) -> list[float]:
+    """Negation-free surface cues: a digit, a question, an exclamation."""
+    return [1.0 if any(c.isdigit() for c in text) else 0.0, 1.0 if "?" in text else 0.0, 1.0 if "!" in text else 0.0]
+
+
+N_SURFACE = 3
+
+
 def features(sent: np.ndarray, frag: np.ndarray, frag_text: str) -> np.ndarray:
-    return np.concatenate([frag, sent, np.asarray(negation_features(frag_text), dtype=np.float32)])
+    """Model input for one fragment. Every part leaves negators out (the remark and fragment means skip
+    negator tokens; no negation counts), so a remark and its negation look alike to the model and the
+    negation is applied afterwards, by counting."""
+    return np.concatenate([frag, sent, np.asarray(surface_features(frag_text), dtype=np.float32), cues(frag)])
+
+
+def features_batch(sents: np.ndarray, frags: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """:func:`features` for many fragments at once."""
+    surface = np.asarray([surface_features(t) for t in texts], dtype=np.float32).reshape(len(texts), N_SURFACE)
+    return np.concatenate([frags, sents, surface, cues_batch(frags)], axis=1).astype(np.float32)
+
+
+def span_request(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, list[tuple[int, int]]], list[tuple[int, int]]]:
+    """Encoder request for a remark: the whole text and each fragment, pooled without negator tokens."""
+    return (text, [(0, len(text)), *spans]), negator_spans(text)
 
 
 def build_model(hidden: int, dropout: float):
@@ -78,7 +161,7 @@ def build_model(hidden: int, dropout: float):
     class ClauseModel(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.trunk = nn.Sequential(nn.Linear(2 * DIM + N_FEATURES, hidden), nn.ReLU(), nn.Dropout(dropout),
+            self.trunk = nn.Sequential(nn.Linear(2 * DIM + N_SURFACE + N_CUES, hidden), nn.ReLU(), nn.Dropout(dropout),
                                        nn.Linear(hidden, hidden), nn.ReLU())
             self.heads = nn.ModuleDict({k: nn.Linear(hidden, len(v)) for k, v in HEADS.items()})
 
@@ -102,50 +185,63 @@ class TrainedInterpreter:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        members = self.model if isinstance(self.model, list) else [self.model]
         torch.save({"format": CHECKPOINT_FORMAT, "config": self.config, "meta": self.meta,
                     "classes": {k: list(v) for k, v in HEADS.items()},
-                    "state_dict": self.model.state_dict()}, path)
+                    "state_dicts": [m.state_dict() for m in members]}, path)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TrainedInterpreter:
-        import torch
-
         path = Path(path) if path else default_checkpoint()
-        if not path.exists():
-            raise NlfError(f"{path}: no trained interpreter checkpoint (train one with `nlf train-interpreter`)")
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:  # noqa: BLE001
-            raise NlfError(f"{path}: not a readable checkpoint ({e})") from None
-        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise NlfError(f"{path}: not an nlfeedback interpreter checkpoint (format {CHECKPOINT_FORMAT})")
+        ckpt = load_checkpoint(path, CHECKPOINT_FORMAT, "trained interpreter",
+                               " (train one with `nlf train-interpreter`)")
         if ckpt["classes"] != {k: list(v) for k, v in HEADS.items()}:
             raise NlfError(f"{path}: checkpoint classes differ from this version's; retrain it")
-        model = build_model(ckpt["config"]["hidden"], ckpt["config"]["dropout"])
-        model.load_state_dict(ckpt["state_dict"])
-        model.eval()
-        return cls(model, ckpt["config"], ckpt.get("meta", {}))
+        members = []
+        try:
+            for state in ckpt["state_dicts"]:
+                m = build_model(ckpt["config"]["hidden"], ckpt["config"]["dropout"])
+                m.load_state_dict(state)
+                m.eval()
+                members.append(m)
+        except (KeyError, RuntimeError) as e:
+            raise NlfError(f"{path}: checkpoint does not match this version's model ({str(e)[:200]}); retrain it") from None
+        return cls(members, ckpt["config"], ckpt.get("meta", {}))
 
     # --- reading ------------------------------------------------------------------------------
     def predict(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
-        """Per text, per fragment: ``{"span", "text", head: (label, prob)}``."""
+        """Per text, per fragment: ``{"span", "text", head: (label, prob)}`` (memoised per text)."""
+        cache = self.__dict__.setdefault("_memo", {})
+        todo = list(dict.fromkeys(t for t in texts if t not in cache))
+        if todo:
+            for t, p in zip(todo, self._predict(todo)):
+                cache[t] = p
+            if len(cache) > 200_000:
+                cache.clear()
+        return [cache[t] for t in texts]
+
+    def _predict(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
         import torch
 
         spans = [fragment_spans(t) for t in texts]
         idx = [i for i, s in enumerate(spans) if s]
-        encoded = shared_encoder().encode_spans([(texts[i], spans[i]) for i in idx],
-                                                [negator_spans(texts[i]) for i in idx]) if idx else []
-        rows, owners = [], []
+        requests = [span_request(texts[i], spans[i]) for i in idx]
+        encoded = shared_encoder().encode_spans([r for r, _ in requests], [x for _, x in requests]) if idx else []
+        sents, frags, frag_texts, owners = [], [], [], []
         for i, vecs in zip(idx, encoded):
             for k, (a, b) in enumerate(spans[i]):
-                rows.append(features(vecs[0], vecs[k + 1], texts[i][a:b]))
+                sents.append(vecs[1])
+                frags.append(vecs[k + 2])
+                frag_texts.append(texts[i][a:b])
                 owners.append((i, (a, b)))
         out: list[list[dict[str, Any]]] = [[] for _ in texts]
-        if not rows:
+        if not frags:
             return out
+        members = self.model if isinstance(self.model, list) else [self.model]
+        x = torch.from_numpy(features_batch(np.stack(sents), np.stack(frags), frag_texts))
         with torch.inference_mode():
-            logits = self.model(torch.from_numpy(np.stack(rows)))
-            probs = {k: torch.softmax(v, dim=1).numpy() for k, v in logits.items()}
+            outs = [m(x) for m in members]
+            probs = {k: np.mean([torch.softmax(o[k], dim=1).numpy() for o in outs], axis=0) for k in HEADS}
         for r, (i, (a, b)) in enumerate(owners):
             pred: dict[str, Any] = {"span": (a, b), "text": texts[i][a:b]}
             for head, classes in HEADS.items():

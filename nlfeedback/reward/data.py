@@ -1,0 +1,101 @@
+"""Training data for reward models, one builder per feedback kind (see the table in DESIGN.md).
+
+| kind | what the model is fitted to |
+|---|---|
+| text | interpreter targets per step, weighted (general rules spread to every trajectory they match) |
+| sketch | per-step targets from the curve: its differences (progress made by the step, default) or values |
+| scalar | the mean reward over the rated segment ≈ the rating mapped to [−1, 1] |
+| preference | Bradley–Terry: P(other segment preferred) = σ(R_other − R_this), R = summed reward |
+
+Every builder works on one task's trajectories; steps are addressed by (trajectory index, step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nlfeedback.errors import NlfError
+from nlfeedback.feedback.schema import FeedbackBase, PreferenceFeedback, ScalarFeedback, SketchFeedback, TextFeedback
+from nlfeedback.trajectory import Trajectory
+
+SKETCH_MODES = ("difference", "value")
+
+
+@dataclass
+class RewardData:
+    """Everything a reward model of one task trains on.
+
+    ``steps``: per-step regression rows ``(traj index, step, target, weight)``; ``segments``: rated
+    segments ``(traj index, start, end, value in [−1, 1])``; ``pairs``: ``(i, a, b, j, c, d, p)`` with
+    ``p`` the probability that segment 2 is preferred.
+    """
+
+    trajectories: list[Trajectory]
+    steps: list[tuple[int, int, float, float]] = field(default_factory=list)
+    segments: list[tuple[int, int, int, float]] = field(default_factory=list)
+    pairs: list[tuple[int, int, int, int, int, int, float]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.steps) + len(self.segments) + len(self.pairs)
+
+
+def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, Trajectory], kind: str, *,
+                      interpreter=None, sketch_mode: str = "difference") -> RewardData:
+    """Turn feedback of ``kind`` (``text``, ``sketch``, ``scalar``, ``preference`` or ``mixed``) into data."""
+    if sketch_mode not in SKETCH_MODES:
+        raise NlfError(f"sketch mode must be one of {SKETCH_MODES}")
+    kinds = ("text", "sketch", "scalar", "preference") if kind == "mixed" else (kind,)
+    chosen = [fb for fb in items if fb.kind in kinds]
+    if not chosen:
+        raise NlfError(f"no {kind} feedback among the {len(items)} items given")
+    missing = sorted({fb.trajectory_id for fb in chosen if fb.trajectory_id not in trajectories}
+                     | {fb.other_trajectory_id for fb in chosen
+                        if isinstance(fb, PreferenceFeedback) and fb.other_trajectory_id not in trajectories})
+    if missing:
+        raise NlfError(f"feedback refers to {len(missing)} trajectories missing from the trajectory files: "
+                       + ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
+    env_ids = {trajectories[fb.trajectory_id].env_id for fb in chosen}
+    if len(env_ids) > 1:
+        raise NlfError(f"a reward model is trained for one task; the feedback covers {sorted(env_ids)}")
+    trajs = list(trajectories.values())
+    trajs = [t for t in trajs if t.env_id in env_ids]
+    index = {t.id: i for i, t in enumerate(trajs)}
+    data = RewardData(trajs)
+    text = [fb for fb in chosen if isinstance(fb, TextFeedback)]
+    if text:
+        if interpreter is None:
+            raise NlfError("text feedback needs an interpreter (e.g. --interpreter trained)")
+        from nlfeedback.language.apply import interpret_feedback
+
+        for t in interpret_feedback(text, {tr.id: tr for tr in trajs}, interpreter, apply_rules=True):
+            i = index[t.trajectory_id]
+            for s in np.flatnonzero(t.weights > 0):
+                data.steps.append((i, int(s), float(t.targets[s]), float(t.weights[s])))
+    for fb in chosen:
+        i = index[fb.trajectory_id]
+        a, b = fb.segment
+        if isinstance(fb, SketchFeedback):
+            curve = np.asarray(fb.curve, dtype=np.float64)
+            if sketch_mode == "value":
+                rows = [(i, a + k, float(v), 1.0) for k, v in enumerate(curve)]
+            else:
+                prev = np.concatenate([[0.0 if a == 0 else curve[0]], curve[:-1]])
+                diffs = curve - prev
+                rows = [(i, a + k, float(d), 0.0 if (k == 0 and a > 0) else 1.0) for k, d in enumerate(diffs)]
+            data.steps += [r for r in rows if r[3] > 0]
+        elif isinstance(fb, ScalarFeedback):
+            lo, hi = fb.scale
+            data.segments.append((i, a, b, float(2 * (fb.value - lo) / (hi - lo) - 1)))
+        elif isinstance(fb, PreferenceFeedback):
+            j = index[fb.other_trajectory_id]
+            c, d = fb.other_segment
+            data.pairs.append((i, a, b, j, c, d, float(fb.preferred)))
+    data.counts = {"feedback": len(chosen), "step_rows": len(data.steps), "segments": len(data.segments),
+                   "pairs": len(data.pairs)}
+    if not len(data):
+        raise NlfError(f"the {kind} feedback gave no usable training signal (did the interpreter abstain on all?)")
+    return data
