@@ -60,3 +60,25 @@ def bench_interpret_command(
         f"cold {result['cold_items_per_s']:,.0f} items/s, warm {result['warm_items_per_s']:,.0f} items/s "
         f"({result['machine']})", soft_wrap=True,
     )
+
+
+@app.command("agent")
+@cli_errors
+def bench_agent_command(
+    steps: Annotated[int, typer.Option(min=1000, help="PPO steps per arm and round.")] = 20_000,
+    rounds: Annotated[int, typer.Option(min=1)] = 2,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """PPO fps with the learned-reward wrapper against PPO on the true reward, same config, same run.
+
+    Example: nlf bench agent
+    """
+    from nlfeedback.bench.agent import bench_agent
+
+    result = bench_agent(steps, rounds)
+    if json_out:
+        console.print_json(json.dumps(result))
+        return
+    console.print(f"PPO on {result['task']}: true reward {result['oracle_fps']:,.0f} fps, learned reward "
+                  f"{result['learned_reward_fps']:,.0f} fps, ratio {result['ratio']:.2f} ({result['machine']})",
+                  soft_wrap=True)

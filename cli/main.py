@@ -10,6 +10,7 @@ import typer
 from cli import bench, feedback, trajectories
 from cli.critique import critique_command
 from cli.interpret import eval_interpreter_command, interpret_command, train_interpreter_command
+from cli.agent import train_agent_command
 from cli.reward import eval_reward_command, train_reward_command
 from cli.common import cli_errors, console, summary_table
 from cli.rollout import rollout_command
@@ -34,6 +35,7 @@ app.command("train-interpreter")(train_interpreter_command)
 app.command("eval-interpreter")(eval_interpreter_command)
 app.command("train-reward")(train_reward_command)
 app.command("eval-reward")(eval_reward_command)
+app.command("train-agent")(train_agent_command)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(bench.app, name="bench")
 

@@ -14,7 +14,7 @@ def load_checkpoint(path: str | Path, fmt: str, what: str, missing_hint: str = "
 
     path = Path(path)
     if not path.exists():
-        raise NlfError(f"{path}: no {what} checkpoint{missing_hint}")
+        raise NlfError(f"{path}: no {what} checkpoint at this path{missing_hint}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error

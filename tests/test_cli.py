@@ -226,3 +226,18 @@ def test_train_and_eval_reward(tmp_path, traj_file):
     assert r.exit_code == 1 and "trained on MiniGrid-DoorKey-5x5-v0" in r.output
     r = invoke("train-reward", "-f", str(fb), "-t", str(traj_file), "--kind", "text", "--out", str(out))
     assert r.exit_code == 1 and "no text feedback" in r.output
+
+
+def test_train_agent_cli_and_bench_agent(tmp_path):
+    out = tmp_path / "agent"
+    r = invoke("train-agent", "--task", "doorkey-5x5", "--reward", "oracle", "--steps", "2048", "--eval-every",
+               "1024", "--eval-episodes", "2", "--out", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["reward"] == "oracle" and (out / "policy.zip").exists() and (out / "curve.jsonl").exists()
+    r = invoke("train-agent", "--reward", str(tmp_path / "missing.pt"), "--out", str(out))
+    assert r.exit_code == 1 and "no reward checkpoint" in r.output
+    r = invoke("bench", "agent", "--steps", "1024", "--rounds", "1", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["oracle_fps"] > 0 and data["learned_reward_fps"] > 0

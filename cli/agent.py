@@ -1,0 +1,48 @@
+"""``nlf train-agent``: PPO on the task's reward (``--reward oracle``) or on a learned reward checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import cli_errors, console
+from nlfeedback.envs.tasks import DEFAULT_TASK
+
+
+@cli_errors
+def train_agent_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: policy.zip, curve.jsonl, summary.json.")],
+    task: Annotated[str, typer.Option(help="Task short name or gymnasium id.")] = DEFAULT_TASK,
+    reward: Annotated[str, typer.Option(help="'oracle' (the task's reward) or a reward checkpoint path.")] = "oracle",
+    steps: Annotated[int, typer.Option(min=1000, help="Environment steps.")] = 150_000,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    eval_every: Annotated[int, typer.Option(min=500, help="Steps between evaluations.")] = 10_000,
+    eval_episodes: Annotated[int, typer.Option(min=1)] = 20,
+    reward_scale: Annotated[float, typer.Option(help="Scale of the normalised learned reward.")] = 0.1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Train a PPO agent and log true return, success rate and proxy return as it learns.
+
+    Example: nlf train-agent --task doorkey-5x5 --reward runs/demo/reward-sketch.pt --steps 150000 --seed 0
+    --out runs/demo/agent-sketch
+    """
+    from nlfeedback.agents.train import AgentConfig, train_agent
+    from nlfeedback.envs.tasks import get_task
+    from nlfeedback.reward.model import RewardModel
+
+    the_task = get_task(task)
+    model = None if reward == "oracle" else RewardModel.load(reward)
+    config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
+                         reward_scale=reward_scale)
+    summary = train_agent(the_task, model, config, out)
+    if json_out:
+        console.print_json(json.dumps({k: v for k, v in summary.items() if k != "curve"}))
+        return
+    f = summary["final"]
+    console.print(f"{the_task.name}, reward {summary['reward']}, seed {seed}: true return {f['true_return']:.3f}, "
+                  f"success {f['success_rate']:.0%}, proxy return {f['proxy_return']:.3f}, violations/episode "
+                  f"{f['violations']:.2f}; gaming flagged: {summary['gaming']}; {summary['fps']:.0f} fps; "
+                  f"wrote {out}", soft_wrap=True)
