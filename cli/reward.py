@@ -18,7 +18,8 @@ def train_reward_command(
     kind: Annotated[str, typer.Option(help="text | sketch | scalar | preference | mixed")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Reward checkpoint to write.")],
     interpreter: Annotated[str, typer.Option(help="For text: keyword | zero-shot | trained | oracle-intent")] = "trained",
-    sketch_mode: Annotated[str, typer.Option(help="Sketch targets: difference (progress per step) | value")] = "difference",
+    sketch_mode: Annotated[str, typer.Option(help="Sketch targets: difference (progress per step) | value | "
+                                                  "potential (γΦ(s')−Φ(s), experimental)")] = "difference",
     obs_mode: Annotated[str, typer.Option(help="What the model sees: partial (7x7 view) | full (whole grid)")] = "partial",
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     members: Annotated[int, typer.Option(min=1, help="Ensemble size.")] = 1,

@@ -25,8 +25,8 @@ def sketch_reward():
     task = get_task("doorkey-5x5")
     trajs = list(rollout(task, make_policy("expert", epsilon=0.2, mistakes=0.3), 30, seed=0))
     fb = list(critique(trajs, "sketch", seed=0))
-    model, _ = train_reward(build_reward_data(fb, {t.id: t for t in trajs}, "sketch"), "sketch",
-                            RewardConfig(epochs=3))
+    model, _ = train_reward(build_reward_data(fb, {t.id: t for t in trajs}, "sketch", sketch_mode="potential"),
+                            "sketch", RewardConfig(epochs=3))
     return model
 
 
@@ -38,8 +38,10 @@ def test_wrapper_replaces_reward_and_keeps_truth_and_terminal_obs(sketch_reward)
     saw_done = False
     for _ in range(600):
         actions = rng.integers(0, 7, size=2)
-        expected = 0.1 * sketch_reward(obs, actions)
+        prev = obs
         obs, rewards, dones, infos = venv.step(actions)
+        nxt = np.array([infos[i]["terminal_observation"] if dones[i] else obs[i] for i in range(2)])
+        expected = 0.1 * sketch_reward.transition_rewards(prev, actions, nxt)
         assert np.allclose(rewards, expected, atol=1e-5)
         for i, info in enumerate(infos):
             assert info["learned_reward"] == pytest.approx(float(rewards[i]), abs=1e-6)
@@ -49,6 +51,28 @@ def test_wrapper_replaces_reward_and_keeps_truth_and_terminal_obs(sketch_reward)
                 assert info["terminal_observation"].shape == (7, 7, 3)
     assert saw_done
     venv.close()
+
+
+def test_potential_rewards_cannot_pay_for_loops(sketch_reward):
+    assert sketch_reward.form == "potential"
+    task = get_task("doorkey-5x5")
+    traj = next(rollout(task, make_policy("random"), 1, seed=3))
+    from nlfeedback.reward.observations import trajectory_states
+
+    states = trajectory_states(traj, "partial")
+    loop = np.stack([states[0], states[1], states[0]])  # s0 → s1 → s0
+    r = sketch_reward.transition_rewards(loop[:-1], np.zeros(2, dtype=int), loop[1:])
+    assert r.sum() <= 1e-6  # γΦ − Φ around a cycle is never positive (Φ + 1 ≥ 0)
+
+
+def test_per_action_sketch_reward_by_default():
+    task = get_task("doorkey-5x5")
+    trajs = list(rollout(task, make_policy("expert", epsilon=0.2), 10, seed=0))
+    fb = list(critique(trajs, "sketch", seed=0))
+    data = build_reward_data(fb, {t.id: t for t in trajs}, "sketch")
+    model, _ = train_reward(data, "sketch", RewardConfig(epochs=1))
+    assert model.form == "action" and model.default_scale == 0.1
+    assert model.step_rewards(trajs[0]).shape == (len(trajs[0]),)
 
 
 def test_wrapper_refuses_another_task(sketch_reward):

@@ -41,7 +41,9 @@ class EvalResult:
 
 
 def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: RewardModel | None = None,
-                    reward_scale: float = 0.1, deterministic: bool = True) -> EvalResult:
+                    reward_scale: float | None = None, deterministic: bool = True) -> EvalResult:
+    if reward is not None and reward_scale is None:
+        reward_scale = reward.default_scale
     env = make_env(task)
     true_r, proxy_r, success, viol, lengths = [], [], [], [], []
     for ep in range(episodes):
@@ -60,9 +62,10 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
         while not done:
             action, _ = policy.predict(obs, deterministic=deterministic)
             a = int(np.asarray(action).reshape(-1)[0])
-            if reward is not None:
-                pr += float(reward_scale * reward(obs[None], np.array([a]))[0])
+            prev = obs
             obs, r, term, trunc, info = env.step(a)
+            if reward is not None:
+                pr += float(reward_scale * reward.transition_rewards(prev[None], np.array([a]), obs[None])[0])
             tr += float(r)
             n += 1
             v += _violation(info["events"], door)

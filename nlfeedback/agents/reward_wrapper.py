@@ -1,8 +1,9 @@
 """``RewardVecEnvWrapper``: replaces the env's reward with a learned one, keeps the true reward in ``info``.
 
-The reward model scores the observation the agent acted on and the action taken, for all envs of the
-vector in one batched call per step, normalised with the model's training statistics and scaled by
-``scale``. ``info["true_reward"]`` keeps the task's reward and ``info["learned_reward"]`` the new one;
+The reward model scores the transition — the observation the agent acted on, the action, and the
+observation it led to (``terminal_observation`` at an episode's end) — for all envs of the vector in one
+batched call per step, normalised with the model's training statistics and scaled by ``scale`` (by
+default 0.1 for per-action models, 1 for potential models). ``info["true_reward"]`` keeps the task's reward and ``info["learned_reward"]`` the new one;
 ``terminal_observation`` is passed through untouched. It sits below SB3's ``VecTransposeImage``, so it
 sees the env's own HWC images.
 """
@@ -18,11 +19,11 @@ from nlfeedback.reward.model import RewardModel
 
 
 class RewardVecEnvWrapper(VecEnvWrapper):
-    def __init__(self, venv: VecEnv, model: RewardModel, *, env_id: str, scale: float = 0.1) -> None:
+    def __init__(self, venv: VecEnv, model: RewardModel, *, env_id: str, scale: float | None = None) -> None:
         super().__init__(venv)
         model.check_task(env_id, venv.observation_space.shape)
         self.model = model
-        self.scale = scale
+        self.scale = model.default_scale if scale is None else scale
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
 
@@ -38,7 +39,11 @@ class RewardVecEnvWrapper(VecEnvWrapper):
     def step_wait(self) -> Any:
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None, "reset() before step()"
-        learned = self.scale * self.model(self._last_obs, self._actions.reshape(-1))
+        next_obs = np.array(obs, copy=True)
+        for i, done in enumerate(dones):
+            if done and "terminal_observation" in infos[i]:
+                next_obs[i] = infos[i]["terminal_observation"]
+        learned = self.scale * self.model.transition_rewards(self._last_obs, self._actions.reshape(-1), next_obs)
         for i, info in enumerate(infos):
             info["true_reward"] = float(true_rewards[i])
             info["learned_reward"] = float(learned[i])

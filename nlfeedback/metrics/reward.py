@@ -21,7 +21,6 @@ from scipy.stats import spearmanr
 
 from nlfeedback.envs.judgement import judge
 from nlfeedback.reward.model import RewardModel
-from nlfeedback.reward.observations import trajectory_observations
 from nlfeedback.trajectory import Trajectory
 
 EVENTS = {"lava": ("entered:lava", -1), "goal": ("reached:goal", 1), "key": ("picked_up:key", 1),
@@ -32,7 +31,7 @@ def reward_metrics(model: RewardModel, trajectories: Sequence[Trajectory]) -> di
     learned, truth = [], []
     agree: dict[str, list[bool]] = {k: [] for k in EVENTS}
     for t in trajectories:
-        r = model(trajectory_observations(t, model.obs_mode), np.asarray(t.actions))
+        r = model.step_rewards(t)
         j = judge(t)
         learned.append(r)
         truth.append(j.values)

@@ -3,7 +3,7 @@
 | kind | what the model is fitted to |
 |---|---|
 | text | interpreter targets per step, weighted (general rules spread to every trajectory they match) |
-| sketch | per-step targets from the curve: its differences (progress made by the step, default) or values |
+| sketch | per-step targets from the curve: its differences (progress made by the step, default), its values, or (``potential``, experimental) a potential Φ(state) fitted to the curve, rewarding γΦ(s′) − Φ(s) |
 | scalar | the mean reward over the rated segment ≈ the rating mapped to [−1, 1] |
 | preference | Bradley–Terry: P(other segment preferred) = σ(R_other − R_this), R = summed reward |
 
@@ -21,7 +21,8 @@ from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import FeedbackBase, PreferenceFeedback, ScalarFeedback, SketchFeedback, TextFeedback
 from nlfeedback.trajectory import Trajectory
 
-SKETCH_MODES = ("difference", "value")
+SKETCH_MODES = ("difference", "value", "potential")
+TERMINAL_WEIGHT = 10.0
 
 
 @dataclass
@@ -38,6 +39,7 @@ class RewardData:
     segments: list[tuple[int, int, int, float]] = field(default_factory=list)
     pairs: list[tuple[int, int, int, int, int, int, float]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    form: str = "action"  # "potential": step rows index states (0..T) and fit Φ
 
     def __len__(self) -> int:
         return len(self.steps) + len(self.segments) + len(self.pairs)
@@ -80,7 +82,16 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
         a, b = fb.segment
         if isinstance(fb, SketchFeedback):
             curve = np.asarray(fb.curve, dtype=np.float64)
-            if sketch_mode == "value":
+            if sketch_mode == "potential":
+                # Φ(state after step a+k) ≈ curve[k]; the start of a whole episode has Φ = 0. The final
+                # state of an episode (standing on the goal, or in lava) is seen once per episode but
+                # decides the last reward: its row weighs TERMINAL_WEIGHT times more.
+                T = len(trajectories[fb.trajectory_id])
+                rows = [(i, a + k + 1, float(v), TERMINAL_WEIGHT if a + k + 1 == T else 1.0)
+                        for k, v in enumerate(curve)]
+                if a == 0:
+                    rows.append((i, 0, 0.0, 1.0))
+            elif sketch_mode == "value":
                 rows = [(i, a + k, float(v), 1.0) for k, v in enumerate(curve)]
             else:
                 prev = np.concatenate([[0.0 if a == 0 else curve[0]], curve[:-1]])
@@ -94,6 +105,10 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
             j = index[fb.other_trajectory_id]
             c, d = fb.other_segment
             data.pairs.append((i, a, b, j, c, d, float(fb.preferred)))
+    if sketch_mode == "potential" and any(isinstance(fb, SketchFeedback) for fb in chosen):
+        if kind != "sketch":
+            raise NlfError("potential sketch targets train a model of their own: use --kind sketch")
+        data.form = "potential"
     data.counts = {"feedback": len(chosen), "step_rows": len(data.steps), "segments": len(data.segments),
                    "pairs": len(data.pairs)}
     if not len(data):

@@ -1,7 +1,9 @@
 """The reward model: a small CNN over the one-hot observation, one reward per action.
 
 ``RewardNet(obs)`` returns ``(N, 7)``: the reward of each action in that state; ``r(s, a)`` picks
-column ``a``. An ensemble averages members. :class:`RewardModel` adds what is needed to use it: the
+column ``a``. An ensemble averages members. A model of form ``potential`` (sketch curves as values)
+reads column 0 as a potential Φ(s) and rewards a transition with ``γ(Φ(s′) + 1) − (Φ(s) + 1)``:
+potential-based shaping, which cannot pay an agent for going round in loops. :class:`RewardModel` adds what is needed to use it: the
 observation mode and shape it was trained on, the task, and normalisation statistics (mean and std of
 the raw reward over the training states), saved together in one checkpoint.
 """
@@ -49,6 +51,32 @@ class RewardModel:
     mean: float = 0.0
     std: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
+    form: str = "action"  # "action": r(s, a); "potential": γΦ(s′) − Φ(s)
+    gamma: float = 0.99
+
+    @property
+    def default_scale(self) -> float:
+        """How the agent wrapper scales this model's rewards unless told otherwise."""
+        return 1.0 if self.form == "potential" else 0.1
+
+    def potential(self, images: np.ndarray, *, channels_first: bool = False) -> np.ndarray:
+        """Φ(s) + 1 for a batch of observations (potential form)."""
+        return self.raw(images, np.zeros(len(images), dtype=np.int64), channels_first=channels_first) + 1.0
+
+    def transition_rewards(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray, *,
+                           channels_first: bool = False) -> np.ndarray:
+        """The reward of each transition ``(s, a, s′)`` in a batch (normalised for the action form)."""
+        if self.form == "potential":
+            return (self.gamma * self.potential(next_obs, channels_first=channels_first)
+                    - self.potential(obs, channels_first=channels_first))
+        return self(obs, actions, channels_first=channels_first)
+
+    def step_rewards(self, traj: Any) -> np.ndarray:
+        """``(T,)`` rewards of every step of a trajectory."""
+        from nlfeedback.reward.observations import trajectory_states
+
+        states = trajectory_states(traj, self.obs_mode)
+        return self.transition_rewards(states[:-1], np.asarray(traj.actions), states[1:])
 
     def raw(self, images: np.ndarray, actions: np.ndarray, *, channels_first: bool = False) -> np.ndarray:
         """Unnormalised ``r(s, a)`` for a batch: images ``(N, H, W, 3)``, actions ``(N,)``."""
@@ -72,6 +100,7 @@ class RewardModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"format": CHECKPOINT_FORMAT, "obs_mode": self.obs_mode, "obs_shape": list(self.obs_shape),
                     "env_id": self.env_id, "kind": self.kind, "mean": self.mean, "std": self.std,
+                    "form": self.form, "gamma": self.gamma,
                     "hidden": self.members[0].head[1].out_features, "meta": self.meta,
                     "state_dicts": [m.state_dict() for m in self.members]}, path)
 
@@ -86,7 +115,7 @@ class RewardModel:
             m.eval()
             members.append(m)
         return cls(members, ckpt["obs_mode"], tuple(ckpt["obs_shape"]), ckpt["env_id"], ckpt["kind"],
-                   ckpt["mean"], ckpt["std"], ckpt.get("meta", {}))
+                   ckpt["mean"], ckpt["std"], ckpt.get("meta", {}), ckpt.get("form", "action"), ckpt.get("gamma", 0.99))
 
     def check_task(self, env_id: str, obs_shape: tuple[int, ...]) -> None:
         """Refuse to score a task or observation shape the model was not trained for."""

@@ -46,14 +46,19 @@ def env_observation(env: Any, obs: dict[str, Any], mode: str) -> np.ndarray:
 _CACHE: dict[tuple[str, str], np.ndarray] = {}
 
 
-def trajectory_observations(traj: Trajectory, mode: str = "partial") -> np.ndarray:
-    """``(T, H, W, 3)`` uint8: the observation before each action of ``traj`` (by replay; cached)."""
+def trajectory_states(traj: Trajectory, mode: str = "partial") -> np.ndarray:
+    """``(T+1, H, W, 3)`` uint8: every observation of ``traj``, the final one included (by replay; cached)."""
     if mode not in OBS_MODES:
         raise ValueError(f"obs mode must be one of {OBS_MODES}, got {mode!r}")
     key = (traj.id, mode)
     if key not in _CACHE:
         frames = [env_observation(st.env.unwrapped, st.obs, mode) for st in replay_steps(traj)]
-        _CACHE[key] = np.stack(frames[:-1]).astype(np.uint8)
+        _CACHE[key] = np.stack(frames).astype(np.uint8)
         if len(_CACHE) > 20_000:
             _CACHE.clear()
     return _CACHE[key]
+
+
+def trajectory_observations(traj: Trajectory, mode: str = "partial") -> np.ndarray:
+    """``(T, H, W, 3)`` uint8: the observation before each action of ``traj``."""
+    return trajectory_states(traj, mode)[:-1]

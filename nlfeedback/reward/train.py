@@ -17,7 +17,7 @@ from nlfeedback.errors import NlfError
 from nlfeedback.reward.data import RewardData
 from nlfeedback.reward.losses import bradley_terry, segment_regression, weighted_regression
 from nlfeedback.reward.model import RewardModel, RewardNet, versions
-from nlfeedback.reward.observations import one_hot, trajectory_observations
+from nlfeedback.reward.observations import one_hot, trajectory_observations, trajectory_states
 
 
 @dataclass
@@ -43,12 +43,18 @@ class _Tensors:
 
 
 def _flatten(data: RewardData, obs_mode: str) -> tuple[_Tensors, np.ndarray]:
+    """All observations in one array. Potential data indexes states 0..T (action column 0 = Φ)."""
     images, actions, offsets = [], [], [0]
     for t in data.trajectories:
-        obs = trajectory_observations(t, obs_mode)
+        if data.form == "potential":
+            obs = trajectory_states(t, obs_mode)
+            acts = np.zeros(len(obs), dtype=np.int64)
+        else:
+            obs = trajectory_observations(t, obs_mode)
+            acts = np.asarray(t.actions, dtype=np.int64)
         images.append(obs)
-        actions.append(np.asarray(t.actions, dtype=np.int64))
-        offsets.append(offsets[-1] + len(t))
+        actions.append(acts)
+        offsets.append(offsets[-1] + len(obs))
     flat_images = np.concatenate(images)
     return _Tensors(torch.from_numpy(one_hot(flat_images)), torch.from_numpy(np.concatenate(actions)),
                     np.asarray(offsets)), flat_images
@@ -149,10 +155,12 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
             if progress:
                 progress(m * config.epochs + epoch + 1, config.members * config.epochs)
         members.append(net)
-    model = RewardModel(members, config.obs_mode, tuple(flat_images.shape[1:]), data.trajectories[0].env_id, kind)
-    raw = model.raw(flat_images, T.actions.numpy())
-    model.mean = float(raw.mean())
-    model.std = float(raw.std()) or 1.0
+    model = RewardModel(members, config.obs_mode, tuple(flat_images.shape[1:]), data.trajectories[0].env_id, kind,
+                        form=data.form)
+    if data.form == "action":
+        raw = model.raw(flat_images, T.actions.numpy())
+        model.mean = float(raw.mean())
+        model.std = float(raw.std()) or 1.0
     report = {"counts": data.counts, "train_trajectories": n_traj - len(val), "val_trajectories": sorted(
         data.trajectories[i].id for i in val), "final": history[-1] if history else {}, "history": history}
     model.meta = {"config": asdict(config), "versions": versions(), "report": {k: v for k, v in report.items()
