@@ -14,6 +14,7 @@ import numpy as np
 from nlfeedback.agents.envs import make_env
 from nlfeedback.envs.judgement import WASTED_VERBS
 from nlfeedback.envs.tasks import Task
+from nlfeedback.policies.planner import find_cells
 from nlfeedback.reward.model import RewardModel
 
 BAD_EVENTS = ("entered:lava", "bumped:wall")
@@ -48,13 +49,9 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
     true_r, proxy_r, success, viol, lengths = [], [], [], [], []
     for ep in range(episodes):
         obs, _ = env.reset(seed=seed + ep)
-        door = None
-        u = env.unwrapped
-        for y in range(u.grid.height):
-            for x in range(u.grid.width):
-                c = u.grid.get(x, y)
-                if c is not None and c.type == "door" and c.is_locked:
-                    door = c.color
+        grid = env.unwrapped.grid
+        locked = [grid.get(*p).color for p in find_cells(env, "door") if grid.get(*p).is_locked]
+        door = locked[-1] if locked else None
         done = False
         tr = pr = 0.0
         v = n = 0

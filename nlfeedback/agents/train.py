@@ -8,7 +8,6 @@ package versions, final evaluation, whether gaming was flagged).
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from nlfeedback.agents.evaluation import evaluate_policy, gaming_flag
 from nlfeedback.agents.reward_wrapper import RewardVecEnvWrapper
 from nlfeedback.envs.tasks import Task
 from nlfeedback.reward.model import RewardModel
+from nlfeedback.versions import package_versions
 
 
 @dataclass
@@ -96,17 +96,11 @@ def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out
     if not callback.curve or callback.curve[-1]["steps"] < model.num_timesteps:
         callback._evaluate()
     final = callback.curve[-1]
-    import gymnasium
-    import minigrid
-    import stable_baselines3
-
     summary = {
         "task": task.name, "env_id": task.env_id, "reward": "oracle" if reward is None else reward.kind,
         "config": asdict(config), "seed": config.seed, "final": final, "curve": callback.curve,
         "gaming": any(c.get("gaming") for c in callback.curve), "fps": round(model.num_timesteps / elapsed, 1),
-        "versions": {"stable_baselines3": stable_baselines3.__version__, "torch": torch.__version__,
-                     "minigrid": minigrid.__version__, "gymnasium": gymnasium.__version__,
-                     "python": platform.python_version()},
+        "versions": package_versions("stable_baselines3", "minigrid", "gymnasium"),
     }
     if reward is not None:
         summary["reward_meta"] = {k: v for k, v in reward.meta.items() if k != "report"}

@@ -20,7 +20,7 @@ from nlfeedback.critics.language import LanguageCritic
 from nlfeedback.critics.noise import TeacherNoise
 from nlfeedback.critics.preference import DEFAULT_SEGMENT, choose_segment, noisy_preference, true_preference
 from nlfeedback.critics.scalar import SCALE, noisy_rating, true_rating
-from nlfeedback.critics.sketch import draw, noisy_curve, true_curve
+from nlfeedback.critics.sketch import noisy_curve, true_curve
 from nlfeedback.envs.judgement import judge
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import (
@@ -157,6 +157,3 @@ def critique(
             stats.noise[n] += 1
         stats.written += 1
         yield record
-
-
-__all__ = ["CritiqueStats", "critique", "draw"]

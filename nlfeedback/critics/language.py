@@ -187,7 +187,7 @@ class LanguageCritic:
         if form == "mixed":
             return self._mixed(good, bad, T, slots, rng)
         moment = self._pick(moments, rng, self._moment_weights(moments, T))
-        return self._about_moment(moment, traj, j, slots, rng)
+        return self._about_moment(moment, moments, traj, j, slots, rng)
 
     # --- rendering ----------------------------------------------------------------------------
     def _episode(self, polarity: int, strength: float, T: int, slots: dict[str, str],
@@ -214,7 +214,7 @@ class LanguageCritic:
                             noise=noise)
         return Remark(text, intent)
 
-    def _about_moment(self, moment: Moment, traj: Trajectory, j, slots: dict[str, str],
+    def _about_moment(self, moment: Moment, moments: list[Moment], traj: Trajectory, j, slots: dict[str, str],
                       rng: np.random.Generator) -> Remark:
         T = len(traj)
         fillable = set(slots)
@@ -222,7 +222,7 @@ class LanguageCritic:
         if moment.pattern is None:
             base = [t for t in base if t.scope != "general"]
         anchors = {}
-        for m in find_moments(traj, j):
+        for m in moments:
             if m.kind == "key_pickup":
                 anchors["picked_up"] = m.occurrences[0][0]
             elif m.kind == "door_open":

@@ -8,8 +8,6 @@ walking away or into lava pushes it toward 0/10. People give whole numbers: the 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from nlfeedback.critics.noise import TeacherNoise
@@ -46,7 +44,3 @@ def noisy_rating(r: float, noise: TeacherNoise, rng: np.random.Generator) -> tup
         value = lo + hi - value
         applied.append("mistake")
     return float(min(hi, max(lo, value))), applied
-
-
-def rating_is_finite(r: float) -> bool:
-    return math.isfinite(r)

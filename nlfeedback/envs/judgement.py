@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from nlfeedback.policies.planner import DIR_VEC
 from nlfeedback.trajectory import Trajectory, replay_steps
 
-DIR_VEC = ((1, 0), (0, 1), (-1, 0), (0, -1))
 
 # Value a watching person attaches to an event, on top of the progress the step made.
 EVENT_VALUES: dict[str, float] = {

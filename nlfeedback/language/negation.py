@@ -1,4 +1,4 @@
-"""Negation: lexical features for interpreters, and ``negate(text)`` for paired negation probes.
+"""Negation: negator lexicons, negation parity for interpreters, and ``negate(text)`` for paired probes.
 
 ``negate`` turns a remark into one that means the opposite about the same steps, by the simplest
 English rule that applies: drop a leading "don't"/"do not"/"never" ("don't walk into the lava" → "walk
@@ -42,23 +42,7 @@ def negation_sign(text: str) -> int:
     return -1 if len(negator_spans(text)) % 2 else 1
 
 
-def negation_features(text: str) -> list[float]:
-    """``[negators, starts with a negator, has a digit, is a question, has '!']`` for a fragment."""
-    words = text.strip().lower()
-    count = len(NEGATORS.findall(words))
-    starts = 1.0 if NEGATORS.match(words) else 0.0
-    return [min(count, 3) / 3.0, starts, 1.0 if re.search(r"\d", words) else 0.0,
-            1.0 if "?" in words else 0.0, 1.0 if "!" in words else 0.0]
-
-
-N_FEATURES = 5
-
 _LEADING = re.compile(r"^(\s*)(?:please\s+)?(?:don'?t|do not|dont|never)\s+", re.IGNORECASE)
-_AUX_NEG = re.compile(
-    r"\b(was|is|were|are|did|does|do|could|can|should|would|will|has|have|had)(?:\s+not\b|n'?t\b)",
-    re.IGNORECASE)
-_WONT = re.compile(r"\bwon'?t\b", re.IGNORECASE)
-_CANT = re.compile(r"\bcan'?t\b", re.IGNORECASE)
 _COPULA = re.compile(r"\b(was|is|were|are)\b(?!\s+not\b)", re.IGNORECASE)
 IMPERATIVE_VERBS = (
     "walk", "go", "step", "stay", "keep", "pick", "grab", "get", "open", "use", "avoid", "take", "head", "move",

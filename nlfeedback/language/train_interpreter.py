@@ -26,15 +26,15 @@ from nlfeedback.language.interpreters.trained import (
     TrainConfig,
     TrainedInterpreter,
     build_model,
-    features,
+    features_batch,
     span_request,
-    versions,
 )
 from nlfeedback.language.negation import negate, negation_sign, negator_spans
 from nlfeedback.language.restyle import restyle
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.versions import package_versions
 
 DEFAULT_TRAIN_TASKS = ("doorkey-5x5", "doorkey-6x6", "lavagap-5", "lavagap-7", "keys-distractor", "empty-random-6x6")
 
@@ -158,8 +158,9 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
             vecs[k] = v
         if progress:
             progress(min(i + 512, len(keys)), len(keys))
-    X = np.stack([features(vecs[ex.text][1], vecs[ex.text][2 + ex.spans.index(ex.span)], ex.text[ex.span[0]:ex.span[1]])
-                  for ex in examples]).astype(np.float32)
+    X = features_batch(np.stack([vecs[ex.text][1] for ex in examples]),
+                       np.stack([vecs[ex.text][2 + ex.spans.index(ex.span)] for ex in examples]),
+                       [ex.text[ex.span[0]:ex.span[1]] for ex in examples])
     Y = {k: np.array([ex.labels[k] for ex in examples]) for k in HEADS}
     is_val = np.array([ex.text in val_texts for ex in examples])
     Xt = torch.from_numpy(X[~is_val])
@@ -194,7 +195,7 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
         for k in HEADS:
             p = np.mean([torch.softmax(o[k], dim=1).numpy() for o in outs], axis=0)
             report["val_accuracy"][k] = round(float((p.argmax(1) == Y[k][is_val]).mean()), 4)
-    full_meta = {"config": asdict(config), "versions": versions(), "report": report, **(meta or {})}
+    full_meta = {"config": asdict(config), "versions": package_versions("sentence_transformers"), "report": report, **(meta or {})}
     full_meta.setdefault("train_items", len(critic_items))
     interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout}, full_meta)
     return interp, report

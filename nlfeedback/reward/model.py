@@ -10,7 +10,6 @@ the raw reward over the training states), saved together in one checkpoint.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,9 +123,3 @@ class RewardModel:
                            f"{tuple(self.obs_shape)} ({self.env_id}); this task gives {tuple(obs_shape)}")
         if env_id != self.env_id:
             raise NlfError(f"reward model was trained on {self.env_id}, not {env_id}")
-
-
-def versions() -> dict[str, str]:
-    import nlfeedback
-
-    return {"nlfeedback": nlfeedback.__version__, "torch": torch.__version__, "python": platform.python_version()}

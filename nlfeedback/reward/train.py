@@ -16,8 +16,9 @@ import torch
 from nlfeedback.errors import NlfError
 from nlfeedback.reward.data import RewardData
 from nlfeedback.reward.losses import bradley_terry, segment_regression, weighted_regression
-from nlfeedback.reward.model import RewardModel, RewardNet, versions
+from nlfeedback.reward.model import RewardModel, RewardNet
 from nlfeedback.reward.observations import one_hot, trajectory_observations, trajectory_states
+from nlfeedback.versions import package_versions
 
 
 @dataclass
@@ -163,6 +164,6 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
         model.std = float(raw.std()) or 1.0
     report = {"counts": data.counts, "train_trajectories": n_traj - len(val), "val_trajectories": sorted(
         data.trajectories[i].id for i in val), "final": history[-1] if history else {}, "history": history}
-    model.meta = {"config": asdict(config), "versions": versions(), "report": {k: v for k, v in report.items()
+    model.meta = {"config": asdict(config), "versions": package_versions(), "report": {k: v for k, v in report.items()
                                                                                if k != "history"}}
     return model, report

@@ -18,10 +18,8 @@ inferred from the moment), and gibberish / off-topic text is added as "nothing" 
 
 from __future__ import annotations
 
-import json
-import platform
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +122,6 @@ def cues_batch(frags: np.ndarray) -> np.ndarray:
     return _CUES.batch(frags)
 
 
-def cues(frag: np.ndarray) -> np.ndarray:
-    return cues_batch(frag[None, :])[0]
-
-
 def surface_features(text: str) -> list[float]:
     """Negation-free surface cues: a digit, a question, an exclamation."""
     return [1.0 if any(c.isdigit() for c in text) else 0.0, 1.0 if "?" in text else 0.0, 1.0 if "!" in text else 0.0]
@@ -136,15 +130,12 @@ def surface_features(text: str) -> list[float]:
 N_SURFACE = 3
 
 
-def features(sent: np.ndarray, frag: np.ndarray, frag_text: str) -> np.ndarray:
-    """Model input for one fragment. Every part leaves negators out (the remark and fragment means skip
-    negator tokens; no negation counts), so a remark and its negation look alike to the model and the
-    negation is applied afterwards, by counting."""
-    return np.concatenate([frag, sent, np.asarray(surface_features(frag_text), dtype=np.float32), cues(frag)])
-
-
 def features_batch(sents: np.ndarray, frags: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-    """:func:`features` for many fragments at once."""
+    """Model input for fragments: ``(N, 384)`` fragment and remark vectors and the fragments' texts.
+
+    Every part leaves negators out (the remark and fragment means skip negator tokens; no negation
+    counts), so a remark and its negation look alike to the model and the negation is applied
+    afterwards, by counting."""
     surface = np.asarray([surface_features(t) for t in texts], dtype=np.float32).reshape(len(texts), N_SURFACE)
     return np.concatenate([frags, sents, surface, cues_batch(frags)], axis=1).astype(np.float32)
 
@@ -218,6 +209,8 @@ class TrainedInterpreter:
                 cache[t] = p
             if len(cache) > 200_000:
                 cache.clear()
+                self._vectors().clear()
+                return self.predict(texts)
         return [cache[t] for t in texts]
 
     def _predict(self, texts: Sequence[str]) -> list[list[dict[str, Any]]]:
@@ -235,6 +228,7 @@ class TrainedInterpreter:
                 frag_texts.append(texts[i][a:b])
                 owners.append((i, (a, b)))
         out: list[list[dict[str, Any]]] = [[] for _ in texts]
+        vectors = self._vectors()
         if not frags:
             return out
         members = self.model if isinstance(self.model, list) else [self.model]
@@ -244,6 +238,7 @@ class TrainedInterpreter:
             probs = {k: np.mean([torch.softmax(o[k], dim=1).numpy() for o in outs], axis=0) for k in HEADS}
         for r, (i, (a, b)) in enumerate(owners):
             pred: dict[str, Any] = {"span": (a, b), "text": texts[i][a:b]}
+            vectors[(texts[i], (a, b))] = frags[r]
             for head, classes in HEADS.items():
                 j = int(probs[head][r].argmax())
                 pred[head] = (classes[j], float(probs[head][r][j]))
@@ -273,7 +268,7 @@ class TrainedInterpreter:
                 if moment not in best or best[moment][1] < conf:
                     best[moment] = (clause, conf)
             for p, conf in fallback:
-                clause = self._caption_fallback(p, fb.text, traj)
+                clause = self._caption_fallback(p, self._vectors()[(fb.text, p["span"])], traj)
                 if clause is not None:
                     best[f"caption:{p['span']}"] = (clause, conf * 0.8)
             clauses = [c for c, _ in best.values()]
@@ -281,13 +276,14 @@ class TrainedInterpreter:
             readings.append(Reading(clauses, confs, max(confs) if confs else 0.0))
         return readings
 
+    def _vectors(self) -> dict[tuple[str, tuple[int, int]], np.ndarray]:
+        """Fragment vectors from the last encoding of each text, kept beside the memoised predictions."""
+        return self.__dict__.setdefault("_fragment_vectors", {})
+
     @staticmethod
-    def _caption_fallback(pred: dict[str, Any], text: str, traj: Trajectory) -> Clause | None:
+    def _caption_fallback(pred: dict[str, Any], vector: np.ndarray, traj: Trajectory) -> Clause | None:
         """Steps whose caption matches the fragment, when the predicted moment does not occur."""
-        enc = shared_encoder()
-        frag_vec = enc.encode_spans([(text, [pred["span"]])], [negator_spans(text)])[0][1]
-        caps = enc.encode(traj.captions)
-        sims = caps @ frag_vec
+        sims = shared_encoder().encode(traj.captions) @ vector
         best = float(sims.max())
         if best < CAPTION_MATCH:
             return None
@@ -295,18 +291,3 @@ class TrainedInterpreter:
         return Clause(steps=steps, polarity=pred["polarity"][0], strength=1.0, moment="caption")
 
 
-def versions() -> dict[str, str]:
-    import sentence_transformers
-    import torch
-
-    import nlfeedback
-
-    return {"nlfeedback": nlfeedback.__version__, "torch": torch.__version__,
-            "sentence_transformers": sentence_transformers.__version__, "python": platform.python_version()}
-
-
-def describe(interp: TrainedInterpreter) -> str:
-    return json.dumps({"config": interp.config, "meta": interp.meta}, indent=2)
-
-
-__all__ = ["HEADS", "TrainConfig", "TrainedInterpreter", "asdict", "build_model", "default_checkpoint", "features"]
