@@ -21,8 +21,8 @@ def train_agent_command(
     seed: Annotated[int, typer.Option(min=0)] = 0,
     eval_every: Annotated[int, typer.Option(min=500, help="Steps between evaluations.")] = 10_000,
     eval_episodes: Annotated[int, typer.Option(min=1)] = 20,
-    reward_scale: Annotated[float | None, typer.Option(help="Scale of the learned reward (default: 0.1, or 1 "
-                                                       "for potential models).")] = None,
+    reward_scale: Annotated[float | None, typer.Option(help="Scale of the normalised learned reward "
+                                                       "(default 0.1).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Train a PPO agent and log true return, success rate and proxy return as it learns.

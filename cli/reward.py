@@ -18,8 +18,9 @@ def train_reward_command(
     kind: Annotated[str, typer.Option(help="text | sketch | scalar | preference | mixed")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Reward checkpoint to write.")],
     interpreter: Annotated[str, typer.Option(help="For text: keyword | zero-shot | trained | oracle-intent")] = "trained",
-    sketch_mode: Annotated[str, typer.Option(help="Sketch targets: difference (progress per step) | value | "
-                                                  "potential (γΦ(s')−Φ(s), experimental)")] = "difference",
+    sketch_mode: Annotated[str, typer.Option(help="Sketch targets: difference (progress per step) | value")] = "difference",
+    form: Annotated[str, typer.Option(help="shaped (loop-proof: potential, penalties, terminal value) | action "
+                                           "(plain r(s, a))")] = "shaped",
     obs_mode: Annotated[str, typer.Option(help="What the model sees: partial (7x7 view) | full (whole grid)")] = "partial",
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     members: Annotated[int, typer.Option(min=1, help="Ensemble size.")] = 1,
@@ -38,7 +39,7 @@ def train_reward_command(
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter) if kind in ("text", "mixed") and any(f.kind == "text" for f in items) else None
     data = build_reward_data(items, trajs, kind, interpreter=interp, sketch_mode=sketch_mode)
-    config = RewardConfig(obs_mode=obs_mode, epochs=epochs, members=members, seed=seed)
+    config = RewardConfig(obs_mode=obs_mode, form=form, epochs=epochs, members=members, seed=seed)
     model, report = train_reward(data, kind, config)
     model.meta["interpreter"] = interpreter if interp is not None else None
     model.meta["sketch_mode"] = sketch_mode

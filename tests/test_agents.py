@@ -25,8 +25,7 @@ def sketch_reward():
     task = get_task("doorkey-5x5")
     trajs = list(rollout(task, make_policy("expert", epsilon=0.2, mistakes=0.3), 30, seed=0))
     fb = list(critique(trajs, "sketch", seed=0))
-    model, _ = train_reward(build_reward_data(fb, {t.id: t for t in trajs}, "sketch", sketch_mode="potential"),
-                            "sketch", RewardConfig(epochs=3))
+    model, _ = train_reward(build_reward_data(fb, {t.id: t for t in trajs}, "sketch"), "sketch", RewardConfig(epochs=3))
     return model
 
 
@@ -41,7 +40,8 @@ def test_wrapper_replaces_reward_and_keeps_truth_and_terminal_obs(sketch_reward)
         prev = obs
         obs, rewards, dones, infos = venv.step(actions)
         nxt = np.array([infos[i]["terminal_observation"] if dones[i] else obs[i] for i in range(2)])
-        expected = 0.1 * sketch_reward.transition_rewards(prev, actions, nxt)
+        ended = np.array([dones[i] and not infos[i]["TimeLimit.truncated"] for i in range(2)])
+        expected = 0.1 * sketch_reward.transition_rewards(prev, actions, nxt, ended)
         assert np.allclose(rewards, expected, atol=1e-5)
         for i, info in enumerate(infos):
             assert info["learned_reward"] == pytest.approx(float(rewards[i]), abs=1e-6)
@@ -53,26 +53,36 @@ def test_wrapper_replaces_reward_and_keeps_truth_and_terminal_obs(sketch_reward)
     venv.close()
 
 
-def test_potential_rewards_cannot_pay_for_loops(sketch_reward):
-    assert sketch_reward.form == "potential"
+def test_shaped_rewards_cannot_pay_for_loops(sketch_reward):
+    """Any cycle of states, with any actions, has a discounted learned return ≤ 0."""
+    assert sketch_reward.form == "shaped"
     task = get_task("doorkey-5x5")
-    traj = next(rollout(task, make_policy("random"), 1, seed=3))
     from nlfeedback.reward.observations import trajectory_states
 
-    states = trajectory_states(traj, "partial")
-    loop = np.stack([states[0], states[1], states[0]])  # s0 → s1 → s0
-    r = sketch_reward.transition_rewards(loop[:-1], np.zeros(2, dtype=int), loop[1:])
-    assert r.sum() <= 1e-6  # γΦ − Φ around a cycle is never positive (Φ + 1 ≥ 0)
+    states = np.concatenate([trajectory_states(t, "partial") for t in rollout(task, make_policy("random"), 5, seed=3)])
+    rng = np.random.default_rng(0)
+    g = sketch_reward.gamma
+    for n in (1, 2, 3, 6):
+        for _ in range(40):
+            cycle = states[rng.choice(len(states), size=n)]
+            loop = np.concatenate([cycle, cycle[:1]])
+            r = sketch_reward.transition_rewards(loop[:-1], rng.integers(0, 7, size=n), loop[1:])
+            assert float(np.sum(g ** np.arange(n) * r)) <= 1e-5
 
 
-def test_per_action_sketch_reward_by_default():
-    task = get_task("doorkey-5x5")
-    trajs = list(rollout(task, make_policy("expert", epsilon=0.2), 10, seed=0))
-    fb = list(critique(trajs, "sketch", seed=0))
-    data = build_reward_data(fb, {t.id: t for t in trajs}, "sketch")
-    model, _ = train_reward(data, "sketch", RewardConfig(epochs=1))
-    assert model.form == "action" and model.default_scale == 0.1
-    assert model.step_rewards(trajs[0]).shape == (len(trajs[0]),)
+def test_shaped_terminal_value_replaces_the_next_state():
+    """On a step that ends the episode the reward reads G(s, a), not Φ(s′)."""
+    import torch
+
+    from nlfeedback.reward.model import NUM_ACTIONS, shaped_rewards
+
+    out = torch.zeros(2, 1 + 2 * NUM_ACTIONS)
+    out[:, 1 + NUM_ACTIONS + 2] = 5.0  # G(s, forward) = 5
+    out_next = torch.full((2, 1 + 2 * NUM_ACTIONS), 3.0)
+    r = shaped_rewards(out, out_next, torch.tensor([2, 2]), torch.tensor([True, False]), 0.9)
+    phi = torch.nn.functional.softplus(torch.tensor(0.0))
+    assert r[0] == pytest.approx(0.9 * 5.0 - phi) and r[1] == pytest.approx(0.9 * float(
+        torch.nn.functional.softplus(torch.tensor(3.0))) - phi)
 
 
 def test_wrapper_refuses_another_task(sketch_reward):

@@ -16,7 +16,7 @@ from nlfeedback.policies import make_policy
 from nlfeedback.reward.data import RewardData, build_reward_data
 from nlfeedback.reward.losses import bradley_terry, segment_regression, weighted_regression
 from nlfeedback.reward.model import RewardModel
-from nlfeedback.reward.observations import CHANNELS, one_hot
+from nlfeedback.reward.observations import CHANNELS, one_hot, trajectory_states
 from nlfeedback.reward.train import RewardConfig, train_reward
 from nlfeedback.rollout import rollout
 
@@ -101,10 +101,13 @@ def test_checkpoint_round_trip_and_shape_errors(tmp_path, doorkey):
     path = tmp_path / "r.pt"
     model.save(path)
     back = RewardModel.load(path)
-    imgs = np.zeros((3, 7, 7, 3), dtype=np.uint8)
-    assert np.allclose(back(imgs, np.array([0, 1, 2])), model(imgs, np.array([0, 1, 2])))
+    states = trajectory_states(train[0], "partial")
+    acts, ended = np.asarray(train[0].actions), np.arange(len(train[0])) == len(train[0]) - 1
+    assert back.form == "shaped" and np.allclose(back.transition_rewards(states[:-1], acts, states[1:], ended),
+                                                 model.transition_rewards(states[:-1], acts, states[1:], ended))
+    assert np.allclose(back.step_rewards(train[0]), model.step_rewards(train[0]))
     with pytest.raises(NlfError, match="expects observations of shape"):
-        back(np.zeros((1, 9, 9, 3), dtype=np.uint8), np.array([0]))
+        back.transition_rewards(np.zeros((1, 9, 9, 3), dtype=np.uint8), np.array([0]), np.zeros((1, 9, 9, 3), np.uint8))
     with pytest.raises(NlfError, match="trained on MiniGrid-DoorKey-5x5-v0, not"):
         back.check_task("MiniGrid-LavaGapS5-v0", (7, 7, 3))
     with pytest.raises(NlfError, match="not a readable checkpoint"):

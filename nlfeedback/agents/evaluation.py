@@ -62,7 +62,8 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
             prev = obs
             obs, r, term, trunc, info = env.step(a)
             if reward is not None:
-                pr += float(reward_scale * reward.transition_rewards(prev[None], np.array([a]), obs[None])[0])
+                pr += float(reward_scale * reward.transition_rewards(prev[None], np.array([a]), obs[None],
+                                                                            np.array([term]))[0])
             tr += float(r)
             n += 1
             v += _violation(info["events"], door)

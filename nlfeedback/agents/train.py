@@ -40,7 +40,7 @@ class AgentConfig:
     clip_range: float = 0.2
     eval_every: int = 10_000
     eval_episodes: int = 20
-    reward_scale: float | None = None  # None: the reward model's default (0.1 per-action, 1 potential)
+    reward_scale: float | None = None  # None: the reward model's default_scale
     threads: int = 1
 
 

@@ -44,11 +44,16 @@ def load_sb3_model(path: str | Path) -> Any:
 
 
 class CheckpointPolicy:
-    def __init__(self, path: str | Path, *, deterministic: bool = True, epsilon: float = 0.0) -> None:
-        self.model = load_sb3_model(path)
+    """An SB3 policy, loaded from ``path`` or given as ``model`` (an agent still training, named ``name``)."""
+
+    def __init__(self, path: str | Path | None = None, *, model: Any = None, name: str | None = None,
+                 deterministic: bool = True, epsilon: float = 0.0) -> None:
+        if (path is None) == (model is None):
+            raise ValueError("give a checkpoint path or a model, not both")
+        self.model = load_sb3_model(path) if model is None else model
         self.deterministic = deterministic
         self.epsilon = epsilon
-        self.label = f"checkpoint({Path(path).name}{'' if deterministic else ',stochastic'}" + (
+        self.label = f"checkpoint({name or Path(path).name}{'' if deterministic else ',stochastic'}" + (
             f",eps={epsilon:g})" if epsilon else ")"
         )
         self._shape = getattr(self.model.observation_space, "shape", None)

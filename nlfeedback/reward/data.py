@@ -3,7 +3,7 @@
 | kind | what the model is fitted to |
 |---|---|
 | text | interpreter targets per step, weighted (general rules spread to every trajectory they match) |
-| sketch | per-step targets from the curve: its differences (progress made by the step, default), its values, or (``potential``, experimental) a potential Φ(state) fitted to the curve, rewarding γΦ(s′) − Φ(s) |
+| sketch | the curve as a potential: Φ(state after each step) ≈ the curve (``potential``, default for the shaped form; the state an episode ends in is read by the terminal value G); or per-step targets from the curve: its differences (progress made by the step; default for the action form) or its values |
 | scalar | the mean reward over the rated segment ≈ the rating mapped to [−1, 1] |
 | preference | Bradley–Terry: P(other segment preferred) = σ(R_other − R_this), R = summed reward |
 
@@ -21,35 +21,40 @@ from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import FeedbackBase, PreferenceFeedback, ScalarFeedback, SketchFeedback, TextFeedback
 from nlfeedback.trajectory import Trajectory
 
-SKETCH_MODES = ("difference", "value", "potential")
-TERMINAL_WEIGHT = 10.0
+SKETCH_MODES = ("potential", "difference", "value")
 
 
 @dataclass
 class RewardData:
     """Everything a reward model of one task trains on.
 
-    ``steps``: per-step regression rows ``(traj index, step, target, weight)``; ``segments``: rated
+    ``steps``: per-step regression rows ``(traj index, step, target, weight)``; ``states``: potential
+    rows ``(traj index, state index 0..T, value, weight)`` (shaped models only); ``segments``: rated
     segments ``(traj index, start, end, value in [−1, 1])``; ``pairs``: ``(i, a, b, j, c, d, p)`` with
     ``p`` the probability that segment 2 is preferred.
     """
 
     trajectories: list[Trajectory]
     steps: list[tuple[int, int, float, float]] = field(default_factory=list)
+    states: list[tuple[int, int, float, float]] = field(default_factory=list)
     segments: list[tuple[int, int, int, float]] = field(default_factory=list)
     pairs: list[tuple[int, int, int, int, int, int, float]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    form: str = "action"  # "potential": step rows index states (0..T) and fit Φ
 
     def __len__(self) -> int:
-        return len(self.steps) + len(self.segments) + len(self.pairs)
+        return len(self.steps) + len(self.states) + len(self.segments) + len(self.pairs)
 
 
 def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, Trajectory], kind: str, *,
-                      interpreter=None, sketch_mode: str = "difference") -> RewardData:
-    """Turn feedback of ``kind`` (``text``, ``sketch``, ``scalar``, ``preference`` or ``mixed``) into data."""
+                      interpreter=None, sketch_mode: str | None = None, form: str = "shaped") -> RewardData:
+    """Turn feedback of ``kind`` (``text``, ``sketch``, ``scalar``, ``preference`` or ``mixed``) into data
+    for a reward model of ``form`` (``shaped`` or ``action``)."""
+    if sketch_mode is None:
+        sketch_mode = "potential" if form == "shaped" else "difference"
     if sketch_mode not in SKETCH_MODES:
         raise NlfError(f"sketch mode must be one of {SKETCH_MODES}")
+    if sketch_mode == "potential" and form != "shaped":
+        raise NlfError("sketch mode 'potential' fits the potential of a shaped reward model (form 'shaped')")
     kinds = ("text", "sketch", "scalar", "preference") if kind == "mixed" else (kind,)
     chosen = [fb for fb in items if fb.kind in kinds]
     if not chosen:
@@ -83,15 +88,12 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
         if isinstance(fb, SketchFeedback):
             curve = np.asarray(fb.curve, dtype=np.float64)
             if sketch_mode == "potential":
-                # Φ(state after step a+k) ≈ curve[k]; the start of a whole episode has Φ = 0. The final
-                # state of an episode (standing on the goal, or in lava) is seen once per episode but
-                # decides the last reward: its row weighs TERMINAL_WEIGHT times more.
-                T = len(trajectories[fb.trajectory_id])
-                rows = [(i, a + k + 1, float(v), TERMINAL_WEIGHT if a + k + 1 == T else 1.0)
-                        for k, v in enumerate(curve)]
+                # Φ(state after step a+k) ≈ curve[k]; a whole episode starts at Φ = 0.
+                data.states += [(i, a + k + 1, float(v), 1.0) for k, v in enumerate(curve)]
                 if a == 0:
-                    rows.append((i, 0, 0.0, 1.0))
-            elif sketch_mode == "value":
+                    data.states.append((i, 0, 0.0, 1.0))
+                continue
+            if sketch_mode == "value":
                 rows = [(i, a + k, float(v), 1.0) for k, v in enumerate(curve)]
             else:
                 prev = np.concatenate([[0.0 if a == 0 else curve[0]], curve[:-1]])
@@ -105,11 +107,8 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
             j = index[fb.other_trajectory_id]
             c, d = fb.other_segment
             data.pairs.append((i, a, b, j, c, d, float(fb.preferred)))
-    if sketch_mode == "potential" and any(isinstance(fb, SketchFeedback) for fb in chosen):
-        if kind != "sketch":
-            raise NlfError("potential sketch targets train a model of their own: use --kind sketch")
-        data.form = "potential"
-    data.counts = {"feedback": len(chosen), "step_rows": len(data.steps), "segments": len(data.segments),
+    data.counts = {"feedback": len(chosen), "step_rows": len(data.steps), "state_rows": len(data.states),
+                   "segments": len(data.segments),
                    "pairs": len(data.pairs)}
     if not len(data):
         raise NlfError(f"the {kind} feedback gave no usable training signal (did the interpreter abstain on all?)")

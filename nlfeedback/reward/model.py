@@ -1,11 +1,25 @@
-"""The reward model: a small CNN over the one-hot observation, one reward per action.
+"""The reward model: a small CNN over the one-hot observation (what is carried included), in two forms.
 
-``RewardNet(obs)`` returns ``(N, 7)``: the reward of each action in that state; ``r(s, a)`` picks
-column ``a``. An ensemble averages members. A model of form ``potential`` (sketch curves as values)
-reads column 0 as a potential Φ(s) and rewards a transition with ``γ(Φ(s′) + 1) − (Φ(s) + 1)``:
-potential-based shaping, which cannot pay an agent for going round in loops. :class:`RewardModel` adds what is needed to use it: the
-observation mode and shape it was trained on, the task, and normalisation statistics (mean and std of
-the raw reward over the training states), saved together in one checkpoint.
+``shaped`` (the default, loop-proof): the network reads a potential Φ(s), a penalty C(s, a) and a
+terminal value G(s, a), and rewards a transition ``(s, a, s′)`` with
+
+    r = γ·Φ(s′) − Φ(s) + min(0, C(s, a))           (the episode goes on, or is cut off by the time limit)
+    r = γ·G(s, a) − Φ(s) + min(0, C(s, a))         (the step ends the episode: goal, lava)
+
+with Φ ≥ 0 (a softplus). Positive reward can only be earned as potential gained, so no loop of states
+pays: around a cycle of n steps the discounted Φ terms telescope to (γⁿ − 1)·Φ(s) ≤ 0, and C only takes
+away; an episode's return is γᵀ·G(end) − Φ(start) plus the
+penalties, so what the feedback says about how episodes end decides what the agent wants, and Φ
+shapes the way there. G is needed because the state after the last step says little (the goal cell
+is hidden under the agent); it is read from the state and action that ended the episode. This answers
+the living-reward trap that per-step rewards learned from feedback fall into (see README): an agent
+paid a little for every step learns never to finish.
+
+``action``: a plain r(s, a), one column per action (kept as the ablation of the shaped form).
+
+An ensemble averages members. :class:`RewardModel` adds what is needed to use it: the observation mode
+and shape it was trained on, the task, and normalisation statistics (the shaped form is only scaled,
+never shifted, since a shift would pay or charge for time), saved together in one checkpoint.
 """
 
 from __future__ import annotations
@@ -17,24 +31,55 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from nlfeedback.checkpoints import load_checkpoint
 from nlfeedback.envs.tasks import NUM_ACTIONS
 from nlfeedback.errors import NlfError
 from nlfeedback.reward.observations import CHANNELS, one_hot
 
-CHECKPOINT_FORMAT = "nlf.reward/1"
+CHECKPOINT_FORMAT = "nlf.reward/2"  # /2: shaped form (Φ, C, G columns)
+
+
+FORMS = ("shaped", "action")
+
+
+def net_outputs(form: str) -> int:
+    """Columns of the network: Φ, C(·), G(·) for ``shaped``; r(·) for ``action``."""
+    return 1 + 2 * NUM_ACTIONS if form == "shaped" else NUM_ACTIONS
+
+
+def potential(out: torch.Tensor) -> torch.Tensor:
+    """Φ(s) ≥ 0 from the network outputs (shaped form)."""
+    return F.softplus(out[:, 0])
+
+
+def terminal_value(out: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """G(s, a): the potential of the end an episode reaches by taking ``a`` in ``s`` (shaped form)."""
+    return out[:, 1 + NUM_ACTIONS:].gather(1, actions.view(-1, 1)).squeeze(1)
+
+
+def penalty(out: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """min(0, C(s, a)) (shaped form)."""
+    return out[:, 1:1 + NUM_ACTIONS].gather(1, actions.view(-1, 1)).squeeze(1).clamp(max=0.0)
+
+
+def shaped_rewards(out: torch.Tensor, out_next: torch.Tensor, actions: torch.Tensor, terminal: torch.Tensor,
+                   gamma: float) -> torch.Tensor:
+    """Rewards of a batch of transitions from the network outputs for ``s`` and ``s′`` (shaped form)."""
+    after = torch.where(terminal, terminal_value(out, actions), potential(out_next))
+    return gamma * after - potential(out) + penalty(out, actions)
 
 
 class RewardNet(nn.Module):
-    def __init__(self, height: int, width: int, hidden: int = 128) -> None:
+    def __init__(self, height: int, width: int, hidden: int = 128, outputs: int = NUM_ACTIONS) -> None:
         super().__init__()
         self.conv = nn.Sequential(
             nn.Conv2d(CHANNELS, 32, 3, padding=1), nn.ReLU(),
             nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * height * width, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, NUM_ACTIONS))
+                                  nn.Linear(hidden, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.conv(x))
@@ -50,48 +95,62 @@ class RewardModel:
     mean: float = 0.0
     std: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
-    form: str = "action"  # "action": r(s, a); "potential": γΦ(s′) − Φ(s)
+    form: str = "shaped"  # see the module docstring
     gamma: float = 0.99
 
     @property
     def default_scale(self) -> float:
-        """How the agent wrapper scales this model's rewards unless told otherwise."""
-        return 1.0 if self.form == "potential" else 0.1
+        """How the agent wrapper scales this model's (normalised) rewards unless told otherwise."""
+        return 0.1
 
-    def potential(self, images: np.ndarray, *, channels_first: bool = False) -> np.ndarray:
-        """Φ(s) + 1 for a batch of observations (potential form)."""
-        return self.raw(images, np.zeros(len(images), dtype=np.int64), channels_first=channels_first) + 1.0
-
-    def transition_rewards(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray, *,
-                           channels_first: bool = False) -> np.ndarray:
-        """The reward of each transition ``(s, a, s′)`` in a batch (normalised for the action form)."""
-        if self.form == "potential":
-            return (self.gamma * self.potential(next_obs, channels_first=channels_first)
-                    - self.potential(obs, channels_first=channels_first))
-        return self(obs, actions, channels_first=channels_first)
-
-    def step_rewards(self, traj: Any) -> np.ndarray:
-        """``(T,)`` rewards of every step of a trajectory."""
-        from nlfeedback.reward.observations import trajectory_states
-
-        states = trajectory_states(traj, self.obs_mode)
-        return self.transition_rewards(states[:-1], np.asarray(traj.actions), states[1:])
-
-    def raw(self, images: np.ndarray, actions: np.ndarray, *, channels_first: bool = False) -> np.ndarray:
-        """Unnormalised ``r(s, a)`` for a batch: images ``(N, H, W, 3)``, actions ``(N,)``."""
+    def _outputs(self, images: np.ndarray, channels_first: bool) -> torch.Tensor:
         images = np.asarray(images)
         shape = tuple(images.shape[2:] + images.shape[1:2]) if channels_first else tuple(images.shape[1:])
         if shape != tuple(self.obs_shape):
             raise NlfError(f"reward model expects observations of shape {tuple(self.obs_shape)} "
                            f"({self.obs_mode} view of {self.env_id}), got {shape}")
         x = torch.from_numpy(one_hot(images, channels_first=channels_first))
-        a = torch.as_tensor(np.asarray(actions, dtype=np.int64)).view(-1, 1)
         with torch.inference_mode():
-            out = torch.stack([m(x) for m in self.members]).mean(0)
-            return out.gather(1, a).squeeze(1).numpy()
+            return torch.stack([m(x) for m in self.members]).mean(0)
+
+    def raw_transitions(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray,
+                        terminated: np.ndarray | None = None, *, channels_first: bool = False) -> np.ndarray:
+        """Unnormalised rewards of a batch of transitions ``(s, a, s′)``; ``terminated`` marks steps that
+        ended their episode (goal, lava; not the time limit)."""
+        actions = torch.as_tensor(np.asarray(actions, dtype=np.int64)).view(-1)
+        if self.form == "action":
+            return self._outputs(obs, channels_first).gather(1, actions.view(-1, 1)).squeeze(1).numpy()
+        n = len(actions)
+        both = self._outputs(np.concatenate([np.asarray(obs), np.asarray(next_obs)]), channels_first)
+        term = torch.zeros(n, dtype=torch.bool) if terminated is None else torch.as_tensor(
+            np.asarray(terminated, dtype=bool)).view(-1)
+        with torch.inference_mode():
+            return shaped_rewards(both[:n], both[n:], actions, term, self.gamma).numpy()
+
+    def transition_rewards(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray,
+                           terminated: np.ndarray | None = None, *, channels_first: bool = False) -> np.ndarray:
+        """Normalised rewards of a batch of transitions (see :meth:`raw_transitions`)."""
+        raw = self.raw_transitions(obs, actions, next_obs, terminated, channels_first=channels_first)
+        return (raw - self.mean) / self.std
+
+    def step_rewards(self, traj: Any) -> np.ndarray:
+        """``(T,)`` normalised rewards of every step of a trajectory."""
+        from nlfeedback.reward.observations import trajectory_states
+
+        states = trajectory_states(traj, self.obs_mode)
+        terminal = np.zeros(len(traj.actions), dtype=bool)
+        if len(terminal):
+            terminal[-1] = bool(traj.terminated)
+        return self.transition_rewards(states[:-1], np.asarray(traj.actions), states[1:], terminal)
+
+    def raw(self, images: np.ndarray, actions: np.ndarray, *, channels_first: bool = False) -> np.ndarray:
+        """Unnormalised ``r(s, a)`` of an ``action``-form model: images ``(N, H, W, 3)``, actions ``(N,)``."""
+        if self.form != "action":
+            raise NlfError("a shaped reward model scores transitions (s, a, s′): use transition_rewards")
+        return self.raw_transitions(images, actions, images, channels_first=channels_first)
 
     def __call__(self, images: np.ndarray, actions: np.ndarray, *, channels_first: bool = False) -> np.ndarray:
-        """Normalised reward: ``(raw − mean) / std`` with the training-set statistics."""
+        """Normalised ``r(s, a)`` of an ``action``-form model: ``(raw − mean) / std``."""
         return (self.raw(images, actions, channels_first=channels_first) - self.mean) / self.std
 
     def save(self, path: str | Path) -> None:
@@ -109,12 +168,12 @@ class RewardModel:
         h, w, _ = ckpt["obs_shape"]
         members = []
         for state in ckpt["state_dicts"]:
-            m = RewardNet(h, w, ckpt["hidden"])
+            m = RewardNet(h, w, ckpt["hidden"], net_outputs(ckpt["form"]))
             m.load_state_dict(state)
             m.eval()
             members.append(m)
         return cls(members, ckpt["obs_mode"], tuple(ckpt["obs_shape"]), ckpt["env_id"], ckpt["kind"],
-                   ckpt["mean"], ckpt["std"], ckpt.get("meta", {}), ckpt.get("form", "action"), ckpt.get("gamma", 0.99))
+                   ckpt["mean"], ckpt["std"], ckpt.get("meta", {}), ckpt["form"], ckpt["gamma"])
 
     def check_task(self, env_id: str, obs_shape: tuple[int, ...]) -> None:
         """Refuse to score a task or observation shape the model was not trained for."""

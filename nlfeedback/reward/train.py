@@ -16,14 +16,17 @@ import torch
 from nlfeedback.errors import NlfError
 from nlfeedback.reward.data import RewardData
 from nlfeedback.reward.losses import bradley_terry, segment_regression, weighted_regression
-from nlfeedback.reward.model import RewardModel, RewardNet
-from nlfeedback.reward.observations import one_hot, trajectory_observations, trajectory_states
+from nlfeedback.reward.model import (FORMS, RewardModel, RewardNet, net_outputs, penalty, potential, shaped_rewards,
+                                     terminal_value)
+from nlfeedback.reward.observations import one_hot, trajectory_states
 from nlfeedback.versions import package_versions
 
 
 @dataclass
 class RewardConfig:
     obs_mode: str = "partial"
+    form: str = "shaped"  # "shaped" (loop-proof, see reward.model) | "action" (plain r(s, a))
+    gamma: float = 0.99  # the discount of the shaped form; use the agent's
     epochs: int = 30
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -33,66 +36,121 @@ class RewardConfig:
     pair_batch: int = 32
     val_fraction: float = 0.1
     eval_every: int = 10  # epochs between full train/validation loss evaluations
+    potential_l2: float = 1e-3  # shaped form: pulls Φ to 0 where the feedback says nothing (fixes its level)
+    penalty_l1: float = 1e-2  # shaped form: keeps C(s, a) for what the potential cannot explain
     seed: int = 0
 
 
 @dataclass
 class _Tensors:
-    x: torch.Tensor  # (N, 20, H, W)
-    actions: torch.Tensor  # (N,)
-    offsets: np.ndarray  # start of each trajectory in the flat arrays
+    x: torch.Tensor  # (S, 20, H, W): every state of every trajectory, final ones included
+    actions: torch.Tensor  # (N,) one per step
+    state: torch.Tensor  # (N,) index in ``x`` of the state each step acts in (the next state is +1)
+    terminal: torch.Tensor  # (N,) bool: the step ended its episode (goal, lava)
+    offsets: np.ndarray  # first step of each trajectory in the per-step arrays
+    state_start: np.ndarray  # index in ``x`` of each trajectory's first state
+    lengths: np.ndarray  # steps of each trajectory
+    ended: np.ndarray  # each trajectory ended by termination (goal, lava)
+    form: str
+    gamma: float
 
 
-def _flatten(data: RewardData, obs_mode: str) -> tuple[_Tensors, np.ndarray]:
-    """All observations in one array. Potential data indexes states 0..T (action column 0 = Φ)."""
-    images, actions, offsets = [], [], [0]
+def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float) -> tuple[_Tensors, np.ndarray]:
+    """All states in one array, and per-step indices into it."""
+    images, actions, state, terminal, offsets = [], [], [], [], [0]
+    n_states = 0
     for t in data.trajectories:
-        if data.form == "potential":
-            obs = trajectory_states(t, obs_mode)
-            acts = np.zeros(len(obs), dtype=np.int64)
-        else:
-            obs = trajectory_observations(t, obs_mode)
-            acts = np.asarray(t.actions, dtype=np.int64)
-        images.append(obs)
-        actions.append(acts)
-        offsets.append(offsets[-1] + len(obs))
+        states = trajectory_states(t, obs_mode)
+        T = len(t.actions)
+        images.append(states)
+        actions.append(np.asarray(t.actions, dtype=np.int64))
+        state.append(n_states + np.arange(T))
+        end = np.zeros(T, dtype=bool)
+        end[-1:] = bool(t.terminated)
+        terminal.append(end)
+        n_states += len(states)
+        offsets.append(offsets[-1] + T)
     flat_images = np.concatenate(images)
+    lengths = np.asarray([len(t.actions) for t in data.trajectories])
     return _Tensors(torch.from_numpy(one_hot(flat_images)), torch.from_numpy(np.concatenate(actions)),
-                    np.asarray(offsets)), flat_images
+                    torch.from_numpy(np.concatenate(state)), torch.from_numpy(np.concatenate(terminal)),
+                    np.asarray(offsets), np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]), lengths,
+                    np.asarray([bool(t.terminated) for t in data.trajectories]), form, gamma), flat_images
 
 
-def _rewards(model: torch.nn.Module, T: _Tensors, idx: np.ndarray) -> torch.Tensor:
+def _rewards(model: torch.nn.Module, T: _Tensors, idx: np.ndarray, aux: list | None = None) -> torch.Tensor:
+    """Rewards of the steps ``idx`` (indices into the per-step arrays). For the shaped form, ``aux``
+    (if given) receives the potentials and penalties involved, for the regularisers."""
     ii = torch.as_tensor(idx, dtype=torch.long)
-    return model(T.x[ii]).gather(1, T.actions[ii].view(-1, 1)).squeeze(1)
+    s, a = T.state[ii], T.actions[ii]
+    if T.form == "action":
+        return model(T.x[s]).gather(1, a.view(-1, 1)).squeeze(1)
+    out = model(torch.cat([T.x[s], T.x[s + 1]]))
+    here = out[:len(ii)]
+    if aux is not None:
+        aux.append((potential(out), penalty(here, a)))
+    return shaped_rewards(here, out[len(ii):], a, T.terminal[ii], T.gamma)
 
 
-def _segment_sums(model: torch.nn.Module, T: _Tensors, segs: list[tuple[int, int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def _potentials(model: torch.nn.Module, T: _Tensors, rows: np.ndarray) -> torch.Tensor:
+    """Φ of the states ``(traj, k)`` in ``rows``; the state a terminated episode ends in reads G(s, a) of
+    its last step instead (that state hides the goal or lava under the agent)."""
+    traj, k = rows[:, 0].astype(int), rows[:, 1].astype(int)
+    end = (k == T.lengths[traj]) & T.ended[traj]
+    where = T.state_start[traj] + np.where(end, k - 1, k)
+    out = model(T.x[torch.as_tensor(where, dtype=torch.long)])
+    last = torch.as_tensor(T.offsets[traj] + np.maximum(k - 1, 0), dtype=torch.long)
+    return torch.where(torch.as_tensor(end), terminal_value(out, T.actions[last]), potential(out))
+
+
+def _segment_sums(model: torch.nn.Module, T: _Tensors, segs: list[tuple[int, int, int]],
+                  aux: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     idx = np.concatenate([np.arange(T.offsets[i] + a, T.offsets[i] + b) for i, a, b in segs])
     owner = np.concatenate([np.full(b - a, k) for k, (_, a, b) in enumerate(segs)])
-    r = _rewards(model, T, idx)
+    r = _rewards(model, T, idx, aux)
     sums = torch.zeros(len(segs)).index_add(0, torch.as_tensor(owner), r)
     lengths = torch.as_tensor([b - a for _, a, b in segs], dtype=torch.float32)
     return sums, lengths
 
 
-def _loss(model, T: _Tensors, steps, segments, pairs) -> tuple[torch.Tensor, dict[str, float]]:
+def _loss(model, T: _Tensors, steps, states, segments, pairs, config: RewardConfig
+          ) -> tuple[torch.Tensor, dict[str, float]]:
     parts: dict[str, torch.Tensor] = {}
+    aux: list = []
     if steps:
         arr = np.asarray(steps)
-        idx = (T.offsets[arr[:, 0].astype(int)] + arr[:, 1].astype(int))
-        r = _rewards(model, T, idx)
+        idx = T.offsets[arr[:, 0].astype(int)] + arr[:, 1].astype(int)
+        r = _rewards(model, T, idx, aux)
         parts["steps"] = weighted_regression(r, torch.as_tensor(arr[:, 2], dtype=torch.float32),
                                              torch.as_tensor(arr[:, 3], dtype=torch.float32))
+    if states:
+        arr = np.asarray(states)
+        phi = _potentials(model, T, arr)
+        parts["states"] = weighted_regression(phi, torch.as_tensor(arr[:, 2], dtype=torch.float32),
+                                              torch.as_tensor(arr[:, 3], dtype=torch.float32))
     if segments:
-        sums, lengths = _segment_sums(model, T, [(i, a, b) for i, a, b, _ in segments])
+        sums, lengths = _segment_sums(model, T, [(i, a, b) for i, a, b, _ in segments], aux)
         parts["segments"] = segment_regression(sums / lengths, torch.as_tensor([v for *_, v in segments],
                                                                              dtype=torch.float32))
     if pairs:
-        s0, _ = _segment_sums(model, T, [(i, a, b) for i, a, b, *_ in pairs])
-        s1, _ = _segment_sums(model, T, [(j, c, d) for _, _, _, j, c, d, _ in pairs])
+        s0, _ = _segment_sums(model, T, [(i, a, b) for i, a, b, *_ in pairs], aux)
+        s1, _ = _segment_sums(model, T, [(j, c, d) for _, _, _, j, c, d, _ in pairs], aux)
         parts["pairs"] = bradley_terry(s0, s1, torch.as_tensor([p for *_, p in pairs], dtype=torch.float32))
+    if aux:
+        phi = torch.cat([p for p, _ in aux])
+        pen = torch.cat([c for _, c in aux])
+        parts["regulariser"] = config.potential_l2 * (phi ** 2).mean() + config.penalty_l1 * pen.abs().mean()
     total = sum(parts.values())
     return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+class _Ensemble(torch.nn.Module):
+    def __init__(self, members: list[RewardNet]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(0)
 
 
 def _split(rows: list, traj_of, val: set[int]) -> tuple[list, list]:
@@ -105,40 +163,46 @@ def _split(rows: list, traj_of, val: set[int]) -> tuple[list, list]:
 def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None, *,
                  progress=None) -> tuple[RewardModel, dict[str, Any]]:
     config = config or RewardConfig()
+    if config.form not in FORMS:
+        raise NlfError(f"reward form must be one of {FORMS}, got {config.form!r}")
     rng = np.random.default_rng(config.seed)
-    T, flat_images = _flatten(data, config.obs_mode)
+    T, flat_images = _flatten(data, config.obs_mode, config.form, config.gamma)
+    if data.states and config.form != "shaped":
+        raise NlfError("potential (state) rows need a shaped reward model; build the data with form='action'")
     n_traj = len(data.trajectories)
-    used = sorted({r[0] for r in data.steps} | {r[0] for r in data.segments}
-                  | {r[0] for r in data.pairs} | {r[3] for r in data.pairs})
+    groups = {"steps": data.steps, "states": data.states, "segments": data.segments, "pairs": data.pairs}
+    batch = {"steps": config.step_batch, "states": config.step_batch, "segments": config.pair_batch,
+             "pairs": config.pair_batch}
+    owners = {"steps": lambda r: {r[0]}, "states": lambda r: {r[0]}, "segments": lambda r: {r[0]},
+              "pairs": lambda r: {r[0], r[3]}}
+    used = sorted(set().union(*(owners[g](r) for g, rows in groups.items() for r in rows)))
     n_val = max(1, int(round(len(used) * config.val_fraction))) if len(used) >= 5 else 0
     val = set(rng.choice(used, size=n_val, replace=False).tolist()) if n_val else set()
-    steps_tr, steps_va = _split(data.steps, lambda r: {r[0]}, val)
-    segs_tr, segs_va = _split(data.segments, lambda r: {r[0]}, val)
-    pairs_tr, pairs_va = _split(data.pairs, lambda r: {r[0], r[3]}, val)
-    if not (steps_tr or segs_tr or pairs_tr):
+    train_rows, val_rows = {}, {}
+    for g, rows in groups.items():
+        train_rows[g], val_rows[g] = _split(rows, owners[g], val)
+    if not any(train_rows.values()):
         raise NlfError("nothing left to train on after holding out validation trajectories")
+
+    def loss_of(net, rows):
+        return _loss(net, T, rows["steps"], rows["states"], rows["segments"], rows["pairs"], config)
+
     h, w = flat_images.shape[1:3]
     members = []
     history: list[dict[str, float]] = []
     for m in range(config.members):
         torch.manual_seed(config.seed * 100 + m)
-        net = RewardNet(h, w, config.hidden)
+        net = RewardNet(h, w, config.hidden, net_outputs(config.form))
         opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         for epoch in range(config.epochs):
             net.train()
-            order_s = rng.permutation(len(steps_tr))
-            order_g = rng.permutation(len(segs_tr))
-            order_p = rng.permutation(len(pairs_tr))
-            n_batches = max(int(np.ceil(len(steps_tr) / config.step_batch)),
-                            int(np.ceil(len(segs_tr) / config.pair_batch)),
-                            int(np.ceil(len(pairs_tr) / config.pair_batch)), 1)
+            order = {g: rng.permutation(len(rows)) for g, rows in train_rows.items()}
+            n_batches = max([int(np.ceil(len(rows) / batch[g])) for g, rows in train_rows.items()] + [1])
             for b in range(n_batches):
-                sb = [steps_tr[k] for k in order_s[b * config.step_batch:(b + 1) * config.step_batch]]
-                gb = [segs_tr[k] for k in order_g[b * config.pair_batch:(b + 1) * config.pair_batch]]
-                pb = [pairs_tr[k] for k in order_p[b * config.pair_batch:(b + 1) * config.pair_batch]]
-                if not (sb or gb or pb):
+                chunk = {g: [train_rows[g][k] for k in order[g][b * batch[g]:(b + 1) * batch[g]]] for g in groups}
+                if not any(chunk.values()):
                     continue
-                loss, _ = _loss(net, T, sb, gb, pb)
+                loss, _ = loss_of(net, chunk)
                 if not torch.isfinite(loss):
                     raise NlfError(f"reward training diverged at epoch {epoch} (loss {float(loss.detach())}); "
                                    "lower the learning rate or check the feedback")
@@ -148,20 +212,22 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
             net.eval()
             if epoch % config.eval_every == config.eval_every - 1 or epoch == config.epochs - 1:
                 with torch.no_grad():
-                    _, tr_parts = _loss(net, T, steps_tr, segs_tr, pairs_tr)
-                    _, va_parts = (_loss(net, T, steps_va, segs_va, pairs_va) if (steps_va or segs_va or pairs_va)
-                                   else (0, {}))
+                    _, tr_parts = loss_of(net, train_rows)
+                    _, va_parts = loss_of(net, val_rows) if any(val_rows.values()) else (0, {})
                 history.append({"member": m, "epoch": epoch, **{f"train_{k}": v for k, v in tr_parts.items()},
                                 **{f"val_{k}": v for k, v in va_parts.items()}})
             if progress:
                 progress(m * config.epochs + epoch + 1, config.members * config.epochs)
         members.append(net)
     model = RewardModel(members, config.obs_mode, tuple(flat_images.shape[1:]), data.trajectories[0].env_id, kind,
-                        form=data.form)
-    if data.form == "action":
-        raw = model.raw(flat_images, T.actions.numpy())
-        model.mean = float(raw.mean())
-        model.std = float(raw.std()) or 1.0
+                        form=config.form, gamma=config.gamma)
+    with torch.no_grad():
+        raw = torch.cat([_rewards(members[0] if len(members) == 1 else _Ensemble(members), T, chunk)
+                         for chunk in np.array_split(np.arange(len(T.actions)), max(1, len(T.actions) // 4096))])
+    raw = raw.numpy()
+    # The action form is centred and scaled; the shaped form only scaled (a shift pays or charges for time).
+    model.mean = float(raw.mean()) if config.form == "action" else 0.0
+    model.std = float(raw.std()) or 1.0
     report = {"counts": data.counts, "train_trajectories": n_traj - len(val), "val_trajectories": sorted(
         data.trajectories[i].id for i in val), "final": history[-1] if history else {}, "history": history}
     model.meta = {"config": asdict(config), "versions": package_versions(), "report": {k: v for k, v in report.items()

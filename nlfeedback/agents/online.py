@@ -1,0 +1,228 @@
+"""The online loop (Christiano et al. 2017 style): feedback, reward fit and PPO in rounds.
+
+Each round: roll out trajectories (round 0: the ``initial`` pool; later rounds: the current policy,
+sampling its actions), let a scripted critic give feedback on the new trajectories within the round's
+share of the budget, refit the reward model on all feedback so far, and continue PPO on it. ``kind =
+"oracle"`` trains PPO on the task's own reward with no feedback: the baseline every kind is compared with.
+
+``run_online`` writes, in ``out_dir``: ``trajectories.jsonl`` and ``feedback.jsonl`` (everything rolled
+out and said, as any other file of the toolkit), ``reward-round<k>.pt`` (each refit),
+``policy.zip``, ``curve.jsonl`` (one evaluation per line, with the feedback items and annotator-seconds
+spent so far) and ``summary.json`` (config, seeds, versions, curve, final evaluation, interpretation
+metrics for text, reward metrics on held-out trajectories, gaming flag).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from nlfeedback.agents.envs import make_vec_env
+from nlfeedback.agents.reward_wrapper import RewardVecEnvWrapper
+from nlfeedback.agents.train import AgentConfig, EvalCallback, make_ppo, train_agent
+from nlfeedback.critics import critique
+from nlfeedback.critics.noise import parse_noise
+from nlfeedback.envs import get_task
+from nlfeedback.errors import NlfError
+from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
+from nlfeedback.feedback.store import FeedbackWriter
+from nlfeedback.jsonl import JsonlWriter
+from nlfeedback.policies import make_policy
+from nlfeedback.policies.checkpoint import CheckpointPolicy
+from nlfeedback.reward.data import build_reward_data
+from nlfeedback.reward.model import RewardModel
+from nlfeedback.reward.train import RewardConfig, train_reward
+from nlfeedback.rollout import rollout
+from nlfeedback.trajectory import Trajectory
+from nlfeedback.versions import package_versions
+
+KINDS = ("text", "sketch", "scalar", "preference", "oracle")
+INITIAL = ("noisy-expert", "random")
+
+
+@dataclass
+class OnlineConfig:
+    task: str = "doorkey-5x5"
+    kind: str = "text"  # text | sketch | scalar | preference | oracle (the task's reward, no feedback)
+    interpreter: str = "trained"  # text only: trained | zero-shot | keyword | oracle-intent
+    budget: int = 150  # feedback items over the whole run
+    rounds: int = 5  # feedback rounds; the reward model is refitted after each
+    steps: int = 150_000  # PPO environment steps in total
+    noise: str = ""  # teacher noise, as `nlf critique --noise` ("" = off)
+    seed: int = 0
+    eval_every: int = 10_000
+    eval_episodes: int = 20
+    phrasing: str = "heldout"  # the text critic's phrase bank: heldout (unseen by the trained interpreter) | train
+    initial: str = "noisy-expert"  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
+    initial_episodes: int = 60
+    episodes_per_round: int = 30  # policy rollouts added before each later round
+    first_share: float = 0.5  # share of the budget spent in round 0; the rest is split evenly
+    reward_epochs: int = 30
+    reward_form: str = "shaped"
+    agent: dict[str, Any] = field(default_factory=dict)  # AgentConfig overrides (n_envs, learning_rate, …)
+
+    def check(self) -> None:
+        if self.kind not in KINDS:
+            raise NlfError(f"online kind must be one of {KINDS}, got {self.kind!r}")
+        if self.initial not in INITIAL:
+            raise NlfError(f"initial trajectories must be one of {INITIAL}, got {self.initial!r}")
+        if self.rounds < 1 or self.budget < 1 or self.steps < 1:
+            raise NlfError("rounds, budget and steps must be positive")
+        if not 0 < self.first_share <= 1:
+            raise NlfError("first_share must be in (0, 1]")
+        unknown = set(self.agent) - set(AgentConfig.__dataclass_fields__)
+        if unknown:
+            raise NlfError(f"unknown agent settings: {', '.join(sorted(unknown))}")
+
+
+def budget_schedule(budget: int, rounds: int, first_share: float = 0.5) -> list[int]:
+    """Feedback items per round: ``first_share`` of the budget in round 0, the rest split evenly (sums to
+    ``budget``)."""
+    if rounds == 1:
+        return [budget]
+    first = max(1, int(round(budget * first_share)))
+    rest = budget - first
+    return [first] + [rest // (rounds - 1) + (1 if k < rest % (rounds - 1) else 0) for k in range(rounds - 1)]
+
+
+def step_schedule(steps: int, rounds: int) -> list[int]:
+    return [steps // rounds + (1 if k < steps % rounds else 0) for k in range(rounds)]
+
+
+def _interpreter(config: OnlineConfig):
+    if config.kind != "text":
+        return None
+    from nlfeedback.language.interpreters import make_interpreter
+
+    return make_interpreter(config.interpreter)
+
+
+def _heldout(task, seed: int) -> list[Trajectory]:
+    return list(rollout(task, make_policy("expert", epsilon=0.2, mistakes=0.3), 20, seed=90_000 + seed))
+
+
+def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[str], None] | None = None
+               ) -> dict[str, Any]:
+    config.check()
+    say = progress or (lambda _msg: None)
+    task = get_task(config.task)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("curve.jsonl", "trajectories.jsonl", "feedback.jsonl"):
+        (out / name).unlink(missing_ok=True)
+    agent_cfg = AgentConfig(**{"steps": config.steps, "seed": config.seed, "eval_every": config.eval_every,
+                               "eval_episodes": config.eval_episodes, **config.agent})
+    torch.set_num_threads(agent_cfg.threads)
+    t0 = time.perf_counter()
+    if config.kind == "oracle":
+        summary = train_agent(task, None, agent_cfg, out)
+        curve = [{**row, "feedback_items": 0, "annotator_seconds": 0.0} for row in summary["curve"]]
+        return _finish(config, out, curve, [], None, None, None, t0)
+
+    interp = _interpreter(config)
+    noise = parse_noise(config.noise) if config.noise else None
+    budgets = budget_schedule(config.budget, config.rounds, config.first_share)
+    steps = step_schedule(config.steps, config.rounds)
+    trajs: dict[str, Trajectory] = {}
+    items: list[FeedbackBase] = []
+    spent = {"items": 0, "seconds": 0.0}
+    traj_writer = JsonlWriter(out / "trajectories.jsonl")
+    fb_writer = FeedbackWriter(out / "feedback.jsonl")
+    venv = ppo = callback = model = None
+    try:
+        for k in range(config.rounds):
+            if k == 0:
+                policy = make_policy("expert", epsilon=0.2, mistakes=0.3) if config.initial == "noisy-expert" \
+                    else make_policy("random")
+                new = list(rollout(task, policy, config.initial_episodes, seed=config.seed * 1000))
+            else:
+                policy = CheckpointPolicy(model=ppo, name=f"online-round{k}", deterministic=False)
+                new = list(rollout(task, policy, config.episodes_per_round, seed=config.seed * 1000 + k))
+            new = [t for t in new if t.id not in trajs]
+            for t in new:
+                trajs[t.id] = t
+                traj_writer.write(t.to_json())
+            pool = new if len(new) >= 2 else list(trajs.values())
+            said = list(critique(pool, config.kind, budget=budgets[k], seed=config.seed * 1000 + k,
+                                 split=config.phrasing, noise=noise, name=f"online-round{k}"))
+            fb_writer.write_all(said)
+            items += said
+            spent["items"] += len(said)
+            spent["seconds"] += sum(fb.annotation_seconds for fb in said)
+            say(f"round {k + 1}/{config.rounds}: {len(new)} new trajectories, {len(said)} feedback items "
+                f"({spent['items']} so far); fitting the reward model")
+            data = build_reward_data(items, trajs, config.kind, interpreter=interp, form=config.reward_form)
+            model, _ = train_reward(data, config.kind, RewardConfig(form=config.reward_form, epochs=config.reward_epochs,
+                                                                   gamma=agent_cfg.gamma, seed=config.seed + k))
+            model.save(out / f"reward-round{k}.pt")
+            if ppo is None:
+                venv = RewardVecEnvWrapper(make_vec_env(task, agent_cfg.n_envs, config.seed), model,
+                                           env_id=task.env_id, scale=agent_cfg.reward_scale)
+                ppo = make_ppo(venv, agent_cfg)
+                callback = _OnlineEval(task, agent_cfg, model, out / "curve.jsonl", spent)
+            else:
+                venv.set_model(model)
+                callback.reward = model
+            say(f"round {k + 1}/{config.rounds}: PPO for {steps[k]} steps")
+            ppo.learn(steps[k], callback=callback, reset_num_timesteps=False)
+        if not callback.curve or callback.curve[-1]["steps"] < ppo.num_timesteps:
+            callback._evaluate()
+        ppo.save(out / "policy.zip")
+    finally:
+        traj_writer.close()
+        fb_writer.close()
+        if venv is not None:
+            venv.close()
+    return _finish(config, out, callback.curve, items, trajs, model, interp, t0)
+
+
+class _OnlineEval(EvalCallback):
+    """The evaluation callback, with the feedback spent so far on every row."""
+
+    def __init__(self, task, config: AgentConfig, reward: RewardModel, curve_path: Path, spent: dict) -> None:
+        super().__init__(task, config, reward, None)
+        self.spent, self.online_curve_path = spent, curve_path
+
+    def _evaluate(self) -> None:
+        super()._evaluate()
+        row = self.curve[-1]
+        row["feedback_items"] = self.spent["items"]
+        row["annotator_seconds"] = round(self.spent["seconds"], 2)
+        with open(self.online_curve_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[FeedbackBase],
+            trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float) -> dict[str, Any]:
+    from nlfeedback.agents.evaluation import gaming_flag
+    from nlfeedback.metrics.reward import reward_metrics
+
+    if config.kind == "oracle":
+        (out / "curve.jsonl").write_text("".join(json.dumps(r) + "\n" for r in curve))
+    interpretation = None
+    if config.kind == "text" and interp is not None and trajs is not None:
+        from nlfeedback.language.evaluate import evaluate_interpreter
+
+        text = [fb for fb in items if isinstance(fb, TextFeedback)]
+        interpretation = evaluate_interpreter(interp, text, trajs).to_json()
+    rmetrics = None
+    if model is not None:
+        m = reward_metrics(model, _heldout(get_task(config.task), config.seed))
+        rmetrics = {"reward_spearman": m["reward_spearman"], "event_sign_agreement": m["event_sign_agreement"]}
+    summary = {
+        "config": asdict(config), "seed": config.seed,
+        "versions": package_versions("stable_baselines3", "minigrid", "gymnasium", "sentence_transformers"),
+        "curve": curve, "final": curve[-1] if curve else None,
+        "feedback": {"items": len(items), "annotator_seconds": round(sum(fb.annotation_seconds for fb in items), 2)},
+        "interpretation": interpretation, "reward_metrics": rmetrics,
+        "gaming": bool(any(gaming_flag(curve[: i + 1]) for i in range(len(curve)))),
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
