@@ -1,4 +1,5 @@
-"""``nlf train-agent``: PPO on the task's reward (``--reward oracle``) or on a learned reward checkpoint."""
+"""``nlf train-agent``: PPO on the task's reward (``--reward oracle``), on a learned reward checkpoint, or
+in the online loop (``--online --critic KIND``: feedback, reward fit and PPO in rounds)."""
 
 from __future__ import annotations
 
@@ -24,17 +25,49 @@ def train_agent_command(
     reward_scale: Annotated[float | None, typer.Option(help="Scale of the normalised learned reward "
                                                        "(default 0.1).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    online: Annotated[bool, typer.Option("--online", help="Online loop: a scripted critic gives feedback on the "
+                                                          "agent's own trajectories in rounds.")] = False,
+    critic: Annotated[str | None, typer.Option(help="--online: text | sketch | scalar | preference")] = None,
+    budget: Annotated[int, typer.Option(min=1, help="--online: feedback items in total.")] = 150,
+    rounds: Annotated[int, typer.Option(min=1, help="--online: feedback rounds (reward refit after each).")] = 5,
+    interpreter: Annotated[str, typer.Option(help="--online text: trained | zero-shot | keyword | "
+                                                  "oracle-intent")] = "trained",
+    noise: Annotated[str, typer.Option(help="--online: teacher noise, as nlf critique --noise.")] = "",
+    phrasing: Annotated[str, typer.Option(help="--online text: the critic's phrase bank, heldout | train")] = "heldout",
 ) -> None:
     """Train a PPO agent and log true return, success rate and proxy return as it learns.
 
     Example: nlf train-agent --task doorkey-5x5 --reward runs/demo/reward-sketch.pt --steps 150000 --seed 0
     --out runs/demo/agent-sketch
+
+    Online: nlf train-agent --online --critic sketch --budget 150 --task doorkey-5x5 --out runs/demo/online-sketch
     """
     from nlfeedback.agents.train import AgentConfig, train_agent
     from nlfeedback.envs.tasks import get_task
+    from nlfeedback.errors import NlfError
     from nlfeedback.reward.model import RewardModel
 
     the_task = get_task(task)
+    if online:
+        from nlfeedback.agents.online import OnlineConfig, run_online
+
+        if critic is None or reward != "oracle":
+            raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")
+        cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
+                           steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
+                           phrasing=phrasing, agent={"reward_scale": reward_scale})
+        summary = run_online(cfg, out, progress=None if json_out else lambda m: console.print(m, soft_wrap=True))
+        if json_out:
+            console.print_json(json.dumps({k: v for k, v in summary.items() if k != "curve"}))
+            return
+        f = summary["final"]
+        console.print(f"{the_task.name}, online {critic}, seed {seed}: {summary['feedback']['items']} feedback items "
+                      f"({summary['feedback']['annotator_seconds']:.0f} annotator-s); true return "
+                      f"{f['true_return']:.3f}, success {f['success_rate']:.0%}, proxy return {f['proxy_return']:.3f}; "
+                      f"gaming flagged: {summary['gaming']}; wrote {out}", soft_wrap=True)
+        return
+    if critic is not None:
+        raise NlfError("--critic only goes with --online")
     model = None if reward == "oracle" else RewardModel.load(reward)
     config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                          reward_scale=reward_scale)

@@ -63,7 +63,8 @@ class OnlineConfig:
     initial_episodes: int = 60
     episodes_per_round: int = 30  # policy rollouts added before each later round
     first_share: float = 0.5  # share of the budget spent in round 0; the rest is split evenly
-    reward_epochs: int = 30
+    reward_epochs: int = 30  # round 0 fits from scratch
+    refit_epochs: int = 10  # later rounds warm-start from the previous round's model
     reward_form: str = "shaped"
     agent: dict[str, Any] = field(default_factory=dict)  # AgentConfig overrides (n_envs, learning_rate, …)
 
@@ -158,8 +159,9 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             say(f"round {k + 1}/{config.rounds}: {len(new)} new trajectories, {len(said)} feedback items "
                 f"({spent['items']} so far); fitting the reward model")
             data = build_reward_data(items, trajs, config.kind, interpreter=interp, form=config.reward_form)
-            model, _ = train_reward(data, config.kind, RewardConfig(form=config.reward_form, epochs=config.reward_epochs,
-                                                                   gamma=agent_cfg.gamma, seed=config.seed + k))
+            rcfg = RewardConfig(form=config.reward_form, epochs=config.refit_epochs if k else config.reward_epochs,
+                                gamma=agent_cfg.gamma, seed=config.seed + k)
+            model, _ = train_reward(data, config.kind, rcfg, init=model)
             model.save(out / f"reward-round{k}.pt")
             if ppo is None:
                 venv = RewardVecEnvWrapper(make_vec_env(task, agent_cfg.n_envs, config.seed), model,

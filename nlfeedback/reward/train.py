@@ -161,7 +161,8 @@ def _split(rows: list, traj_of, val: set[int]) -> tuple[list, list]:
 
 
 def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None, *,
-                 progress=None) -> tuple[RewardModel, dict[str, Any]]:
+                 progress=None, init: RewardModel | None = None) -> tuple[RewardModel, dict[str, Any]]:
+    """Fit a reward model; ``init`` (same form, observation shape and ensemble size) warm-starts the members."""
     config = config or RewardConfig()
     if config.form not in FORMS:
         raise NlfError(f"reward form must be one of {FORMS}, got {config.form!r}")
@@ -193,6 +194,11 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
     for m in range(config.members):
         torch.manual_seed(config.seed * 100 + m)
         net = RewardNet(h, w, config.hidden, net_outputs(config.form))
+        if init is not None:
+            if (init.form, tuple(init.obs_shape), len(init.members)) != (config.form, tuple(flat_images.shape[1:]),
+                                                                         config.members):
+                raise NlfError("a warm start needs a model of the same form, observation shape and ensemble size")
+            net.load_state_dict(init.members[m].state_dict())
         opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         for epoch in range(config.epochs):
             net.train()

@@ -1,0 +1,75 @@
+"""The online loop: budget schedule, a short real run of every round, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from cli.main import app
+from nlfeedback.agents.online import OnlineConfig, budget_schedule, run_online, step_schedule
+from nlfeedback.errors import NlfError
+from nlfeedback.feedback.store import read_feedback
+from nlfeedback.reward.model import RewardModel
+from nlfeedback.trajectory import load_trajectories
+
+
+@given(st.integers(1, 2000), st.integers(1, 12), st.floats(0.05, 1.0))
+def test_budget_schedule_spends_exactly_the_budget(budget, rounds, share):
+    plan = budget_schedule(budget, rounds, share)
+    assert len(plan) == rounds and sum(plan) == budget and min(plan) >= 0
+    assert sum(step_schedule(budget * 7, rounds)) == budget * 7
+
+
+def test_bad_online_configs_are_refused():
+    with pytest.raises(NlfError, match="online kind must be one of"):
+        OnlineConfig(kind="telepathy").check()
+    with pytest.raises(NlfError, match="unknown agent settings: n_env"):
+        OnlineConfig(agent={"n_env": 2}).check()
+
+
+TINY = dict(budget=12, rounds=2, steps=2048, eval_every=1024, eval_episodes=2, initial_episodes=10,
+            episodes_per_round=4, reward_epochs=2, refit_epochs=1, agent={"n_envs": 4})
+
+
+def test_online_rounds_write_feedback_rewards_and_curve(tmp_path):
+    out = tmp_path / "run"
+    messages: list[str] = []
+    summary = run_online(OnlineConfig(kind="sketch", seed=3, **TINY), out, progress=messages.append)
+    trajs = load_trajectories(out / "trajectories.jsonl")
+    items = read_feedback(out / "feedback.jsonl", trajs).records
+    assert len(items) == 12 == summary["feedback"]["items"]
+    assert summary["feedback"]["annotator_seconds"] == pytest.approx(sum(fb.annotation_seconds for fb in items),
+                                                                     abs=0.05)
+    # round 2 critiques the agent's own (sampled) trajectories
+    online = {t.id for t in trajs.values() if t.policy.startswith("checkpoint(online-round1")}
+    assert online and any(fb.trajectory_id in online for fb in items)
+    assert RewardModel.load(out / "reward-round1.pt").form == "shaped"
+    curve = [json.loads(x) for x in (out / "curve.jsonl").read_text().splitlines()]
+    assert [c["feedback_items"] for c in curve] == [6, 12] and curve == summary["curve"]
+    assert summary["reward_metrics"]["event_sign_agreement"].keys() >= {"goal", "key"}
+    assert summary["interpretation"] is None and summary["config"]["seed"] == 3
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["final"] == summary["final"] and "stable_baselines3" in saved["versions"]
+    assert any("round 2/2" in m for m in messages)
+
+
+def test_online_text_reports_interpretation_metrics(tmp_path):
+    summary = run_online(OnlineConfig(kind="text", interpreter="oracle-intent", **TINY), tmp_path / "t")
+    assert summary["interpretation"]["overall"]["sign_error_rate"] == 0.0
+    assert summary["final"]["feedback_items"] == 12
+
+
+def test_train_agent_online_cli(tmp_path):
+    out = tmp_path / "cli"
+    r = CliRunner().invoke(app, ["train-agent", "--online", "--critic", "preference", "--budget", "8", "--rounds",
+                                 "1", "--steps", "1024", "--eval-every", "1024", "--eval-episodes", "2",
+                                 "--out", str(out), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output)
+    assert summary["feedback"]["items"] == 8 and summary["config"]["kind"] == "preference"
+    r = CliRunner().invoke(app, ["train-agent", "--critic", "sketch", "--out", str(out)], catch_exceptions=False)
+    assert r.exit_code == 1 and "--critic only goes with --online" in r.output
