@@ -18,9 +18,12 @@ def train_reward_command(
     kind: Annotated[str, typer.Option(help="text | sketch | scalar | preference | mixed")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Reward checkpoint to write.")],
     interpreter: Annotated[str, typer.Option(help="For text: keyword | zero-shot | trained | oracle-intent")] = "trained",
-    sketch_mode: Annotated[str, typer.Option(help="Sketch targets: difference (progress per step) | value")] = "difference",
-    form: Annotated[str, typer.Option(help="shaped (loop-proof: potential, penalties, terminal value) | action "
+    sketch_mode: Annotated[str | None, typer.Option(help="Sketch targets: potential (the curve as Φ; default for the "
+                                                         "shaped form) | difference | value (action form)")] = None,
+    form: Annotated[str, typer.Option(help="shaped (loop-proof: potential and terminal value) | action "
                                            "(plain r(s, a))")] = "shaped",
+    penalties: Annotated[bool, typer.Option("--penalties", help="Shaped form: also learn per-step penalties "
+                                                              "min(0, C(s, a)) (off: see README)")] = False,
     obs_mode: Annotated[str, typer.Option(help="What the model sees: partial (7x7 view) | full (whole grid)")] = "partial",
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     members: Annotated[int, typer.Option(min=1, help="Ensemble size.")] = 1,
@@ -38,11 +41,11 @@ def train_reward_command(
 
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter) if kind in ("text", "mixed") and any(f.kind == "text" for f in items) else None
-    data = build_reward_data(items, trajs, kind, interpreter=interp, sketch_mode=sketch_mode)
-    config = RewardConfig(obs_mode=obs_mode, form=form, epochs=epochs, members=members, seed=seed)
+    data = build_reward_data(items, trajs, kind, interpreter=interp, sketch_mode=sketch_mode, form=form)
+    config = RewardConfig(obs_mode=obs_mode, form=form, penalties=penalties, epochs=epochs, members=members, seed=seed)
     model, report = train_reward(data, kind, config)
     model.meta["interpreter"] = interpreter if interp is not None else None
-    model.meta["sketch_mode"] = sketch_mode
+    model.meta["sketch_mode"] = data.sketch_mode
     model.save(out)
     final = {k: round(v, 4) for k, v in report["final"].items() if k not in ("member", "epoch")}
     console.print(f"trained {kind} reward on {data.counts}; final losses {final}; saved {out}", soft_wrap=True)

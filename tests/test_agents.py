@@ -14,6 +14,7 @@ from nlfeedback.agents.train import AgentConfig, train_agent
 from nlfeedback.critics import critique
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
+from nlfeedback.language.interpreters import make_interpreter
 from nlfeedback.policies import make_policy
 from nlfeedback.reward.data import build_reward_data
 from nlfeedback.reward.train import RewardConfig, train_reward
@@ -53,11 +54,20 @@ def test_wrapper_replaces_reward_and_keeps_truth_and_terminal_obs(sketch_reward)
     venv.close()
 
 
-def test_shaped_rewards_cannot_pay_for_loops(sketch_reward):
+@pytest.mark.parametrize("penalties", [False, True])
+def test_shaped_rewards_cannot_pay_for_loops(sketch_reward, penalties):
     """Any cycle of states, with any actions, has a discounted learned return ≤ 0."""
-    assert sketch_reward.form == "shaped"
+    assert sketch_reward.form == "shaped" and not sketch_reward.penalties
     task = get_task("doorkey-5x5")
     from nlfeedback.reward.observations import trajectory_states
+
+    if penalties:
+        trajs = list(rollout(task, make_policy("expert", epsilon=0.3, mistakes=0.5), 20, seed=1))
+        fb = list(critique(trajs, "text", budget=30, seed=1))
+        sketch_reward, _ = train_reward(build_reward_data(fb, {t.id: t for t in trajs}, "text",
+                                                          interpreter=make_interpreter("oracle-intent")),
+                                        "text", RewardConfig(epochs=2, penalties=True))
+        assert sketch_reward.penalties
 
     states = np.concatenate([trajectory_states(t, "partial") for t in rollout(task, make_policy("random"), 5, seed=3)])
     rng = np.random.default_rng(0)

@@ -125,3 +125,26 @@ def test_missing_trajectories_and_nan_are_clear_errors(doorkey):
     bad = RewardData(train[:6], steps=[(i, 0, float("nan"), 1.0) for i in range(6)])
     with pytest.raises(NlfError, match="diverged"):
         train_reward(bad, "sketch", RewardConfig(epochs=1, val_fraction=0.0))
+
+
+def test_epic_is_zero_under_shaping_and_scaling_and_large_for_unrelated_rewards():
+    from nlfeedback.metrics.reward import epic_distance
+
+    rng = np.random.default_rng(0)
+    n = 200
+    base = rng.normal(size=(n, 7, n))
+    phi = rng.normal(size=n)
+    transitions = np.stack([rng.integers(0, n, 500), rng.integers(0, 7, 500), rng.integers(0, n, 500)], axis=1)
+
+    def true(i, a, j):
+        return base[i, a, j]
+
+    def shaped(i, a, j):  # positive scaling plus potential shaping: EPIC-equivalent
+        return 3.0 * base[i, a, j] + 0.99 * phi[j] - phi[i] + 0.5
+
+    def other(i, a, j):
+        return rng.normal(size=len(i))
+
+    assert epic_distance(true, shaped, transitions, n, gamma=0.99, mc=n) < 0.05
+    assert epic_distance(true, other, transitions, n, gamma=0.99, mc=64) > 0.5
+    assert epic_distance(true, lambda i, a, j: -base[i, a, j], transitions, n, mc=n) > 0.95

@@ -40,6 +40,7 @@ class RewardData:
     segments: list[tuple[int, int, int, float]] = field(default_factory=list)
     pairs: list[tuple[int, int, int, int, int, int, float]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    sketch_mode: str | None = None  # how sketch curves became targets (None: no sketches)
 
     def __len__(self) -> int:
         return len(self.steps) + len(self.states) + len(self.segments) + len(self.pairs)
@@ -107,6 +108,8 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
             j = index[fb.other_trajectory_id]
             c, d = fb.other_segment
             data.pairs.append((i, a, b, j, c, d, float(fb.preferred)))
+    if any(isinstance(fb, SketchFeedback) for fb in chosen):
+        data.sketch_mode = sketch_mode
     data.counts = {"feedback": len(chosen), "step_rows": len(data.steps), "state_rows": len(data.states),
                    "segments": len(data.segments),
                    "pairs": len(data.pairs)}

@@ -37,7 +37,8 @@ class RewardConfig:
     val_fraction: float = 0.1
     eval_every: int = 10  # epochs between full train/validation loss evaluations
     potential_l2: float = 1e-3  # shaped form: pulls Φ to 0 where the feedback says nothing (fixes its level)
-    penalty_l1: float = 1e-2  # shaped form: keeps C(s, a) for what the potential cannot explain
+    penalties: bool = False  # shaped form: learn the penalty term min(0, C(s, a)) too (see reward.model)
+    penalty_l1: float = 1e-2  # shaped form with penalties: keeps C(s, a) for what the potential cannot explain
     seed: int = 0
 
 
@@ -53,9 +54,10 @@ class _Tensors:
     ended: np.ndarray  # each trajectory ended by termination (goal, lava)
     form: str
     gamma: float
+    penalties: bool
 
 
-def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float) -> tuple[_Tensors, np.ndarray]:
+def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties: bool) -> tuple[_Tensors, np.ndarray]:
     """All states in one array, and per-step indices into it."""
     images, actions, state, terminal, offsets = [], [], [], [], [0]
     n_states = 0
@@ -75,7 +77,7 @@ def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float) -> tuple[
     return _Tensors(torch.from_numpy(one_hot(flat_images)), torch.from_numpy(np.concatenate(actions)),
                     torch.from_numpy(np.concatenate(state)), torch.from_numpy(np.concatenate(terminal)),
                     np.asarray(offsets), np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]), lengths,
-                    np.asarray([bool(t.terminated) for t in data.trajectories]), form, gamma), flat_images
+                    np.asarray([bool(t.terminated) for t in data.trajectories]), form, gamma, penalties), flat_images
 
 
 def _rewards(model: torch.nn.Module, T: _Tensors, idx: np.ndarray, aux: list | None = None) -> torch.Tensor:
@@ -89,7 +91,7 @@ def _rewards(model: torch.nn.Module, T: _Tensors, idx: np.ndarray, aux: list | N
     here = out[:len(ii)]
     if aux is not None:
         aux.append((potential(out), penalty(here, a)))
-    return shaped_rewards(here, out[len(ii):], a, T.terminal[ii], T.gamma)
+    return shaped_rewards(here, out[len(ii):], a, T.terminal[ii], T.gamma, T.penalties)
 
 
 def _potentials(model: torch.nn.Module, T: _Tensors, rows: np.ndarray) -> torch.Tensor:
@@ -139,7 +141,8 @@ def _loss(model, T: _Tensors, steps, states, segments, pairs, config: RewardConf
     if aux:
         phi = torch.cat([p for p, _ in aux])
         pen = torch.cat([c for _, c in aux])
-        parts["regulariser"] = config.potential_l2 * (phi ** 2).mean() + config.penalty_l1 * pen.abs().mean()
+        parts["regulariser"] = config.potential_l2 * (phi ** 2).mean() + (
+            config.penalty_l1 * pen.abs().mean() if config.penalties else 0.0)
     total = sum(parts.values())
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
@@ -167,7 +170,7 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
     if config.form not in FORMS:
         raise NlfError(f"reward form must be one of {FORMS}, got {config.form!r}")
     rng = np.random.default_rng(config.seed)
-    T, flat_images = _flatten(data, config.obs_mode, config.form, config.gamma)
+    T, flat_images = _flatten(data, config.obs_mode, config.form, config.gamma, config.penalties)
     if data.states and config.form != "shaped":
         raise NlfError("potential (state) rows need a shaped reward model; build the data with form='action'")
     n_traj = len(data.trajectories)
@@ -226,7 +229,7 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
                 progress(m * config.epochs + epoch + 1, config.members * config.epochs)
         members.append(net)
     model = RewardModel(members, config.obs_mode, tuple(flat_images.shape[1:]), data.trajectories[0].env_id, kind,
-                        form=config.form, gamma=config.gamma)
+                        form=config.form, gamma=config.gamma, penalties=config.penalties)
     with torch.no_grad():
         raw = torch.cat([_rewards(members[0] if len(members) == 1 else _Ensemble(members), T, chunk)
                          for chunk in np.array_split(np.arange(len(T.actions)), max(1, len(T.actions) // 4096))])
