@@ -58,19 +58,33 @@ def stats_command(
     if json_out:
         console.print_json(json.dumps(stats))
         return
-    console.print(f"{file}: {stats['items']} items, {stats['total_seconds']:.0f} annotator-seconds", soft_wrap=True)
+    by_source = stats["total_seconds_by_source"]
+    split = ", ".join(f"{'human, measured' if src == 'human' else 'critic, modelled'}: {sec:.0f}"
+                      for src, sec in sorted(by_source.items(), key=lambda kv: kv[0] != "human"))
+    console.print(f"{file}: {stats['items']} items, {stats['total_seconds']:.0f} annotator-seconds ({split})",
+                  soft_wrap=True, markup=False)
     for key in ("by_kind", "by_source", "by_annotator", "by_split", "by_category", "by_noise"):
         if stats[key]:
             console.print(f"  {key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in stats[key].items()),
                           soft_wrap=True)
-    table = Table(title="annotation cost", title_justify="left")
-    for col in ("source", "kind", "items", "seconds", "s / item"):
+    table = Table(title="annotator-seconds (human: measured; critic: cost model)", title_justify="left")
+    for col in ("source", "kind", "items", "seconds", "mean s/item", "median s/item"):
         table.add_column(col, justify="left" if col in ("source", "kind") else "right")
-    for src, kinds in stats["annotation_seconds"].items():
-        label = "human (measured)" if src == "human" else "critic (cost model)"
-        for kind, row in kinds.items():
-            table.add_row(label, kind, str(row["items"]), f"{row['seconds']:.1f}", f"{row['seconds_per_item']:.1f}")
+    for src in sorted(stats["annotation_seconds"], key=lambda s: s != "human"):  # humans first
+        label = src
+        for kind, row in stats["annotation_seconds"][src].items():
+            table.add_row(label, kind, str(row["items"]), f"{row['seconds']:.1f}", f"{row['seconds_per_item']:.1f}",
+                          f"{row['median_seconds']:.1f}")
     console.print(table)
+    if stats["human_seconds_by_annotator"]:
+        people = Table(title="human annotator-seconds by annotator", title_justify="left")
+        for col in ("annotator", "kind", "items", "seconds", "mean s/item", "median s/item"):
+            people.add_column(col, justify="left" if col in ("annotator", "kind") else "right")
+        for name, kinds in stats["human_seconds_by_annotator"].items():
+            for kind, row in kinds.items():
+                people.add_row(name, kind, str(row["items"]), f"{row['seconds']:.1f}",
+                               f"{row['seconds_per_item']:.1f}", f"{row['median_seconds']:.1f}")
+        console.print(people)
 
 
 @app.command("show")

@@ -12,8 +12,10 @@ from cli.critique import critique_command
 from cli.interpret import eval_interpreter_command, interpret_command, train_interpreter_command
 from cli.agent import train_agent_command
 from cli.reward import eval_reward_command, train_reward_command
+from cli.collect import collect_command
 from cli.common import cli_errors, console, summary_table
 from cli.rollout import rollout_command
+from cli.serve import serve_command
 from cli.show import show_command
 from cli.tasks import tasks_command
 
@@ -30,6 +32,8 @@ app.command("show")(show_command)
 app.command("tasks")(tasks_command)
 app.add_typer(trajectories.app, name="trajectories")
 app.command("critique")(critique_command)
+app.command("collect")(collect_command)
+app.command("serve")(serve_command)
 app.command("interpret")(interpret_command)
 app.command("train-interpreter")(train_interpreter_command)
 app.command("eval-interpreter")(eval_interpreter_command)

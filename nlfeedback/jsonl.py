@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -177,11 +178,29 @@ class JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         check_appendable(self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._held = False
         self.count = 0
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file's exclusive lock across several steps (check what is in the file, then append).
+
+        Other writers wait meanwhile; :meth:`write` inside the block uses the lock already held. Do not
+        ``flock`` the same file through another descriptor inside the block: that would deadlock.
+        """
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def write(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        held = self._held
+        if not held:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             view = memoryview(line)
             while view:
@@ -190,7 +209,8 @@ class JsonlWriter:
             if self.fsync:
                 os.fsync(self._fd)
         finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if not held:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
         self.count += 1
 
     def close(self) -> None:

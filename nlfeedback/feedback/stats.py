@@ -1,13 +1,16 @@
 """Summaries of a feedback file: counts by kind, source, split, category and noise; annotator-seconds.
 
-Seconds are reported separately for humans (measured) and critics (from the cost model): what each
-kind of feedback really costs a person is the human figure.
+Seconds are reported separately for humans (measured by ``nlf collect`` / ``nlf serve``) and critics
+(from the cost model): what each kind of feedback really costs a person is the human figure.
+``annotation_seconds[source][kind]`` holds items, total seconds, mean and median seconds per item;
+``human_seconds_by_annotator[annotator][kind]`` the same per person (people differ a lot).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from statistics import median
 from typing import Any
 
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
@@ -22,6 +25,8 @@ def feedback_stats(items: Iterable[FeedbackBase]) -> dict[str, Any]:
     by_annotator: Counter[str] = Counter()
     seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    samples: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    per_annotator: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     total = 0
     for fb in items:
         total += 1
@@ -32,6 +37,9 @@ def feedback_stats(items: Iterable[FeedbackBase]) -> dict[str, Any]:
             by_annotator[fb.source.annotator] += 1
         seconds[src][fb.kind] += fb.annotation_seconds
         counts[src][fb.kind] += 1
+        samples[src][fb.kind].append(fb.annotation_seconds)
+        if src == "human" and fb.source.annotator:
+            per_annotator[fb.source.annotator][fb.kind].append(fb.annotation_seconds)
         intent = fb.intent  # type: ignore[attr-defined]
         if intent is not None:
             for n in intent.noise:
@@ -40,12 +48,9 @@ def feedback_stats(items: Iterable[FeedbackBase]) -> dict[str, Any]:
             by_split[fb.intent.split] += 1
             for c in fb.intent.categories:
                 by_category[c] += 1
-    cost = {
-        src: {kind: {"items": counts[src][kind], "seconds": round(seconds[src][kind], 2),
-                     "seconds_per_item": round(seconds[src][kind] / counts[src][kind], 2)}
-              for kind in sorted(counts[src])}
-        for src in sorted(counts)
-    }
+    cost = {src: {kind: _cost(samples[src][kind]) for kind in sorted(counts[src])} for src in sorted(counts)}
+    human_by_annotator = {name: {kind: _cost(per_annotator[name][kind]) for kind in sorted(per_annotator[name])}
+                          for name in sorted(per_annotator)}
     return {
         "items": total,
         "by_kind": dict(by_kind.most_common()),
@@ -55,5 +60,13 @@ def feedback_stats(items: Iterable[FeedbackBase]) -> dict[str, Any]:
         "by_category": dict(by_category.most_common()),
         "by_noise": dict(by_noise.most_common()),
         "annotation_seconds": cost,
+        "human_seconds_by_annotator": human_by_annotator,
         "total_seconds": round(sum(sum(v.values()) for v in seconds.values()), 2),
+        "total_seconds_by_source": {src: round(sum(seconds[src].values()), 2) for src in sorted(seconds)},
     }
+
+
+def _cost(values: list[float]) -> dict[str, Any]:
+    return {"items": len(values), "seconds": round(sum(values), 2),
+            "seconds_per_item": round(sum(values) / len(values), 2),
+            "median_seconds": round(median(values), 2)}

@@ -12,7 +12,8 @@ file or already written by it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,12 @@ class FeedbackWriter:
             raise NlfError(f"{self.path}: feedback id {fb.id!r} is already in the file")
         self._writer.write(fb.to_json())
         self._ids.add(fb.id)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file lock across check-then-append (see :meth:`JsonlWriter.locked`)."""
+        with self._writer.locked():
+            yield
 
     def write_all(self, items: Iterable[FeedbackBase]) -> int:
         n = 0

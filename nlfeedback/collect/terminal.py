@@ -1,0 +1,429 @@
+"""The terminal collector behind ``nlf collect``: watch a trajectory, then type the feedback.
+
+Each item is shown with the ``nlf show`` rendering (a glyph grid, the action and caption of the
+step); preferences show their two segments side by side, stepping together. Viewing keys (single
+keys on a terminal; on a pipe, one command per line):
+
+=====================  ===============================================
+``n``, ``→``, space    next step
+``p``, ``←``           previous step
+``b`` / ``e``          beginning / end of the segment
+``g``                  go to a step (asks for its number)
+``r``                  replay the segment from its start (animated)
+``a``                  list every step of the segment with its caption
+``f``, Enter           give the feedback (an empty answer goes back to viewing)
+``s``                  skip this item for now (it stays in the queue)
+``q``                  quit (everything submitted is already saved)
+``?``                  help
+=====================  ===============================================
+
+Answers: text is one line; a rating is a number in the scale; a sketch is key points
+``STEP:VALUE`` (``0:0 6:0.5 12:1``, steps as shown, values in [−1, 1]) interpolated per step;
+a preference is ``1`` (left), ``2`` (right) or ``=`` (can't tell). An invalid answer is asked again
+with the reason. ``annotation_seconds`` runs from the moment the item is first drawn to the moment
+its answer is submitted. Ctrl-C stops at once: every answer already submitted is on disk (each
+record is fsynced before the next item is shown); an answer being typed is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+import termios
+import threading
+import time
+import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
+
+from nlfeedback.collect.frames import Frame, replay_frames
+from nlfeedback.collect.session import (
+    AlreadyAnswered,
+    AnswerError,
+    Collector,
+    Item,
+    Progress,
+    Segment,
+    parse_answer,
+)
+from nlfeedback.envs.render import LEGEND
+
+ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "purple": "35", "grey": "90",
+        "orange": "38;5;208"}
+CLEAR = "\x1b[H\x1b[2J"
+KEYS_LINE = ("keys: n/→ next  p/← back  b start  e end  g go to  r replay  a all steps  "
+             "f/Enter answer  s skip  q quit  ? help")
+HELP = """\
+  n, →, space   next step             p, ←   previous step
+  b / e         start / end           g      go to a step
+  r             replay the segment    a      list every step with its caption
+  f, Enter      give the feedback (an empty answer goes back to viewing)
+  s             skip this item for now (it stays in your queue)
+  q             quit (everything submitted is already saved); Ctrl-C does the same"""
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back until the block is done (a record is never half-written by our own hand)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
+class Keys:
+    """Single keypresses from a terminal (cbreak mode, Ctrl-C still interrupts), or lines from a pipe.
+
+    Use :meth:`active` around a session: the terminal stays in cbreak mode (so keys typed ahead during a
+    redraw are not lost) except inside :meth:`line`, which uses the terminal's own line editing; the
+    original settings always come back, on Ctrl-C too.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._buf = b""
+        self._saved: list | None = None
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        if not self.tty:
+            yield
+            return
+        fd = self.stream.fileno()
+        self._saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            yield
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
+
+    def key(self) -> str:
+        """A key name: a character, or ``enter``, ``left``, ``right``, ``home``, ``end``."""
+        if not self.tty:
+            line = self.stream.readline()
+            if line == "":
+                raise EOFError
+            return line.strip() or "enter"
+        fd = self.stream.fileno()
+        with self._cbreak(fd):
+            ch = self._buf[:1] or os.read(fd, 1)
+            self._buf = self._buf[1:]
+            if ch == b"":
+                raise EOFError
+            if ch == b"\x1b":
+                seq = b""
+                while select.select([fd], [], [], 0.05)[0] and len(seq) < 6:
+                    seq += os.read(fd, 1)
+                    if seq[-1:].isalpha() or seq.endswith(b"~"):
+                        break
+                return {b"[C": "right", b"[D": "left", b"[H": "home", b"[F": "end", b"[1~": "home",
+                        b"[4~": "end", b"OH": "home", b"OF": "end"}.get(seq, "escape")
+            if ch == b"\x04":
+                raise EOFError
+            if ch in (b"\r", b"\n"):
+                return "enter"
+            if ch[0] >= 0x80:  # the first byte of a UTF-8 character
+                while select.select([fd], [], [], 0.01)[0] and len(ch) < 4:
+                    ch += os.read(fd, 1)
+            return ch.decode("utf-8", errors="replace")
+
+    def line(self) -> str:
+        """One line of text (the terminal's own line editing applies)."""
+        if not self.tty:
+            line = self.stream.readline()
+            if line == "":
+                raise EOFError
+            return line.rstrip("\r\n")
+        fd = self.stream.fileno()
+        with self._cooked(fd):
+            while b"\n" not in self._buf:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    raise EOFError
+                self._buf += chunk
+        raw, self._buf = self._buf.split(b"\n", 1)
+        return raw.decode("utf-8", errors="replace").rstrip("\r")
+
+    @contextmanager
+    def _cbreak(self, fd: int) -> Iterator[None]:
+        if self._saved is not None:  # already in cbreak mode for the whole session
+            yield
+            return
+        old = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            yield
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+    @contextmanager
+    def _cooked(self, fd: int) -> Iterator[None]:
+        if self._saved is None:
+            yield
+            return
+        termios.tcsetattr(fd, termios.TCSADRAIN, self._saved)
+        try:
+            yield
+        finally:
+            tty.setcbreak(fd)
+
+
+@dataclass
+class SessionSummary:
+    """What one ``nlf collect`` session did."""
+
+    kind: str
+    annotator: str
+    out: str
+    total: int
+    done_before: int
+    saved: int = 0
+    skipped: int = 0
+    already: int = 0
+    stopped: str = "finished"  # finished | quit | interrupted | input ended
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done_before - self.saved - self.already
+
+
+class TerminalCollector:
+    """Runs one annotator through their queue of one kind (see the module docstring)."""
+
+    def __init__(self, collector: Collector, annotator: str, kind: str, *, stdin: IO[str] | None = None,
+                 stdout: IO[str] | None = None, color: bool | None = None, fps: float = 4.0) -> None:
+        self.collector = collector
+        self.annotator = annotator
+        self.kind = kind
+        self.keys = Keys(stdin or sys.stdin)
+        self.out = stdout or sys.stdout
+        interactive = self.out.isatty()
+        self.color = interactive and not os.environ.get("NO_COLOR") if color is None else color
+        self.clear = interactive
+        self.delay = 1.0 / fps if fps > 0 else 0.0
+        self._frames: dict[str, list[Frame]] = {}
+
+    # --- output -------------------------------------------------------------------------------
+    def _w(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _prompt(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def _glyph(self, glyph: str, color: str | None) -> str:
+        if self.color and color in ANSI:
+            return f"\x1b[{ANSI[color]}m{glyph}\x1b[0m"
+        return glyph
+
+    def frames(self, trajectory_id: str) -> list[Frame]:
+        if trajectory_id not in self._frames:
+            if len(self._frames) > 8:
+                self._frames.clear()
+            self._frames[trajectory_id] = replay_frames(self.collector.trajectories[trajectory_id])[0]
+        return self._frames[trajectory_id]
+
+    def _state(self, seg: Segment, pos: int) -> Frame:
+        return self.frames(seg.trajectory_id)[seg.start + min(pos, seg.length)]
+
+    def _grid_lines(self, frame: Frame) -> list[tuple[str, int]]:
+        """Rows as (styled text, visible width)."""
+        return [(" ".join(self._glyph(g, c) for g, c in row), 2 * len(row) - 1) for row in frame.grid]
+
+    def _step_line(self, frame: Frame, total: int) -> str:
+        if frame.action is None:
+            return f"step {frame.step}/{total}: start, {frame.carrying}"
+        return f"step {frame.step}/{total}: {frame.action} → {frame.caption} ({frame.carrying})"
+
+    def _outcome(self, seg: Segment) -> str:
+        traj = self.collector.trajectories[seg.trajectory_id]
+        if seg.end < len(traj):
+            return "the episode goes on after this segment"
+        return "reached the goal" if traj.success else ("timed out" if traj.truncated else "ended")
+
+    def draw(self, item: Item, pos: int, number: int, total: int) -> None:
+        if self.clear:
+            self.out.write(CLEAR)
+        self._w(f"[{number}/{total}] {self.kind} feedback · annotator {self.annotator}")
+        self._w(LEGEND)
+        if item.kind != "preference":
+            seg = item.segments[0]
+            traj = self.collector.trajectories[seg.trajectory_id]
+            self._w(f"{traj.env_id} seed {traj.seed} · {seg.describe(len(traj))} · {self._outcome(seg)}")
+            frame = self._state(seg, pos)
+            self._w(self._step_line(frame, len(traj)))
+            for text, _ in self._grid_lines(frame):
+                self._w(text)
+        else:
+            columns = []
+            for side, seg in zip(("LEFT (1)", "RIGHT (2)"), item.segments):
+                traj = self.collector.trajectories[seg.trajectory_id]
+                frame = self._state(seg, pos)
+                columns.append((side, seg, traj, frame))
+                self._w(f"{side}: {traj.env_id} seed {traj.seed} · {seg.describe(len(traj))} · {self._outcome(seg)}")
+                self._w(f"  {self._step_line(frame, len(traj))}")
+            grids = [self._grid_lines(c[3]) for c in columns]
+            width = max(w for _, w in grids[0]) if grids[0] else 0
+            self._w("LEFT (1)".ljust(width) + "     RIGHT (2)")
+            for i in range(max(len(g) for g in grids)):
+                left, lw = grids[0][i] if i < len(grids[0]) else ("", 0)
+                right, _ = grids[1][i] if i < len(grids[1]) else ("", 0)
+                self._w(left + " " * (width - lw) + "     " + right)
+        longest = max(s.length for s in item.segments)
+        self._w(f"position {pos}/{longest} in the segment")
+        self._w(KEYS_LINE)
+
+    def _list_steps(self, item: Item) -> None:
+        for side, seg in zip(("left: ", "right: ") if item.kind == "preference" else ("",), item.segments):
+            frames = self.frames(seg.trajectory_id)
+            total = len(self.collector.trajectories[seg.trajectory_id])
+            self._w(f"{side}{seg.describe(total)}")
+            for frame in frames[seg.start + 1:seg.end + 1]:
+                self._w(f"  {frame.step:>3}  {frame.action:<7} {frame.caption}")
+
+    def _answer_prompt(self, item: Item) -> str:
+        back = "(empty line: back to the episode)"
+        if item.kind == "text":
+            return f"Your feedback, one line (steps are numbered as shown) {back}:\n> "
+        if item.kind == "scalar":
+            lo, hi = self.collector.scale
+            return f"Rate it from {lo:g} (worst) to {hi:g} (best) {back}: "
+        if item.kind == "sketch":
+            seg = item.segments[0]
+            return (f"Sketch the progress as key points STEP:VALUE, steps {seg.start}–{seg.end}, values -1 (bad) "
+                    f"to 1 (task done), e.g. {seg.start}:0 {seg.end}:1 {back}:\n> ")
+        return f"Which segment was better? 1 = left, 2 = right, = can't tell {back}: "
+
+    # --- the loop -----------------------------------------------------------------------------
+    def run(self) -> SessionSummary:
+        c = self.collector
+        pending = c.pending(self.annotator, self.kind)
+        progress = c.progress(self.annotator, self.kind)
+        summary = SessionSummary(self.kind, self.annotator, str(c.out), progress.total, progress.done)
+        self._w(f"{self.kind} feedback by {self.annotator} → {c.out}: {progress.total} items in the queue, "
+                f"{progress.done} already done, {len(pending)} to go")
+        try:
+            with self.keys.active():
+                self._loop(pending, progress, summary)
+        except KeyboardInterrupt:
+            summary.stopped = "interrupted"
+            self._w("")
+        except EOFError:
+            summary.stopped = "input ended"
+        return summary
+
+    def _loop(self, pending: list[Item], progress: Progress, summary: SessionSummary) -> None:
+        c = self.collector
+        for i, item in enumerate(pending):
+            if c.is_done(self.annotator, item):
+                summary.already += 1
+                continue
+            number = progress.done + i + 1
+            outcome = self._ask(item, number, progress.total)
+            if outcome == "saved":
+                summary.saved += 1
+            elif outcome == "already":
+                summary.already += 1
+            elif outcome == "skipped":
+                summary.skipped += 1
+            else:
+                summary.stopped = "quit"
+                break
+
+    def _ask(self, item: Item, number: int, total: int) -> str:
+        pos = 0
+        longest = max(s.length for s in item.segments)
+        self.draw(item, pos, number, total)
+        shown_at = time.monotonic()
+        while True:
+            k = self.keys.key()
+            key = k.lower() if len(k) == 1 else k
+            if key in ("n", "right", " ", "l"):
+                pos = min(pos + 1, longest)
+            elif key in ("p", "left", "h"):
+                pos = max(pos - 1, 0)
+            elif key in ("b", "home", "0"):
+                pos = 0
+            elif key in ("e", "end"):
+                pos = longest
+            elif key == "g":
+                pos = self._goto(item, pos)
+            elif key == "r":
+                for p in range(longest + 1):
+                    self.draw(item, p, number, total)
+                    time.sleep(self.delay)
+                pos = longest
+                continue
+            elif key == "a":
+                self._list_steps(item)
+                continue
+            elif key in ("?",):
+                self._w(HELP)
+                continue
+            elif key == "s":
+                self._w("skipped (it stays in your queue)")
+                return "skipped"
+            elif key == "q":
+                return "quit"
+            elif key in ("f", "enter"):
+                outcome = self._answer(item, shown_at)
+                if outcome is not None:
+                    return outcome
+            else:
+                self._w(f"unknown key {k!r}; press ? for help")
+                continue
+            self.draw(item, pos, number, total)
+
+    def _goto(self, item: Item, pos: int) -> int:
+        seg = item.segments[0]
+        lo, hi = (seg.start, seg.end) if item.kind != "preference" else (0, max(s.length for s in item.segments))
+        self._prompt(f"go to step ({lo}–{hi}): ")
+        raw = self.keys.line().strip()
+        try:
+            step = int(raw)
+        except ValueError:
+            return pos
+        step = min(max(step, lo), hi)
+        return step - lo
+
+    def _answer(self, item: Item, shown_at: float) -> str | None:
+        while True:
+            self._prompt(self._answer_prompt(item))
+            line = self.keys.line()
+            if not line.strip():
+                return None
+            try:
+                answer = parse_answer(item, line, self.collector.scale)
+            except AnswerError as e:
+                self._w(f"✗ {e}")
+                continue
+            seconds = time.monotonic() - shown_at
+            try:
+                with interrupts_deferred():
+                    fb = self.collector.submit(item, self.annotator, answer, seconds)
+            except AlreadyAnswered:
+                self._w("this item is already answered by you in the output file (another session?); moving on")
+                return "already"
+            except AnswerError as e:
+                self._w(f"✗ {e}")
+                continue
+            extra = ""
+            if "curve" in answer:
+                extra = "  curve " + "".join(SPARK[min(7, int((v + 1) / 2 * 8))] for v in answer["curve"])
+            self._w(f"✓ saved {fb.id} ({seconds:.1f} s){extra}")
+            return "saved"

@@ -1,0 +1,1 @@
+"""The browser collector (``nlf serve``): a FastAPI app and a plain HTML/JS page."""

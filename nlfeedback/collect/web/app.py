@@ -1,0 +1,396 @@
+"""The browser collector behind ``nlf serve``: a FastAPI app over a :class:`~nlfeedback.collect.session.Collector`.
+
+Routes (all JSON unless said otherwise):
+
+======================================  ===========================================================
+``GET /``                               the page (``static/index.html``; no build step)
+``GET /static/{name}``                  ``app.js`` or ``style.css`` — a fixed list, nothing else
+``GET /api/config``                     kinds collected, rating scale, trajectory count
+``GET /api/next?annotator=A&kind=K``    the annotator's next item, with a ``ticket``, or ``finished``
+``GET /api/frames/{trajectory_id}/{k}`` PNG of state ``k`` (MiniGrid's RGB rendering), trajectories
+                                        of the file only
+``POST /api/submit``                    ``{ticket, seconds, text | value | points | preferred}``
+``POST /api/skip``                      ``{ticket}``: not now (comes back after the rest)
+======================================  ===========================================================
+
+Safety: nothing is read from disk by a name a request gives (pages come from a fixed list, frames
+are rendered from trajectories looked up by id), and the only file written is ``--out``, through the
+feedback store (lock + fsync per record). Every payload is validated; a bad one is answered with 422
+and ``{"error": "what is wrong"}``. With a token, every request must carry it (header
+``X-NLF-Token``, ``Authorization: Bearer …``, the ``nlf_token`` cookie that ``/?token=…`` sets, or a
+``token`` query parameter); without one (loopback only) requests must be addressed to a loopback host
+name, which stops other web sites from reaching the collector through DNS rebinding.
+
+``annotation_seconds`` is measured by the page (from the moment the item's first frame is drawn to the
+click that submits it) and capped by the time since the server handed out the item; when the page
+sends none, the server's own elapsed time is used.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import secrets
+import signal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nlfeedback.collect.frames import png_bytes, replay_frames
+from nlfeedback.collect.session import (
+    AlreadyAnswered,
+    AnswerError,
+    Collector,
+    Item,
+    check_annotator,
+    check_points,
+    check_rating,
+    check_text,
+    curve_from_points,
+    sketch_tolerance,
+)
+from nlfeedback.envs.tasks import ACTION_NAMES
+from nlfeedback.errors import NlfError
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+TOKEN_COOKIE = "nlf_token"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+MAX_TICKETS = 10_000
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to ``host`` keeps the server on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Submission(BaseModel):
+    """An answer from the page: exactly the field of the item's kind (and the measured seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ticket: str = Field(min_length=1, max_length=100)
+    seconds: float | None = Field(None, ge=0.0, allow_inf_nan=False)
+    text: str | None = Field(None, max_length=20_000)
+    value: float | None = Field(None, allow_inf_nan=False)
+    points: list[tuple[float, float]] | None = Field(None, max_length=20_000)
+    preferred: Literal[0, 1, 0.5] | None = None
+
+    @field_validator("seconds", "value", "preferred", mode="before")
+    @classmethod
+    def _a_number(cls, v: Any) -> Any:
+        if isinstance(v, (bool, str)):  # JSON true / "7" are not numbers (pydantic would convert them)
+            raise ValueError(f"expected a number, got {json.dumps(v)}")
+        return v
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _numeric_points(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            for i, p in enumerate(v):
+                if isinstance(p, (list, tuple)) and any(isinstance(c, (bool, str)) for c in p):
+                    raise ValueError(f"point {i}: coordinates must be numbers, got {json.dumps(p)}")
+        return v
+
+
+class SkipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ticket: str = Field(min_length=1, max_length=100)
+
+
+ANSWER_FIELD = {"text": "text", "scalar": "value", "sketch": "points", "preference": "preferred"}
+
+
+@dataclass
+class Ticket:
+    annotator: str
+    item: Item
+    issued: float = field(default_factory=time.monotonic)
+
+
+class FrameCache:
+    """PNG frames per trajectory, rendered on first use (by replay, digest-checked), least recently used dropped."""
+
+    def __init__(self, collector: Collector, size: int = 64) -> None:
+        self.collector = collector
+        self.size = size
+        self._cache: OrderedDict[str, list[bytes]] = OrderedDict()
+        self._rendering: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, trajectory_id: str) -> list[bytes]:
+        with self._lock:
+            if trajectory_id in self._cache:
+                self._cache.move_to_end(trajectory_id)
+                return self._cache[trajectory_id]
+            rendering = self._rendering.setdefault(trajectory_id, threading.Lock())
+        with rendering:  # the page asks for every frame at once: render each trajectory once, not per request
+            with self._lock:
+                if trajectory_id in self._cache:
+                    return self._cache[trajectory_id]
+            try:
+                _, images = replay_frames(self.collector.trajectories[trajectory_id], rgb=True)
+                pngs = [png_bytes(im) for im in images or []]
+            except BaseException:
+                with self._lock:
+                    self._rendering.pop(trajectory_id, None)
+                raise
+            with self._lock:
+                self._cache[trajectory_id] = pngs
+                self._rendering.pop(trajectory_id, None)
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        return pngs
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    errors = exc.errors()
+    for e in errors[:3]:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc)
+        if e.get("type") == "json_invalid":
+            parts.append(f"the request body is not valid JSON ({e.get('msg', '')})")
+            continue
+        if e.get("type") == "missing":
+            parts.append(f"field '{where}': missing field" if where else "the request body is missing")
+            continue
+        if e.get("type") == "extra_forbidden":
+            parts.append(f"field '{where}': unknown field")
+            continue
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"field '{where}': {msg}" if where else msg)
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
+    """The collector app. ``token``: required on every request when given (see the module docstring)."""
+    app = FastAPI(title="nlfeedback collector", docs_url=None, redoc_url=None, openapi_url=None)
+    tickets: OrderedDict[str, Ticket] = OrderedDict()
+    skipped: dict[tuple[str, str], list[str]] = {}
+    lock = threading.Lock()
+    frames = FrameCache(collector)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        if token is not None:
+            given = (request.headers.get("x-nlf-token")
+                     or _bearer(request.headers.get("authorization"))
+                     or request.query_params.get("token")
+                     or request.cookies.get(TOKEN_COOKIE))
+            if not given:
+                return _error(401, "this collector needs its token: open the URL that `nlf serve` printed "
+                                   "(…/?token=…) or send the X-NLF-Token header")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return _error(403, "wrong token")
+        else:
+            host = _host_name(request.headers.get("host") or "")
+            if host not in LOCAL_HOSTS:
+                return _error(403, f"requests must be addressed to this machine (127.0.0.1 or localhost), not {host!r}")
+        response = await call_next(request)
+        if token is not None and request.query_params.get("token") and request.url.path == "/":
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(AnswerError)
+    async def invalid_answer(request: Request, exc: AnswerError) -> JSONResponse:
+        return _error(422, str(exc))
+
+    @app.exception_handler(NlfError)
+    async def failed(request: Request, exc: NlfError) -> JSONResponse:
+        return _error(500, str(exc))
+
+    @app.get("/")
+    def index() -> Response:
+        return Response((STATIC_DIR / "index.html").read_bytes(), media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in STATIC_FILES:  # a fixed list: no path from a request ever reaches the file system
+            return _error(404, f"no static file {name!r}")
+        return Response((STATIC_DIR / name).read_bytes(), media_type=STATIC_FILES[name],
+                        headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/config")
+    def config() -> dict[str, Any]:
+        return {"kinds": collector.kinds, "scale": list(collector.scale), "trajectories": len(collector.trajectories),
+                "items": {k: len(q) for k, q in collector.queues.items()}, "token_required": token is not None}
+
+    @app.get("/api/next")
+    def next_item(annotator: str, kind: str) -> Any:
+        name = check_annotator(annotator)
+        if kind not in collector.queues:
+            return _error(422, f"kind {kind!r} is not collected here (collecting: {', '.join(collector.kinds)})")
+        pending = collector.pending(name, kind)
+        progress = collector.progress(name, kind)
+        summary = {"done": progress.done, "total": progress.total, "left": progress.left}
+        if not pending:
+            return {"finished": True, **summary}
+        with lock:
+            later = skipped.setdefault((name, kind), [])
+            pending_keys = {it.key for it in pending}
+            later[:] = [k for k in later if k in pending_keys]
+            fresh = [it for it in pending if it.key not in later]
+            item = fresh[0] if fresh else next(it for it in pending if it.key == later.pop(0))
+            ticket = secrets.token_urlsafe(16)
+            tickets[ticket] = Ticket(name, item)
+            while len(tickets) > MAX_TICKETS:
+                tickets.popitem(last=False)
+        return {"finished": False, "ticket": ticket, "kind": kind, "number": progress.done + 1, **summary,
+                "scale": list(collector.scale), "segments": [_describe(collector, item, i) for i in range(len(item.segments))],
+                "sketch_tolerance": sketch_tolerance(item.segments[0].start, item.segments[0].end)}
+
+    @app.get("/api/frames/{trajectory_id}/{step}")
+    def frame(trajectory_id: str, step: int) -> Response:
+        traj = collector.trajectories.get(trajectory_id)
+        if traj is None:
+            return _error(404, f"no trajectory {trajectory_id!r} in the trajectory set")
+        if not 0 <= step <= len(traj):
+            return _error(404, f"trajectory {trajectory_id} has states 0–{len(traj)}, not {step}")
+        png = frames.get(trajectory_id)[step]  # a replay mismatch is an NlfError: 500 with its message
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+    @app.post("/api/submit")
+    def submit(body: Submission) -> Any:
+        with lock:
+            t = tickets.get(body.ticket)
+        if t is None:
+            return _error(404, "unknown or expired ticket (was the server restarted?): reload the page")
+        item = t.item
+        expected = ANSWER_FIELD[item.kind]
+        given = [f for f in ANSWER_FIELD.values() if getattr(body, f) is not None]
+        if expected not in given:
+            return _error(422, f"a {item.kind} answer needs the field '{expected}'")
+        extra = [f for f in given if f != expected]
+        if extra:
+            return _error(422, f"a {item.kind} answer has only the field '{expected}', not {', '.join(repr(f) for f in extra)}")
+        seg = item.segments[0]
+        if item.kind == "text":
+            answer: dict[str, Any] = {"text": check_text(body.text)}  # type: ignore[arg-type]
+        elif item.kind == "scalar":
+            answer = {"value": check_rating(body.value, collector.scale), "scale": list(collector.scale)}  # type: ignore[arg-type]
+        elif item.kind == "sketch":
+            points = check_points(body.points, seg.start, seg.end)  # type: ignore[arg-type]
+            answer = {"curve": curve_from_points(points, seg.start, seg.end,
+                                                 tolerance=sketch_tolerance(seg.start, seg.end))}
+        else:
+            answer = {"preferred": body.preferred}
+        elapsed = time.monotonic() - t.issued
+        seconds = elapsed if body.seconds is None else min(body.seconds, elapsed)
+        try:
+            fb = collector.submit(item, t.annotator, answer, seconds)
+        except AlreadyAnswered as e:
+            with lock:
+                tickets.pop(body.ticket, None)
+            return _error(409, str(e))
+        with lock:
+            tickets.pop(body.ticket, None)
+        progress = collector.progress(t.annotator, item.kind)
+        return {"saved": fb.id, "record": fb.to_json(), "done": progress.done, "total": progress.total,
+                "left": progress.left}
+
+    @app.post("/api/skip")
+    def skip(body: SkipRequest) -> Any:
+        with lock:
+            t = tickets.pop(body.ticket, None)
+            if t is None:
+                return _error(404, "unknown or expired ticket (was the server restarted?): reload the page")
+            later = skipped.setdefault((t.annotator, t.item.kind), [])
+            if t.item.key not in later:
+                later.append(t.item.key)
+        return {"skipped": True}
+
+    return app
+
+
+def _host_name(header: str) -> str:
+    """``127.0.0.1:8765`` → ``127.0.0.1``; ``[::1]:8765`` → ``[::1]``."""
+    if header.startswith("["):
+        return header.split("]", 1)[0] + "]"
+    return header.rsplit(":", 1)[0] if ":" in header else header
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None
+
+
+def _describe(collector: Collector, item: Item, index: int) -> dict[str, Any]:
+    seg = item.segments[index]
+    traj = collector.trajectories[seg.trajectory_id]
+    states = []
+    for k in range(seg.start, seg.end + 1):
+        states.append({"step": k, "action": None if k == 0 else ACTION_NAMES[traj.actions[k - 1]],
+                       "caption": "start" if k == 0 else traj.captions[k - 1]})
+    if seg.end < len(traj):
+        outcome = "the episode goes on after this segment"
+    else:
+        outcome = "reached the goal" if traj.success else ("timed out" if traj.truncated else "ended")
+    return {"side": ("left", "right")[index] if item.kind == "preference" else "only",
+            "trajectory_id": traj.id, "env_id": traj.env_id, "seed": traj.seed, "start": seg.start, "end": seg.end,
+            "episode_length": len(traj), "outcome": outcome, "states": states,
+            "frame_url": f"/api/frames/{traj.id}/"}
+
+
+def serve(collector: Collector, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Run the app with uvicorn until Ctrl-C. ``on_ready`` gets the URL to open (with the token)."""
+    import uvicorn
+
+    if not is_loopback(host) and not token:
+        raise NlfError(f"--host {host} exposes the collector to the network: pass --token SECRET as well "
+                       "(every request must then carry it)")
+    app = create_app(collector, token=token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    try:
+        sock = config.bind_socket()
+    except OSError as e:
+        raise NlfError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.listen(128)  # connections wait in the backlog until the server loop takes them: ready from here on
+    bound_port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound_port}/" + (f"?token={token}" if token else "")
+    if on_ready is not None:
+        on_ready(url)
+    # uvicorn shuts down gracefully on Ctrl-C / SIGTERM and then re-raises the signal to the handlers it
+    # found: let those note it, so that stopping the server is a normal return (every record is on disk).
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, lambda signum, frame: None) for s in stop_signals} if on_main else {}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
