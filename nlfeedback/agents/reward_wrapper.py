@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from nlfeedback.reward.model import RewardModel
@@ -26,16 +27,20 @@ class RewardVecEnvWrapper(VecEnvWrapper):
         self.model = model
         self.scale = model.default_scale if scale is None else scale
         self._last_obs: np.ndarray | None = None
+        self._last_out = None  # the model's outputs for _last_obs (each state is scored once)
         self._actions: np.ndarray | None = None
 
     def set_model(self, model: RewardModel) -> None:
         """Swap in a refitted reward model (the online loop does this between rounds)."""
         model.check_task(self.model.env_id, self.venv.observation_space.shape)
         self.model = model
+        if self._last_obs is not None:
+            self._last_out = model.outputs(self._last_obs)
 
     def reset(self) -> Any:
         obs = self.venv.reset()
         self._last_obs = np.asarray(obs)
+        self._last_out = self.model.outputs(self._last_obs)
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -45,17 +50,23 @@ class RewardVecEnvWrapper(VecEnvWrapper):
     def step_wait(self) -> Any:
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None, "reset() before step()"
-        next_obs = np.array(obs, copy=True)
+        obs = np.asarray(obs)
+        done = np.flatnonzero(dones)
         terminated = np.zeros(len(dones), dtype=bool)
-        for i, done in enumerate(dones):
-            if done:
-                if "terminal_observation" in infos[i]:
-                    next_obs[i] = infos[i]["terminal_observation"]
-                terminated[i] = not infos[i].get("TimeLimit.truncated", False)
-        learned = self.scale * self.model.transition_rewards(self._last_obs, self._actions.reshape(-1), next_obs,
-                                                             terminated)
+        finals = []
+        for i in done:
+            finals.append(infos[i].get("terminal_observation", obs[i]))
+            terminated[i] = not infos[i].get("TimeLimit.truncated", False)
+        # one network pass: every next observation, plus the last observation of each finished episode
+        finals = np.asarray(finals, dtype=obs.dtype).reshape(-1, *obs.shape[1:])
+        out = self.model.outputs(np.concatenate([obs, finals]))
+        with torch.inference_mode():
+            out_now, out_next = out[:len(obs)], out[:len(obs)].clone()
+            out_next[done] = out[len(obs):]
+        learned = self.scale * self.model.rewards_from_outputs(self._last_out, out_next, self._actions.reshape(-1),
+                                                               terminated)
         for i, info in enumerate(infos):
             info["true_reward"] = float(true_rewards[i])
             info["learned_reward"] = float(learned[i])
-        self._last_obs = np.asarray(obs)  # after a done this is already the next episode's first observation
+        self._last_obs, self._last_out = obs, out_now  # after a done: already the next episode's first state
         return obs, learned.astype(np.float32), dones, infos

@@ -110,6 +110,25 @@ class RewardModel:
         """How the agent wrapper scales this model's (normalised) rewards unless told otherwise."""
         return 0.1
 
+    def outputs(self, images: np.ndarray, channels_first: bool = False) -> torch.Tensor:
+        """The network's outputs for a batch of observations (ensemble mean); see :meth:`rewards_from_outputs`."""
+        return self._outputs(images, channels_first)
+
+    def rewards_from_outputs(self, out: torch.Tensor, out_next: torch.Tensor | None, actions: np.ndarray,
+                             terminated: np.ndarray | None = None) -> np.ndarray:
+        """Normalised rewards from :meth:`outputs` of ``s`` and ``s′`` (``out_next`` unused by the action
+        form), so a caller that sees every state twice — as ``s′`` and then as the next ``s`` — runs the
+        network once per state."""
+        a = torch.as_tensor(np.asarray(actions, dtype=np.int64)).view(-1)
+        with torch.inference_mode():
+            if self.form == "action":
+                raw = out.gather(1, a.view(-1, 1)).squeeze(1)
+            else:
+                term = torch.zeros(len(a), dtype=torch.bool) if terminated is None else torch.as_tensor(
+                    np.asarray(terminated, dtype=bool)).view(-1)
+                raw = shaped_rewards(out, out_next, a, term, self.gamma, self.penalties)
+        return (raw.numpy() - self.mean) / self.std
+
     def _outputs(self, images: np.ndarray, channels_first: bool) -> torch.Tensor:
         images = np.asarray(images)
         shape = tuple(images.shape[2:] + images.shape[1:2]) if channels_first else tuple(images.shape[1:])
