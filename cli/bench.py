@@ -82,3 +82,32 @@ def bench_agent_command(
     console.print(f"PPO on {result['task']}: true reward {result['oracle_fps']:,.0f} fps, learned reward "
                   f"{result['learned_reward_fps']:,.0f} fps, ratio {result['ratio']:.2f} ({result['machine']})",
                   soft_wrap=True)
+
+
+@app.command("ablate")
+@cli_errors
+def bench_ablate_command(
+    steps: Annotated[int, typer.Option(min=1000, help="PPO steps per cell.")] = 16_384,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per kind (cells = kinds × seeds).")] = 4,
+    kinds: Annotated[list[str] | None, typer.Option("--kind", help="Kinds of the grid, repeatable, e.g. --kind "
+                                                    "oracle --kind sketch (default: oracle).")] = None,
+    budget: Annotated[int, typer.Option(min=1, help="Feedback items per feedback cell.")] = 20,
+    ray: Annotated[bool, typer.Option(help="Also time the Ray backend on a throw-away local cluster.")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Sweep wall time with --workers 2 against --workers 1, and Ray against the local pool, same grid.
+
+    Example: nlf bench ablate
+    """
+    from nlfeedback.bench.ablate import bench_ablate
+
+    result = bench_ablate(steps=steps, seeds=seeds, budget=budget, kinds=tuple(kinds or ("oracle",)), ray=ray)
+    if json_out:
+        console.print_json(json.dumps(result))
+        return
+    line = (f"{result['cells']} cells ({result['grid']}): workers=1 {result['workers1_s']:.1f}s, workers=2 "
+            f"{result['workers2_s']:.1f}s, ratio {result['ratio_2_vs_1']:.2f} (target ≤ 0.6)")
+    if "ray_s" in result:
+        line += (f"; ray (2 CPUs, local cluster) {result['ray_s']:.1f}s, overhead {result['ray_overhead']:+.0%} "
+                 f"against local (target ≤ +15%; cluster start {result['ray_cluster_start_s']:.0f}s not counted)")
+    console.print(line + f" ({result['machine']})", soft_wrap=True)

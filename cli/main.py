@@ -10,8 +10,10 @@ import typer
 from cli import bench, feedback, trajectories
 from cli.critique import critique_command
 from cli.interpret import eval_interpreter_command, interpret_command, train_interpreter_command
+from cli.ablate import ablate_command
 from cli.agent import train_agent_command
 from cli.reward import eval_reward_command, train_reward_command
+from cli.report import report_command
 from cli.collect import collect_command
 from cli.common import cli_errors, console, summary_table
 from cli.rollout import rollout_command
@@ -40,6 +42,8 @@ app.command("eval-interpreter")(eval_interpreter_command)
 app.command("train-reward")(train_reward_command)
 app.command("eval-reward")(eval_reward_command)
 app.command("train-agent")(train_agent_command)
+app.command("ablate")(ablate_command)
+app.command("report")(report_command)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(bench.app, name="bench")
 
@@ -47,20 +51,36 @@ app.add_typer(bench.app, name="bench")
 @app.command("quickstart")
 @cli_errors
 def quickstart_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the quickstart's files.")] = Path("runs/quickstart"),
-    episodes: Annotated[int, typer.Option(min=1, help="Episodes per policy.")] = 100,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder of the quickstart ablation.")] = Path("runs/quickstart"),
+    config: Annotated[Path | None, typer.Option(help="Ablation config (default: data/ablations/quick.toml).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel cells.")] = 2,
 ) -> None:
-    """Run the embedded default job: expert and noisy rollouts on doorkey-5x5, replay-checked, summarised.
+    """The whole pipeline on the embedded default: the quick ablation (doorkey-5x5; text with the trained
+    interpreter, sketch, scalar, preference and the oracle reward; 2 seeds), then its report.
+
+    Each cell rolls out trajectories, has a scripted critic give feedback, fits a reward model and trains
+    PPO on it in rounds; rerunning resumes. Ends with the report's path and its headline table.
 
     Example: nlf quickstart --out runs/quickstart
     """
-    from nlfeedback.quickstart import run_quickstart
+    from cli.ablate import SweepDisplay
+    from cli.report import print_report
+    from nlfeedback.data import data_dir
+    from nlfeedback.errors import NlfError
+    from nlfeedback.experiments.config import load_config
+    from nlfeedback.experiments.report import build_report
+    from nlfeedback.experiments.runner import run_ablation
 
-    result = run_quickstart(out, episodes=episodes, seed=seed)
-    console.print(summary_table(f"quickstart · {result['task']} · seed {seed}", result["summaries"]))
-    for label, path in result["files"].items():
-        console.print(f"{label}: {path}  (see it with: nlf show {path} --index 0)", highlight=False)
+    path = config or data_dir() / "ablations" / "quick.toml"
+    cfg = load_config(path)
+    with SweepDisplay() as display:
+        summary = run_ablation(cfg, out, workers=workers, progress=display,
+                               config_text=Path(path).read_text(encoding="utf-8"))
+    console.print(f"{summary.total} cells: {summary.ok} ok, {summary.failed} failed "
+                  f"({summary.elapsed_s:.0f} s)", soft_wrap=True)
+    print_report(build_report(out))
+    if summary.failed:
+        raise NlfError(f"{summary.failed} cells failed; their errors are in {out}/cells/*/result.json")
 
 
 def main() -> None:

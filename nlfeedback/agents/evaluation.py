@@ -53,23 +53,27 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
         locked = [grid.get(*p).color for p in find_cells(env, "door") if grid.get(*p).is_locked]
         door = locked[-1] if locked else None
         done = False
-        tr = pr = 0.0
+        tr = 0.0
         v = n = 0
+        seen, acts, ended = [obs], [], []
         reached = False
         while not done:
             action, _ = policy.predict(obs, deterministic=deterministic)
             a = int(np.asarray(action).reshape(-1)[0])
-            prev = obs
             obs, r, term, trunc, info = env.step(a)
-            if reward is not None:
-                pr += float(reward_scale * reward.transition_rewards(prev[None], np.array([a]), obs[None],
-                                                                            np.array([term]))[0])
+            seen.append(obs)
+            acts.append(a)
+            ended.append(term)
             tr += float(r)
             n += 1
             v += _violation(info["events"], door)
             reached |= "reached:goal" in info["events"]
             done = term or trunc
         true_r.append(tr)
+        if reward is not None:  # the whole episode scored in one batched call
+            states = np.stack(seen)
+            pr = float(reward_scale * reward.transition_rewards(states[:-1], np.asarray(acts), states[1:],
+                                                                np.asarray(ended)).sum())
         proxy_r.append(pr if reward is not None else tr)
         success.append(reached)
         viol.append(v)

@@ -1,0 +1,429 @@
+"""The sweep runner: every cell of an ablation grid through the online loop, on a local process pool or Ray.
+
+Layout of a run folder::
+
+    RUN_DIR/
+      ablation.json            config, the TOML it came from, package versions, one entry per session
+      config.toml              the config file as given
+      cells/<cell-key>/
+        result.json            the cell's result: key, status "ok" | "failed", the online loop's summary
+                               (config, seed, versions, curve, final, feedback, interpretation, reward
+                               metrics, gaming) or error + traceback; written atomically (temp + rename)
+        run/                   what the online loop wrote (trajectories, feedback, reward, policy, curve)
+
+Resuming: a cell whose ``result.json`` says ``"ok"`` (with the same settings) is skipped; failed cells and
+cells without a result (interrupted) are run again, their ``run/`` folder cleared first. A cell that raises
+is recorded as failed and the sweep goes on; a worker process that dies (killed, out of memory) marks the
+cells then running as failed, and the pool is restarted for the rest.
+
+Backends run the same picklable :func:`execute_cell` wrapper: ``local`` on a ``spawn`` process pool of
+``workers`` processes, ``ray`` as Ray tasks (``num_cpus=1`` each) on an existing cluster
+(``ray.init(address="auto")`` or a given address), at most ``workers`` at a time when given. Each worker
+runs PyTorch on one thread, so workers do not fight over cores. Only the driver writes result files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nlfeedback.errors import NlfError
+from nlfeedback.experiments.config import AblationConfig, Cell, RunSettings
+
+RESULT_SCHEMA = "nlf.cell-result/1"
+ABLATION_SCHEMA = "nlf.ablation/1"
+BACKENDS = ("local", "ray")
+
+CellFn = Callable[[Cell, RunSettings, Path], dict[str, Any]]
+
+
+def run_cell(cell: Cell, run: RunSettings, out_dir: Path) -> dict[str, Any]:
+    """The real cell: the online feedback loop (``nlfeedback.agents.online.run_online``) for one cell."""
+    from nlfeedback.agents.online import OnlineConfig, run_online
+
+    return run_online(OnlineConfig(**cell.online_kwargs(run)), out_dir)
+
+
+# --------------------------------------------------------------------------------------------- one cell
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _limit_threads() -> None:
+    """One compute thread per worker process (2 workers on 2 cores must not fight over them)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars/arrays, tuples, paths and non-finite floats made JSON-safe."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        return jsonable(value.tolist())
+    return str(value)
+
+
+def _header(cell: Cell, run: RunSettings, status: str) -> dict[str, Any]:
+    return {"schema": RESULT_SCHEMA, "key": cell.key, "status": status, "cell": cell.to_json(),
+            "spec": cell.online_kwargs(run)}
+
+
+def failure_result(cell: Cell, run: RunSettings, error: str, tb: str = "", **extra: Any) -> dict[str, Any]:
+    return {**_header(cell, run, "failed"), "error": error, "traceback": tb, **extra}
+
+
+def execute_cell(cell_fn: CellFn, cell: Cell, run: RunSettings, cell_dir: str) -> dict[str, Any]:
+    """Run one cell in this (worker) process and return its result record; never raises for cell errors."""
+    _limit_threads()
+    started, t0, c0 = _now(), time.perf_counter(), time.process_time()
+    where = {"host": socket.gethostname(), "pid": os.getpid()}
+    try:
+        summary = cell_fn(cell, run, Path(cell_dir) / "run")
+        if not isinstance(summary, dict):
+            raise TypeError(f"the cell function returned {type(summary).__name__}, not a summary dict")
+        body = {k: v for k, v in jsonable(summary).items() if k not in ("schema", "key", "status", "cell", "spec")}
+        result = {**_header(cell, run, "ok"), **body}
+    except Exception as e:  # noqa: BLE001 - a failing cell is recorded, the sweep goes on
+        result = failure_result(cell, run, f"{type(e).__name__}: {e}", traceback.format_exc())
+    result.update(started_at=started, finished_at=_now(), wall_s=round(time.perf_counter() - t0, 3),
+                  cpu_s=round(time.process_time() - c0, 3), worker=where)
+    return result
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to a temp file beside ``path``, fsync, then rename over ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, allow_nan=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    """A cell's stored result, or ``None`` if there is none or it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --------------------------------------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepProgress:
+    """What a progress callback receives after the plan is made and after every finished cell."""
+
+    total: int
+    done: int  # ok + failed, including cells skipped as already finished
+    ok: int
+    failed: int
+    skipped: int
+    running: list[str]
+    elapsed_s: float
+    eta_s: float | None  # None until a cell of this session has finished
+    last: dict[str, Any] | None = None  # {"key", "status", "wall_s", "error"} of the cell that just finished
+
+
+@dataclass
+class SweepSummary:
+    out_dir: str
+    total: int
+    ok: int
+    failed: int
+    skipped: int
+    ran: int
+    elapsed_s: float
+    interrupted: bool = False
+    failed_cells: dict[str, str] = field(default_factory=dict)  # key → error
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Sweep:
+    """Bookkeeping shared by the backends: plan, result files, counters, progress, ETA."""
+
+    def __init__(self, config: AblationConfig, out_dir: Path, progress: Callable[[SweepProgress], None] | None):
+        self.config, self.out, self.progress = config, out_dir, progress
+        self.cells = config.cells()
+        keys = [c.key for c in self.cells]
+        if len(set(keys)) != len(keys):  # pragma: no cover - guarded by config validation
+            raise NlfError("the grid has duplicate cells")
+        self.todo: list[Cell] = []
+        self.skipped = 0
+        self.ok = 0
+        self.failed: dict[str, str] = {}
+        self.running: set[str] = set()
+        self.ran = 0
+        self.t0 = time.perf_counter()
+        self._plan()
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.out / "cells" / cell.key
+
+    def _plan(self) -> None:
+        conflicts = []
+        for cell in self.cells:
+            stored = read_result(self.cell_dir(cell) / "result.json")
+            if stored is not None and stored.get("status") == "ok":
+                if stored.get("spec") == cell.online_kwargs(self.config.run):
+                    self.skipped += 1
+                    self.ok += 1
+                    continue
+                conflicts.append(f"{cell.key}: stored {stored.get('spec')}, config asks "
+                                 f"{cell.online_kwargs(self.config.run)}")
+            self.todo.append(cell)
+        if conflicts:
+            more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+            raise NlfError(f"{self.out} holds finished cells run with other settings than this config, e.g. "
+                           f"{conflicts[0]}{more}; use another --out folder (or delete those cells)")
+
+    def prepare(self, cell: Cell) -> str:
+        d = self.cell_dir(cell)
+        shutil.rmtree(d / "run", ignore_errors=True)
+        d.mkdir(parents=True, exist_ok=True)
+        self.running.add(cell.key)
+        return str(d)
+
+    def record(self, cell: Cell, result: dict[str, Any]) -> None:
+        write_json_atomic(self.cell_dir(cell) / "result.json", result)
+        self.running.discard(cell.key)
+        self.ran += 1
+        if result.get("status") == "ok":
+            self.ok += 1
+            self.failed.pop(cell.key, None)
+        else:
+            self.failed[cell.key] = str(result.get("error", "failed"))
+        self.emit({"key": cell.key, "status": result.get("status"), "wall_s": result.get("wall_s"),
+                   "error": result.get("error")})
+
+    def emit(self, last: dict[str, Any] | None = None) -> None:
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.t0
+        done = self.ok + len(self.failed)
+        remaining = len(self.cells) - done
+        eta = elapsed / self.ran * remaining if self.ran else None
+        self.progress(SweepProgress(total=len(self.cells), done=done, ok=self.ok, failed=len(self.failed),
+                                    skipped=self.skipped, running=sorted(self.running), elapsed_s=elapsed,
+                                    eta_s=eta, last=last))
+
+    def summary(self, interrupted: bool) -> SweepSummary:
+        return SweepSummary(out_dir=str(self.out), total=len(self.cells), ok=self.ok, failed=len(self.failed),
+                            skipped=self.skipped, ran=self.ran, elapsed_s=round(time.perf_counter() - self.t0, 3),
+                            interrupted=interrupted, failed_cells=dict(self.failed))
+
+
+def _write_ablation_json(out: Path, config: AblationConfig, config_text: str | None, session: dict[str, Any],
+                         extra_versions: tuple[str, ...]) -> dict[str, Any]:
+    from nlfeedback.versions import package_versions
+
+    path = out / "ablation.json"
+    meta = read_result(path) or {}
+    sessions = list(meta.get("sessions", []))
+    sessions.append(session)
+    meta = {"schema": ABLATION_SCHEMA, "config": config.to_json(),
+            "config_toml": config_text if config_text is not None else meta.get("config_toml"),
+            "versions": package_versions("stable_baselines3", "minigrid", "gymnasium", *extra_versions),
+            "started_at": meta.get("started_at", session["started_at"]), "cells": len(config.cells()),
+            "sessions": sessions}
+    write_json_atomic(path, meta)
+    if config_text is not None:
+        (out / "config.toml").write_text(config_text, encoding="utf-8")
+    return meta
+
+
+def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | None = None, backend: str = "local",
+                 ray_address: str | None = None, cell_fn: CellFn = run_cell,
+                 progress: Callable[[SweepProgress], None] | None = None,
+                 config_text: str | None = None) -> SweepSummary:
+    """Run every unfinished cell of ``config`` into ``out_dir`` and return the counts.
+
+    ``workers``: processes of the local pool (default 1); for Ray, the most cells in flight at once
+    (default: as many as the cluster schedules). ``cell_fn(cell, run_settings, out_dir) -> summary dict``
+    must be importable by the workers (a module-level function); the default runs the online loop.
+    ``progress`` is called in this process after planning and after each cell.
+    """
+    if backend not in BACKENDS:
+        raise NlfError(f"unknown backend {backend!r} (valid: {', '.join(BACKENDS)})")
+    if workers is not None and workers < 1:
+        raise NlfError(f"workers must be at least 1, got {workers}")
+    if backend == "local" and ray_address:
+        raise NlfError("--ray-address only applies to --backend ray")
+    out = Path(out_dir).resolve()
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    sweep = _Sweep(config, out, progress)
+    session = {"started_at": _now(), "backend": backend, "workers": workers, "ray_address": ray_address,
+               "cells_total": len(sweep.cells), "cells_skipped": sweep.skipped}
+    meta = _write_ablation_json(out, config, config_text, session, ("ray",) if backend == "ray" else ())
+    sweep.emit()
+    interrupted = False
+    try:
+        if sweep.todo:
+            if backend == "local":
+                _run_local(sweep, cell_fn, workers or 1)
+            else:
+                _run_ray(sweep, cell_fn, workers, ray_address)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        result = sweep.summary(interrupted)
+        session.update(finished_at=_now(), ran=result.ran, ok=result.ok, failed=result.failed,
+                       interrupted=interrupted, elapsed_s=result.elapsed_s)
+        meta["sessions"][-1] = session
+        write_json_atomic(out / "ablation.json", meta)
+    return result
+
+
+# --------------------------------------------------------------------------------------------- backends
+
+
+_DIED = ("the worker process running this cell died (killed, out of memory or crashed); every cell running "
+         "in the pool at that moment is marked failed and is rerun on resume")
+
+
+def _run_local(sweep: _Sweep, cell_fn: CellFn, workers: int) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    pending = deque(sweep.todo)
+    in_flight: dict[Future, Cell] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    run = sweep.config.run
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < workers:
+                cell = pending.popleft()
+                in_flight[pool.submit(execute_cell, cell_fn, cell, run, sweep.prepare(cell))] = cell
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            broken: list[Cell] = []
+            for fut in finished:
+                cell = in_flight.pop(fut)
+                if isinstance(fut.exception(), BrokenProcessPool):
+                    broken.append(cell)
+                else:
+                    _collect_local(sweep, cell, fut, run)
+            if broken:  # a worker died: every future still in flight fails with it; restart the pool
+                rest, _ = wait(in_flight)
+                for fut in rest:
+                    cell = in_flight.pop(fut)
+                    if isinstance(fut.exception(), BrokenProcessPool):
+                        broken.append(cell)
+                    else:
+                        _collect_local(sweep, cell, fut, run)
+                procs = dict(getattr(pool, "_processes", None) or {})
+                pool.shutdown(wait=True, cancel_futures=True)
+                codes = "; ".join(f"pid {pid}: {_exit_reason(p.exitcode)}" for pid, p in sorted(procs.items()))
+                for cell in broken:
+                    sweep.record(cell, failure_result(cell, run, f"WorkerDied: {_DIED}" +
+                                                      (f" (worker exits: {codes})" if codes else "")))
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    finally:
+        pool.shutdown(wait=not in_flight, cancel_futures=True)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _collect_local(sweep: _Sweep, cell: Cell, fut: Future, run: RunSettings) -> None:
+    try:
+        result = fut.result()
+    except Exception as e:  # noqa: BLE001 - e.g. the cell function cannot be pickled or imported
+        result = failure_result(cell, run, f"{type(e).__name__}: {e}", "".join(traceback.format_exception(e)))
+    sweep.record(cell, result)
+
+
+def _connect_ray(ray_address: str | None):
+    try:
+        import ray
+    except ImportError:
+        raise NlfError("the ray backend needs Ray: pip install 'nlfeedback[ray]' (or pip install 'ray>=2.9')") from None
+    if ray.is_initialized():
+        return ray, False
+    address = ray_address or os.environ.get("RAY_ADDRESS") or "auto"
+    if address != "auto" and "://" not in address:
+        host, _, port = address.rpartition(":")
+        try:  # ray.init retries an unreachable address for minutes; fail fast instead
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+        except (OSError, ValueError) as e:
+            raise NlfError(f"could not connect to a Ray cluster at {address!r} ({e}); start one with "
+                           "`ray start --head` or pass the head node's HOST:PORT as --ray-address") from None
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="WARNING", configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise NlfError(f"could not connect to a Ray cluster at {address!r}: {e}. Start one with "
+                       "`ray start --head` (local) or pass --ray-address HOST:PORT") from None
+    return ray, True
+
+
+def _run_ray(sweep: _Sweep, cell_fn: CellFn, workers: int | None, ray_address: str | None) -> None:
+    ray, connected_here = _connect_ray(ray_address)
+    remote = ray.remote(num_cpus=1, max_retries=0)(execute_cell)
+    run = sweep.config.run
+    limit = workers or len(sweep.todo)
+    pending = deque(sweep.todo)
+    in_flight: dict[Any, Cell] = {}
+    fn_ref = ray.put(cell_fn)
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < limit:
+                cell = pending.popleft()
+                in_flight[remote.remote(fn_ref, cell, run, sweep.prepare(cell))] = cell
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                cell = in_flight.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - worker crash, unpicklable function, …
+                    result = failure_result(cell, run, f"{type(e).__name__}: {e}")
+                sweep.record(cell, result)
+    except KeyboardInterrupt:
+        for ref in in_flight:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if connected_here:
+            ray.shutdown()

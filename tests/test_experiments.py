@@ -1,0 +1,504 @@
+"""Ablations: config validation and expansion, the sweep runner (resume, failures, workers, Ray), the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from cli.main import app
+from nlfeedback.errors import NlfError
+from nlfeedback.experiments.config import RUN_DEFAULTS, Cell, ConfigError, load_config, parse_config
+from nlfeedback.experiments.report import build_report
+from nlfeedback.experiments.runner import RESULT_SCHEMA, run_ablation
+from tests import experiment_cells as ec
+
+REPO = Path(__file__).resolve().parents[1]
+ABLATIONS = REPO / "data" / "ablations"
+
+GRID = """
+name = "tiny"
+[grid]
+tasks = ["doorkey-5x5"]
+kinds = ["text:trained", "sketch", "scalar", "oracle"]
+budgets = [10, 20]
+seeds = 2
+[run]
+steps = 3000
+rounds = 1
+eval_every = 1000
+"""
+
+
+def tiny(text: str = GRID, source: str = "tiny.toml"):
+    return parse_config(text, source)
+
+
+def results(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in (out / "cells").glob("*/result.json")}
+
+
+def runs_of(out: Path, key: str) -> int:
+    """How many times the fake cell function ran for ``key`` (it leaves one marker per call)."""
+    return len(list((out / "cells" / key).glob("ran-*")))
+
+
+# --------------------------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize("snippet, message", [
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50, 150, -5]\nseeds=2',
+     "bad.toml: grid.budgets[2]: must be a positive integer, got -5"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50, 1.5]\nseeds=2',
+     "bad.toml: grid.budgets[1]: must be a positive integer, got 1.5"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudget=[50]\nseeds=2',
+     "bad.toml: grid.budget: unknown key; did you mean 'budgets'?"),
+    ('[grid]\ntasks=["doorky-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nseeds=2',
+     "bad.toml: grid.tasks[0]: unknown task 'doorky-5x5'; did you mean 'doorkey-5x5'?"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch", "text"]\nbudgets=[50]\nseeds=2',
+     'bad.toml: grid.kinds[1]: text needs its interpreter, e.g. "text:trained"'),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["text:psychic"]\nbudgets=[50]\nseeds=2',
+     "bad.toml: grid.kinds[0]: unknown interpreter 'psychic'"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketchy"]\nbudgets=[50]\nseeds=2',
+     "bad.toml: grid.kinds[0]: unknown kind 'sketchy'"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch", "sketch"]\nbudgets=[50]\nseeds=2',
+     "bad.toml: grid.kinds[1]: duplicate 'sketch'"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nnoise=["mistake=2"]\nseeds=2',
+     "bad.toml: grid.noise[0]: noise mistake must be in [0, 1], got 2.0"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nnoise=["", "vague=0.2"]\nseeds=2',
+     "bad.toml: grid.noise[1]: vague applies to text feedback only"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nseeds=[0, -1]',
+     "bad.toml: grid.seeds[1]: must be a non-negative integer, got -1"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]',
+     "bad.toml: grid.seeds: missing (required)"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nseeds=1',
+     "bad.toml: grid.budgets: missing (required)"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nseeds=1\n[run]\nsteps=0',
+     "bad.toml: run.steps: must be a positive integer, got 0"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nseeds=1\n[run]\nepochs=3',
+     "bad.toml: run.epochs: unknown key"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[3]\nseeds=1\n[run]\nrounds=5',
+     "bad.toml: grid.budgets[0]: 3 is fewer items than run.rounds (5)"),
+    ('title="x"\n[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nseeds=1',
+     "bad.toml: title: unknown key"),
+    ('[grid\ntasks=1', "bad.toml: invalid TOML"),
+])
+def test_config_errors_name_the_file_and_key_path(snippet, message):
+    with pytest.raises(ConfigError) as e:
+        parse_config(snippet, "bad.toml")
+    assert message in str(e.value)
+
+
+def test_config_reports_every_problem_at_once():
+    with pytest.raises(ConfigError) as e:
+        parse_config('[grid]\ntasks=["mars"]\nkinds=["sketch:x"]\nbudgets=[0]\nseeds=0\n[run]\nrounds=-1', "bad.toml")
+    assert len(e.value.problems) == 5
+    assert all(line.startswith("bad.toml: ") for line in str(e.value).splitlines()[1:])
+
+
+def test_cells_expand_the_grid_text_carries_its_interpreter_oracle_ignores_budget_and_noise():
+    cfg = parse_config(GRID.replace("budgets = [10, 20]", 'budgets = [10, 20]\nnoise = ["", "mistake=0.1"]'))
+    cells = cfg.cells()
+    # 3 feedback arms × 2 budgets × 2 noise levels × 2 seeds + oracle × 2 seeds
+    assert len(cells) == 3 * 2 * 2 * 2 + 2
+    assert len({c.key for c in cells}) == len(cells)
+    oracle = [c for c in cells if c.kind == "oracle"]
+    assert [(c.budget, c.noise, c.interpreter, c.seed) for c in oracle] == [(None, "", None, 0), (None, "", None, 1)]
+    assert oracle[0].key == "doorkey-5x5__oracle__s0"
+    text = [c for c in cells if c.kind == "text"]
+    assert {c.interpreter for c in text} == {"trained"}
+    assert Cell("doorkey-5x5", "text", "trained", 10, "mistake=0.1", 1).key == \
+        "doorkey-5x5__text-trained__b10__mistake0.1__s1"
+    assert all(c.interpreter is None for c in cells if c.kind in ("sketch", "scalar"))
+    kw = text[0].online_kwargs(cfg.run)
+    assert kw == {"task": "doorkey-5x5", "kind": "text", "seed": 0, "steps": 3000, "rounds": 1, "eval_every": 1000,
+                  "eval_episodes": 20, "budget": 10, "noise": "", "interpreter": "trained"}
+    assert "budget" not in oracle[0].online_kwargs(cfg.run) and "noise" not in oracle[0].online_kwargs(cfg.run)
+
+
+def test_seeds_list_and_canonical_noise():
+    cfg = parse_config('[grid]\ntasks=["lavagap-5"]\nkinds=["preference"]\nbudgets=[40]\nseeds=[3, 7]\n'
+                       'noise=["skip=0.05, mistake=0.1"]')
+    assert cfg.seeds == (3, 7)
+    assert cfg.noise == ("mistake=0.1,skip=0.05",)
+    assert [c.key for c in cfg.cells()] == ["lavagap-5__preference__b40__mistake0.1+skip0.05__s3",
+                                            "lavagap-5__preference__b40__mistake0.1+skip0.05__s7"]
+
+
+def test_shipped_configs_are_valid():
+    default = load_config(ABLATIONS / "default.toml")
+    assert default.tasks == ("doorkey-5x5", "lavagap-5")
+    assert [k.label for k in default.kinds] == ["text:trained", "text:zero-shot", "text:oracle-intent", "sketch",
+                                                "scalar", "preference", "oracle"]
+    assert default.budgets == (50, 150, 500) and len(default.seeds) == 5 and default.run.steps == 150_000
+    assert len(default.cells()) == 2 * (6 * 3 + 1) * 5
+    quick = load_config(ABLATIONS / "quick.toml")
+    assert quick.tasks == ("doorkey-5x5",) and len(quick.seeds) == 2
+    assert [k.label for k in quick.kinds] == ["text:trained", "sketch", "scalar", "preference", "oracle"]
+    # the quickstart must finish in ≤ 10 min on 2 cores at ~2.5k PPO steps/s per core: keep it ≲ 1.2M steps
+    assert sum(quick.run.steps for _ in quick.cells()) <= 1_200_000
+
+
+def test_run_defaults_follow_the_online_loop():
+    online = pytest.importorskip("nlfeedback.agents.online")
+    defaults = online.OnlineConfig()
+    assert {k: getattr(defaults, k) for k in RUN_DEFAULTS} == RUN_DEFAULTS
+
+
+# --------------------------------------------------------------------------------------------- runner
+
+
+def test_failing_cell_is_recorded_and_the_rest_complete(tmp_path):
+    cfg = tiny()
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.flaky_cell, config_text=GRID)
+    failed = {c.key for c in cfg.cells() if c.kind == "scalar" and c.seed == 1}
+    assert summary.total == 14 and summary.failed == 2 and summary.ok == 12
+    assert set(summary.failed_cells) == failed
+    res = results(tmp_path)
+    assert len(res) == 14
+    for key, r in res.items():
+        assert r["schema"] == RESULT_SCHEMA and r["key"] == key
+        if key in failed:
+            assert r["status"] == "failed"
+            assert r["error"] == f"RuntimeError: injected failure in {key}"
+            assert "Traceback" in r["traceback"] and "flaky_cell" in r["traceback"]
+        else:
+            assert r["status"] == "ok" and r["final"]["true_return"] > 0 and r["cell"]["key"] == key
+    meta = json.loads((tmp_path / "ablation.json").read_text())
+    assert meta["config"]["name"] == "tiny" and meta["cells"] == 14 and "torch" in meta["versions"]
+    assert meta["sessions"][-1]["ok"] == 12 and meta["sessions"][-1]["failed"] == 2
+    assert (tmp_path / "config.toml").read_text() == GRID
+    assert not list(tmp_path.rglob(".result.json.tmp-*"))
+
+
+def test_resume_skips_finished_cells_and_retries_failed_ones(tmp_path):
+    cfg = tiny()
+    run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.flaky_cell)
+    keys = [c.key for c in cfg.cells()]
+    flaky = {c.key for c in cfg.cells() if c.kind == "scalar" and c.seed == 1}
+    assert [runs_of(tmp_path, k) for k in keys] == [0 if k in flaky else 1 for k in keys]
+    first = {k: r["finished_at"] for k, r in results(tmp_path).items()}
+
+    (tmp_path / "cells" / keys[0] / "result.json").unlink()  # as if interrupted while running
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell)  # the flaky cells now pass
+    assert summary.skipped == 14 - 3 and summary.ran == 3 and summary.ok == 14 and summary.failed == 0
+    res = results(tmp_path)
+    assert all(res[k]["status"] == "ok" for k in keys)
+    assert [runs_of(tmp_path, k) for k in keys] == [2 if k == keys[0] else 1 for k in keys]
+    assert all(res[k]["finished_at"] == first[k] for k in keys[1:] if k not in flaky)  # untouched
+
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell)
+    assert summary.ran == 0 and summary.skipped == 14
+    assert len(json.loads((tmp_path / "ablation.json").read_text())["sessions"]) == 3
+
+
+def test_resume_refuses_finished_cells_with_other_settings(tmp_path):
+    run_ablation(tiny(), tmp_path, workers=1, cell_fn=ec.fake_cell)
+    with pytest.raises(NlfError, match="other settings than this config"):
+        run_ablation(tiny(GRID.replace("steps = 3000", "steps = 6000")), tmp_path, workers=1, cell_fn=ec.fake_cell)
+    # a larger grid in the same folder only runs the new cells
+    bigger = tiny(GRID.replace("seeds = 2", "seeds = 3"))
+    summary = run_ablation(bigger, tmp_path, workers=1, cell_fn=ec.fake_cell)
+    assert summary.skipped == 14 and summary.ran == 7
+
+
+def test_a_worker_that_dies_fails_its_cell_and_the_sweep_goes_on(tmp_path):
+    cfg = tiny()
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.dying_cell)
+    dead = {c.key for c in cfg.cells() if c.kind == "sketch" and c.seed == 0}
+    assert set(summary.failed_cells) == dead and summary.ok == 12
+    for key in dead:
+        error = results(tmp_path)[key]["error"]
+        assert error.startswith("WorkerDied: ") and "exit code 17" in error
+
+
+def test_progress_reports_cells_done_total_and_eta(tmp_path):
+    events = []
+    run_ablation(tiny(), tmp_path, workers=1, cell_fn=ec.flaky_cell, progress=events.append)
+    assert events[0].done == 0 and events[0].total == 14 and events[0].eta_s is None and events[0].last is None
+    assert [e.done for e in events] == list(range(15))
+    assert all(e.eta_s is not None and e.eta_s >= 0 for e in events[1:]) and events[-1].eta_s == 0
+    assert events[-1].failed == 2 and events[-1].ok == 12
+    assert {e.last["status"] for e in events[1:]} == {"ok", "failed"}
+    events.clear()
+    run_ablation(tiny(), tmp_path, workers=1, cell_fn=ec.fake_cell, progress=events.append)
+    assert events[0].skipped == 12 and events[0].done == 12 and events[-1].done == 14
+
+
+def test_local_backend_runs_two_workers_in_parallel_with_one_torch_thread_each(tmp_path):
+    cfg = tiny(GRID.replace('"text:trained", "sketch", "scalar", ', "").replace("budgets = [10, 20]", "budgets = [10]")
+               .replace("seeds = 2", "seeds = 4"))
+    assert len(cfg.cells()) == 4
+    summary = run_ablation(cfg, tmp_path, workers=2, cell_fn=ec.timed_cell)
+    assert summary.ok == 4
+    probes = [r["probe"] for r in results(tmp_path).values()]
+    assert len({p["pid"] for p in probes}) == 2 and os.getpid() not in {p["pid"] for p in probes}
+    assert all(p["torch_threads"] == 1 for p in probes)
+    spans = sorted((p["t0"], p["t1"]) for p in probes)
+    assert any(b0 < a1 for (a0, a1), (b0, b1) in zip(spans, spans[1:])), "no two cells overlapped in time"
+
+
+def test_runner_rejects_bad_arguments(tmp_path):
+    with pytest.raises(NlfError, match="unknown backend"):
+        run_ablation(tiny(), tmp_path, backend="slurm")
+    with pytest.raises(NlfError, match="workers must be at least 1"):
+        run_ablation(tiny(), tmp_path, workers=0)
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def _result(task, kind, budget, seed, ret, items=None, seconds=None, interpreter=None, gaming=False):
+    cell = Cell(task, kind, interpreter, budget, "", seed)
+    run = tiny().run
+    summary = ec.fake_summary(cell, run)
+    summary["final"] = dict(summary["final"], true_return=ret)
+    summary["curve"][-1] = summary["final"]
+    summary["gaming"] = gaming
+    if items is not None:
+        summary["feedback"] = {"items": items, "annotator_seconds": seconds}
+    return {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
+            "spec": cell.online_kwargs(run), **summary}
+
+
+def _write(run_dir: Path, record: dict) -> None:
+    d = run_dir / "cells" / record["key"]
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "result.json").write_text(json.dumps(record))
+
+
+SKETCH = {10: [0.5, 0.6, 0.7], 20: [0.85, 0.9, 0.95]}
+SCALAR = {10: [0.1, 0.2, 0.3], 20: [0.5, 0.9, 0.2]}
+ORACLE = [0.9, 0.95, 1.0]
+
+
+@pytest.fixture
+def stored_run(tmp_path) -> Path:
+    """Hand-written result files: sketch reaches 90% of the oracle at budget 20, scalar never does."""
+    for seed in range(3):
+        _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, ORACLE[seed]))
+        for b in (10, 20):
+            _write(tmp_path, _result("doorkey-5x5", "sketch", b, seed, SKETCH[b][seed], items=b - (seed == 0),
+                                     seconds=10.0 * (b - (seed == 0))))
+            _write(tmp_path, _result("doorkey-5x5", "scalar", b, seed, SCALAR[b][seed], items=b, seconds=3.0 * b,
+                                     gaming=(b == 20 and seed == 2)))
+    cell = Cell("doorkey-5x5", "text", "trained", 10, "", 0)
+    _write(tmp_path, {"schema": RESULT_SCHEMA, "key": cell.key, "status": "failed", "cell": cell.to_json(),
+                      "error": "ValueError: reward went NaN", "traceback": "Traceback ..."})
+    return tmp_path
+
+
+def _ci(xs):
+    xs = np.array(xs)
+    half = stats.t.ppf(0.975, len(xs) - 1) * xs.std(ddof=1) / np.sqrt(len(xs))
+    return xs.mean(), xs.mean() - half, xs.mean() + half
+
+
+def test_report_numbers_match_the_result_files(stored_run):
+    report = build_report(stored_run)
+    md = report.path.read_text()
+    doc = json.loads(report.json_path.read_text())
+    assert doc["cells"] == {"expected": None, "ok": 15, "failed": 1}
+
+    rows = {(r["arm"], r["budget"]): r for r in doc["final"]}
+    for arm, table in (("sketch", SKETCH), ("scalar", SCALAR)):
+        for b, values in table.items():
+            mean, lo, hi = _ci(values)
+            stat = rows[(arm, b)]["final_true_return"]
+            assert stat["n"] == 3 and stat["mean"] == pytest.approx(mean)
+            assert stat["ci95"] == pytest.approx([lo, hi])
+            assert re.search(rf"\| {arm} \| {b} \| 3 \| [^|]+ \| [^|]+ \| {mean:.3f} \[{lo:.3f}, {hi:.3f}\] \|", md)
+    mean, lo, hi = _ci(ORACLE)
+    assert f"| oracle | — | 3 | 0 | 0 | {mean:.3f} [{lo:.3f}, {hi:.3f}] |" in md
+
+    # sample efficiency: sketch reaches 0.9 × 0.95 = 0.855 at budget 20 (mean items 19.67, seconds 196.7)
+    eff = {e["arm"]: e for e in doc["sample_efficiency"]}
+    assert eff["sketch"]["threshold"] == pytest.approx(0.855)
+    assert eff["sketch"]["budget"] == 20 and eff["sketch"]["items_to_90pct_oracle"] == pytest.approx(59 / 3)
+    assert eff["sketch"]["seconds_to_90pct_oracle"] == pytest.approx(590 / 3)
+    assert eff["scalar"]["status"] == "not reached" and eff["scalar"]["items_to_90pct_oracle"] is None
+    assert "| doorkey-5x5 | off | sketch | 0.855 | 20 | 19.7 | 197 |" in md
+    assert "| doorkey-5x5 | off | scalar | 0.855 | — | not reached | not reached |" in md
+
+    # the summary: sketch wins; significant at budget 10, not significant at budget 20 (Welch)
+    comps = {c["budget"]: c for c in doc["comparisons"]}
+    for b, significant in ((10, True), (20, False)):
+        p = stats.ttest_ind(SKETCH[b], SCALAR[b], equal_var=False).pvalue
+        assert comps[b]["winner"] == "sketch" and comps[b]["others"][0]["p"] == pytest.approx(p)
+        assert comps[b]["others"][0]["significant"] is significant
+        assert comps[b]["others"][0]["difference"] == pytest.approx(np.mean(SKETCH[b]) - np.mean(SCALAR[b]))
+    summary = " ".join(doc["summary"])
+    assert "**sketch** had the highest final true return" in summary
+    assert f"{np.mean(SKETCH[20]) - np.mean(SCALAR[20]):+.3f} ahead of the runner-up scalar" in summary
+    assert "not significant (p = 0.2" in summary and "significant (p = 0.00" in summary
+    assert "fewest feedback items to 90% of the oracle's return: **sketch**, 19.7 items" in summary
+    assert "not reached within the budgets: scalar" in summary
+    assert all(line in md for line in doc["summary"])
+
+    # misinterpretation, behaviour, failures
+    assert "| doorkey-5x5 | off | scalar | 20 | 3 | 1/3 |" in md  # gaming flagged in one seed
+    assert "Reward gaming (proxy return rising while true return falls) was flagged in 1 of 15" in md
+    assert "| doorkey-5x5__text-trained__b10__noise-off__s0 | ValueError: reward went NaN |" in md
+    assert "reward_spearman" in md and "sign agreement: lava" in md
+
+    for name in ("return_vs_items.png", "return_vs_seconds.png", "learning_curves.png"):
+        assert (stored_run / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"(plots/{name})" in md
+    with open(stored_run / "tables" / "final_return.csv") as fh:
+        assert sum(1 for _ in fh) == 1 + 4 + 1
+
+
+def test_report_of_a_fake_sweep_matches_every_result_file(tmp_path):
+    cfg = tiny()
+    run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.flaky_cell, config_text=GRID)
+    report = build_report(tmp_path)
+    doc = json.loads(report.json_path.read_text())
+    assert doc["cells"] == {"expected": 14, "ok": 12, "failed": 2}
+    by_group: dict[tuple, list[float]] = {}
+    for r in results(tmp_path).values():
+        if r["status"] == "ok":
+            by_group.setdefault((r["cell"]["label"], r["cell"]["budget"]), []).append(r["final"]["true_return"])
+    assert {(row["arm"], row["budget"]) for row in doc["final"]} == set(by_group)
+    for row in doc["final"]:
+        values = by_group[(row["arm"], row["budget"])]
+        assert row["final_true_return"]["mean"] == pytest.approx(np.mean(values))
+        assert row["final_true_return"]["n"] == len(values)
+    assert "text:trained" in report.path.read_text() and "Interpretation (text arms)" in report.path.read_text()
+
+
+def test_report_says_when_kinds_tie_and_when_the_oracle_did_not_learn(tmp_path):
+    for seed in range(2):
+        _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.0))
+        for kind in ("sketch", "scalar"):
+            _write(tmp_path, _result("doorkey-5x5", kind, 10, seed, 0.0, items=10, seconds=30.0))
+        _write(tmp_path, _result("doorkey-5x5", "preference", 10, seed, -0.1 * (seed + 1), items=10, seconds=40.0))
+    report = build_report(tmp_path)
+    summary = " ".join(report.summary)
+    assert "no kind came out ahead: scalar, sketch tied at a final true return of 0.000" in summary
+    assert "ahead of preference (+0.150" in summary
+    assert "The oracle (PPO on the true reward) reached only 0.000" in summary
+    assert "the oracle's final true return is 0.000, so no 90%-of-oracle figures" in summary
+    doc = json.loads(report.json_path.read_text())
+    assert {e["status"] for e in doc["sample_efficiency"]} == {"oracle did not learn"}
+
+
+def test_report_errors_on_an_empty_run_folder(tmp_path):
+    (tmp_path / "cells").mkdir()
+    with pytest.raises(NlfError, match="no cell results"):
+        build_report(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_ablate_dry_run_and_config_errors(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["ablate", str(ABLATIONS / "quick.toml"), "--out", str(tmp_path / "q"), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "doorkey-5x5__oracle__s0" in r.output and "to run" in r.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50, -1]\nseeds=1\n')
+    r = runner.invoke(app, ["ablate", str(bad), "--out", str(tmp_path / "b")])
+    assert r.exit_code == 1 and "bad.toml: grid.budgets[1]: must be a positive integer, got -1" in r.output
+
+
+def test_cli_report(stored_run):
+    r = CliRunner().invoke(app, ["report", str(stored_run)])
+    assert r.exit_code == 0, r.output
+    assert "report: " in r.output and "sketch had the highest final true return" in r.output
+
+
+# --------------------------------------------------------------------------------------------- Ray
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    pytest.importorskip("ray")
+    from nlfeedback.experiments.ray_local import local_ray_cluster
+
+    with local_ray_cluster(num_cpus=2, pythonpath=[REPO]) as address:
+        yield address
+
+
+@pytest.mark.slow
+def test_ray_backend_on_a_real_local_cluster(ray_cluster, tmp_path):
+    cfg = tiny()
+    events = []
+    summary = run_ablation(cfg, tmp_path, backend="ray", ray_address=ray_cluster, cell_fn=ec.flaky_cell,
+                           progress=events.append)
+    assert summary.ok == 12 and summary.failed == 2 and events[-1].done == 14
+    res = results(tmp_path)
+    assert {r["worker"]["pid"] for r in res.values()}.isdisjoint({os.getpid()})
+    assert all(r["status"] == "failed" for k, r in res.items() if k in summary.failed_cells)
+    assert json.loads((tmp_path / "ablation.json").read_text())["versions"]["ray"]
+    # resume on Ray too
+    summary = run_ablation(cfg, tmp_path, backend="ray", ray_address=ray_cluster, cell_fn=ec.fake_cell)
+    assert summary.ran == 2 and summary.ok == 14
+
+
+@pytest.mark.slow
+def test_ray_backend_runs_a_real_cell(ray_cluster, tmp_path):
+    cfg = parse_config('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[10]\nseeds=1\n'
+                       '[run]\nsteps=4096\nrounds=1\neval_every=2048\neval_episodes=5\n')
+    summary = run_ablation(cfg, tmp_path, backend="ray", ray_address=ray_cluster)
+    res = results(tmp_path)["doorkey-5x5__sketch__b10__noise-off__s0"]
+    assert summary.ok == 1, res.get("traceback")
+    assert res["feedback"]["items"] > 0 and res["curve"] and "true_return" in res["final"]
+
+
+def test_ray_backend_without_a_cluster_is_a_clear_error(tmp_path):
+    pytest.importorskip("ray")
+    with pytest.raises(NlfError, match="could not connect to a Ray cluster"):
+        run_ablation(tiny(), tmp_path, backend="ray", ray_address="127.0.0.1:1", cell_fn=ec.fake_cell)
+
+
+# --------------------------------------------------------------------------------------------- end to end
+
+
+TINY_REAL = """
+name = "e2e"
+[grid]
+tasks = ["doorkey-5x5"]
+kinds = ["text:trained", "sketch", "oracle"]
+budgets = [10]
+seeds = 1
+[run]
+steps = 4096
+rounds = 1
+eval_every = 2048
+eval_episodes = 5
+"""
+
+
+@pytest.mark.slow
+def test_ablate_and_report_end_to_end_with_the_online_loop(tmp_path):
+    config = tmp_path / "e2e.toml"
+    config.write_text(TINY_REAL)
+    out = tmp_path / "run"
+    runner = CliRunner()
+    r = runner.invoke(app, ["ablate", str(config), "--out", str(out), "--workers", "2"])
+    res = results(out)
+    assert r.exit_code == 0, r.output + "\n".join(v.get("traceback", "") for v in res.values())
+    assert len(res) == 3 and all(v["status"] == "ok" for v in res.values())
+    for v in res.values():
+        assert v["final"] == v["curve"][-1] and v["curve"][-1]["steps"] >= 4096
+        assert (v["interpretation"] is not None) == (v["cell"]["kind"] == "text")
+        assert (v["reward_metrics"] is None) == (v["cell"]["kind"] == "oracle")
+        assert v["versions"]
+    r = runner.invoke(app, ["ablate", str(config), "--out", str(out)])
+    assert r.exit_code == 0 and "3 were already done, 0 ran now" in r.output
+
+    r = runner.invoke(app, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    md = (out / "report.md").read_text()
+    for key, v in res.items():
+        label, ret = v["cell"]["label"], v["final"]["true_return"]
+        budget = "—" if label == "oracle" else "10"
+        assert re.search(rf"\| {re.escape(label)} \| {budget} \| 1 \| [^|]+ \| [^|]+ \| {ret:.3f} \|", md), label
+    assert (out / "plots" / "learning_curves.png").is_file()
