@@ -1,9 +1,11 @@
 """Split a remark into clause fragments (character spans), so mixed praise and criticism can be read apart.
 
 Splits at sentence punctuation (. ! ? ; …), dashes, and contrastive connectors (but, though, although,
-however, yet, whereas, except, still, on the other hand, having said that, that said, then again,
-mind you, on the flip side). Commas alone do not split ("nice, you got the key" is one clause).
-Fragments without a letter are dropped; a text with no split is one fragment.
+however, yet, whereas, except, still, even if, even though, on the other hand, having said that, that
+said, then again, mind you, on the flip side, unfortunately, …), and at "and", "while", "plus", "then"
+when they follow a comma or semicolon or open the remark; a remark that opens with a subordinate clause
+("while you got the key, you hit the wall") splits at its comma. Commas alone do not split ("nice, you
+got the key" is one clause). Fragments without a letter are dropped; a text with no split is one fragment.
 """
 
 from __future__ import annotations
@@ -13,11 +15,22 @@ import re
 CONNECTORS = [
     r"on the other hand", r"having said that", r"that said", r"then again", r"mind you", r"on the flip side",
     r"even so", r"but then", r"bu+t", r"though", r"although", r"however", r"yet", r"whereas", r"except",
-    r"still", r"at least", r"otherwise", r"apart from that",
+    r"still", r"at least", r"otherwise", r"apart from that", r"even if", r"even though", r"aside from that",
+    r"other than that", r"besides that", r"nevertheless", r"nonetheless", r"unfortunately", r"sadly",
+    r"but also", r"and then", r"and also", r"only problem is", r"the problem is", r"on the downside",
+    r"on the upside", r"on the bright side", r"the bad news is", r"the good news is",
 ]
+# Connectors that split only after a comma or semicolon (or at the start): "nice key grab, and then you
+# walked into the lava", "while you got the key, you ...". Without the comma they join parts of one
+# clause too often ("unlocked and opened the door", "don't spin while waiting").
+COMMA_CONNECTORS = [r"and then", r"and also", r"and", r"while", r"whilst", r"plus", r"then"]
+# A remark that opens with a subordinate clause ("while you got the key, you hit the wall") splits at its comma.
+_SUBORDINATE = re.compile(r"^(?:while|whilst|although|though|even though|even if|despite|apart from|aside from|"
+                          r"besides|other than)\b[^,;]*,", re.IGNORECASE)
 _SPLIT = re.compile(
     r"(?:[.!?;…]+(?:\s+|$))|(?:\s+[—–-]{1,2}\s+)|(?:\.\.+)|"
-    r"(?:(?:^|[\s,;])(?:" + "|".join(CONNECTORS) + r")\b,?)",
+    r"(?:(?:^|[\s,;])(?:" + "|".join(CONNECTORS) + r")\b,?)|"
+    r"(?:(?:^\s*|[,;]\s*)(?:" + "|".join(COMMA_CONNECTORS) + r")\b,?)",
     re.IGNORECASE,
 )
 _LETTER = re.compile(r"[A-Za-z]")
@@ -33,6 +46,11 @@ def fragment_spans(text: str) -> list[tuple[int, int]]:
         pos = max(pos, m.end())
     if pos < len(text):
         spans.append((pos, len(text)))
+    lead = len(text) - len(text.lstrip())
+    m = _SUBORDINATE.match(text[lead:])
+    if m:
+        comma = lead + m.end() - 1
+        spans = [part for a, b in spans for part in (((a, comma), (comma + 1, b)) if a < comma < b else ((a, b),))]
     out = []
     for a, b in spans:
         while a < b and not text[a].isalnum() and text[a] not in "'\"":

@@ -33,9 +33,30 @@ class Parse:
     number: int | None = None  # explicit 1-based step number found in the text
 
 
+_UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+             "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
+             "eighteenth", "nineteenth", "twentieth"]
+_WORD_VALUE = {w: i + 1 for i, w in enumerate(_UNITS)} | {w: i + 1 for i, w in enumerate(_ORDINALS)}
+_STEP_NOUN = r"(?:step|move|action|turn|go)"
+# Spelled-out step numbers, only next to a step noun ("step seven", "move number three", "the fifth step"),
+# so "get the key first" or "one more time" are not read as step numbers.
+WORD_NUMBER = re.compile(
+    rf"\b{_STEP_NOUN}s?\s+(?:number\s+|no\.?\s*|#\s*)?({'|'.join(_UNITS)})\b|"
+    rf"\b(?:the\s+|your\s+)({'|'.join(_ORDINALS)})\s+{_STEP_NOUN}\b", re.IGNORECASE)
+
+
 def step_number(text: str) -> int | None:
+    """An explicit 1-based step number: digits ("step 7", "move #7", "7th step") or words next to a step
+    noun ("step seven", "the seventh move")."""
     m = NUMBER.search(text)
-    return int(m.group(1)) if m else None
+    if m:
+        return int(m.group(1))
+    w = WORD_NUMBER.search(text)
+    if w:
+        return _WORD_VALUE[(w.group(1) or w.group(2)).lower()]
+    return None
 
 
 _MOMENT_CACHE: dict[str, dict[str, Moment]] = {}

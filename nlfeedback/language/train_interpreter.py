@@ -19,7 +19,7 @@ from nlfeedback.envs.tasks import get_task
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.language.abstain_examples import abstain_texts
-from nlfeedback.language.encoder import shared_encoder
+from nlfeedback.language.encoder import DIM, shared_encoder
 from nlfeedback.language.fragments import fragment_spans
 from nlfeedback.language.interpreters.trained import (
     HEADS,
@@ -136,6 +136,8 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
     import torch
 
     config = config or TrainConfig()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a small MLP: one thread is as fast, and shares a busy machine better
     critic_items = [fb for fb in items if fb.intent is not None]
     if len(critic_items) < 20:
         raise NlfError(f"need at least 20 critic text items with intents to train, got {len(critic_items)}")
@@ -178,7 +180,12 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
             perm = torch.randperm(n, generator=gen)
             for b in range(0, n, config.batch_size):
                 idx = perm[b:b + config.batch_size]
-                out = model(Xt[idx])
+                xb = Xt[idx]
+                if config.input_noise > 0:
+                    noise = torch.randn(xb.shape, generator=gen) * config.input_noise
+                    noise[:, 2 * DIM:] = 0.0  # embeddings only; surface cues and similarities stay exact
+                    xb = xb + noise
+                out = model(xb)
                 loss = sum(loss_fn(out[k], Yt[k][idx]) for k in HEADS)
                 if not torch.isfinite(loss):
                     raise NlfError("training diverged (non-finite loss); lower the learning rate")
@@ -198,4 +205,5 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
     full_meta = {"config": asdict(config), "versions": package_versions("sentence_transformers"), "report": report, **(meta or {})}
     full_meta.setdefault("train_items", len(critic_items))
     interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout}, full_meta)
+    torch.set_num_threads(threads)
     return interp, report

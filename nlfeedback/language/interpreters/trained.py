@@ -58,7 +58,8 @@ def default_checkpoint() -> Path:
 @dataclass
 class TrainConfig:
     hidden: int = 256
-    dropout: float = 0.1
+    dropout: float = 0.3
+    input_noise: float = 0.02  # std of Gaussian noise added to the embedding inputs while training
     epochs: int = 40
     members: int = 1  # ensemble size (members differ in seed; their probabilities are averaged)
     batch_size: int = 256
@@ -123,8 +124,8 @@ def cues_batch(frags: np.ndarray) -> np.ndarray:
 
 
 def surface_features(text: str) -> list[float]:
-    """Negation-free surface cues: a digit, a question, an exclamation."""
-    return [1.0 if any(c.isdigit() for c in text) else 0.0, 1.0 if "?" in text else 0.0, 1.0 if "!" in text else 0.0]
+    """Negation-free surface cues: a step number (digits or "step seven"), a question, an exclamation."""
+    return [1.0 if any(c.isdigit() for c in text) or step_number(text) is not None else 0.0, 1.0 if "?" in text else 0.0, 1.0 if "!" in text else 0.0]
 
 
 N_SURFACE = 3
@@ -161,6 +162,32 @@ def build_model(hidden: int, dropout: float):
             return {k: head(h) for k, head in self.heads.items()}
 
     return ClauseModel()
+
+
+_NONE = MOMENTS.index("none")
+_NEUTRAL, _NEG, _POS = POLARITIES.index(0), POLARITIES.index(-1), POLARITIES.index(1)
+
+
+def _decode_moment(p: np.ndarray) -> tuple[str, float]:
+    """The moment a fragment is about: "none" only if that is at least as likely as all moments together.
+
+    On a wording it was not trained on the model spreads probability over several related moments
+    (spinning / pointless actions / detours); the argmax of that spread is still the best guess, and
+    the confidence that the fragment is about *something* is 1 − P(none), not the argmax share."""
+    if p[_NONE] >= 0.5:
+        return "none", float(p[_NONE])
+    q = p.copy()
+    q[_NONE] = -1.0
+    return MOMENTS[int(q.argmax())], float(1.0 - p[_NONE])
+
+
+def _decode_valence(p: np.ndarray) -> tuple[int, float]:
+    """Valence: 0 only if that is at least as likely as ±1 together; else the likelier sign, with
+    confidence P(sign) / (P(+1) + P(−1))."""
+    if p[_NEUTRAL] >= 0.5:
+        return 0, float(p[_NEUTRAL])
+    pos, neg = float(p[_POS]), float(p[_NEG])
+    return (1, pos / (pos + neg)) if pos >= neg else (-1, neg / (pos + neg))
 
 
 @dataclass
@@ -242,7 +269,9 @@ class TrainedInterpreter:
             for head, classes in HEADS.items():
                 j = int(probs[head][r].argmax())
                 pred[head] = (classes[j], float(probs[head][r][j]))
-            valence, pv = pred["valence"]
+            pred["moment"] = _decode_moment(probs["moment"][r])
+            valence, pv = _decode_valence(probs["valence"][r])
+            pred["valence"] = (valence, pv)
             pred["polarity"] = (valence * negation_sign(pred["text"]), pv)
             out[i].append(pred)
         return out
