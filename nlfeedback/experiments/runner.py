@@ -37,6 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,9 +67,27 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextmanager
+def _single_threaded_children():
+    """Spawned workers inherit one-thread settings from the start (numpy's BLAS reads them at import)."""
+    saved = {v: os.environ.get(v) for v in THREAD_VARS}
+    os.environ.update({v: "1" for v in THREAD_VARS})
+    try:
+        yield
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+
+
 def _limit_threads() -> None:
     """One compute thread per worker process (2 workers on 2 cores must not fight over them)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in THREAD_VARS:
         os.environ[var] = "1"
     try:
         import torch
@@ -320,6 +339,11 @@ _DIED = ("the worker process running this cell died (killed, out of memory or cr
 
 
 def _run_local(sweep: _Sweep, cell_fn: CellFn, workers: int) -> None:
+    with _single_threaded_children():
+        _run_pool(sweep, cell_fn, workers)
+
+
+def _run_pool(sweep: _Sweep, cell_fn: CellFn, workers: int) -> None:
     ctx = multiprocessing.get_context("spawn")
     pending = deque(sweep.todo)
     in_flight: dict[Future, Cell] = {}
