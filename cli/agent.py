@@ -57,26 +57,20 @@ def train_agent_command(
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                            phrasing=phrasing, agent={"reward_scale": reward_scale})
         summary = run_online(cfg, out, progress=None if json_out else lambda m: console.print(m, soft_wrap=True))
-        if json_out:
-            console.print_json(json.dumps({k: v for k, v in summary.items() if k != "curve"}))
-            return
-        f = summary["final"]
-        console.print(f"{the_task.name}, online {critic}, seed {seed}: {summary['feedback']['items']} feedback items "
-                      f"({summary['feedback']['annotator_seconds']:.0f} annotator-s); true return "
-                      f"{f['true_return']:.3f}, success {f['success_rate']:.0%}, proxy return {f['proxy_return']:.3f}; "
-                      f"gaming flagged: {summary['gaming']}; wrote {out}", soft_wrap=True)
-        return
-    if critic is not None:
-        raise NlfError("--critic only goes with --online")
-    model = None if reward == "oracle" else RewardModel.load(reward)
-    config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                         reward_scale=reward_scale)
-    summary = train_agent(the_task, model, config, out)
+        what = (f"online {critic}, seed {seed}: {summary['feedback']['items']} feedback items "
+                f"({summary['feedback']['annotator_seconds']:.0f} annotator-s);")
+    else:
+        if critic is not None:
+            raise NlfError("--critic only goes with --online")
+        model = None if reward == "oracle" else RewardModel.load(reward)
+        config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
+                             reward_scale=reward_scale)
+        summary = train_agent(the_task, model, config, out)
+        what = f"reward {summary['reward']}, seed {seed}, {summary['fps']:.0f} fps:"
     if json_out:
         console.print_json(json.dumps({k: v for k, v in summary.items() if k != "curve"}))
         return
     f = summary["final"]
-    console.print(f"{the_task.name}, reward {summary['reward']}, seed {seed}: true return {f['true_return']:.3f}, "
-                  f"success {f['success_rate']:.0%}, proxy return {f['proxy_return']:.3f}, violations/episode "
-                  f"{f['violations']:.2f}; gaming flagged: {summary['gaming']}; {summary['fps']:.0f} fps; "
-                  f"wrote {out}", soft_wrap=True)
+    console.print(f"{the_task.name}, {what} true return {f['true_return']:.3f}, success {f['success_rate']:.0%}, "
+                  f"proxy return {f['proxy_return']:.3f}, violations/episode {f['violations']:.2f}; gaming flagged: "
+                  f"{summary['gaming']}; wrote {out}", soft_wrap=True)

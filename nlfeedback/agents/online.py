@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from nlfeedback.agents.envs import make_vec_env
@@ -123,9 +122,9 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
     torch.set_num_threads(agent_cfg.threads)
     t0 = time.perf_counter()
     if config.kind == "oracle":
-        summary = train_agent(task, None, agent_cfg, out)
-        curve = [{**row, "feedback_items": 0, "annotator_seconds": 0.0} for row in summary["curve"]]
-        return _finish(config, out, curve, [], None, None, None, t0)
+        summary = train_agent(task, None, agent_cfg, out,
+                              extra=lambda: {"feedback_items": 0, "annotator_seconds": 0.0})
+        return _finish(config, out, summary["curve"], [], None, None, None, t0)
 
     interp = _interpreter(config)
     noise = parse_noise(config.noise) if config.noise else None
@@ -168,7 +167,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                 venv = RewardVecEnvWrapper(make_vec_env(task, agent_cfg.n_envs, config.seed), model,
                                            env_id=task.env_id, scale=agent_cfg.reward_scale)
                 ppo = make_ppo(venv, agent_cfg)
-                callback = _OnlineEval(task, agent_cfg, model, out / "curve.jsonl", spent)
+                callback = EvalCallback(task, agent_cfg, model, out / "curve.jsonl", lambda: {
+                    "feedback_items": spent["items"], "annotator_seconds": round(spent["seconds"], 2)})
             else:
                 venv.set_model(model)
                 callback.reward = model
@@ -185,29 +185,11 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
     return _finish(config, out, callback.curve, items, trajs, model, interp, t0)
 
 
-class _OnlineEval(EvalCallback):
-    """The evaluation callback, with the feedback spent so far on every row."""
-
-    def __init__(self, task, config: AgentConfig, reward: RewardModel, curve_path: Path, spent: dict) -> None:
-        super().__init__(task, config, reward, None)
-        self.spent, self.online_curve_path = spent, curve_path
-
-    def _evaluate(self) -> None:
-        super()._evaluate()
-        row = self.curve[-1]
-        row["feedback_items"] = self.spent["items"]
-        row["annotator_seconds"] = round(self.spent["seconds"], 2)
-        with open(self.online_curve_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
-
-
 def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[FeedbackBase],
             trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float) -> dict[str, Any]:
     from nlfeedback.agents.evaluation import gaming_flag
     from nlfeedback.metrics.reward import reward_metrics
 
-    if config.kind == "oracle":
-        (out / "curve.jsonl").write_text("".join(json.dumps(r) + "\n" for r in curve))
     interpretation = None
     if config.kind == "text" and interp is not None and trajs is not None:
         from nlfeedback.language.evaluate import evaluate_interpreter

@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -45,11 +46,14 @@ class AgentConfig:
 
 
 class EvalCallback(BaseCallback):
-    """Evaluate every ``every`` environment steps; append to ``curve`` (and a JSONL file)."""
+    """Evaluate every ``every`` environment steps; append to ``curve`` (and a JSONL file). ``extra`` adds
+    fields to every row (the online loop adds the feedback spent so far)."""
 
-    def __init__(self, task: Task, config: AgentConfig, reward: RewardModel | None, curve_path: Path | None) -> None:
+    def __init__(self, task: Task, config: AgentConfig, reward: RewardModel | None, curve_path: Path | None,
+                 extra: Callable[[], dict[str, Any]] | None = None) -> None:
         super().__init__()
         self.task, self.config, self.reward, self.curve_path = task, config, reward, curve_path
+        self.extra = extra
         self.curve: list[dict[str, Any]] = []
         self._next = config.eval_every
 
@@ -59,6 +63,8 @@ class EvalCallback(BaseCallback):
         row = {"steps": int(self.num_timesteps), **res.to_json()}
         self.curve.append(row)
         row["gaming"] = gaming_flag(self.curve)
+        if self.extra is not None:
+            row.update(self.extra())
         if self.curve_path is not None:
             with open(self.curve_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row) + "\n")
@@ -78,8 +84,8 @@ def make_ppo(venv, config: AgentConfig) -> PPO:
                policy_kwargs={"features_extractor_class": MinigridFeatures, "normalize_images": False})
 
 
-def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out_dir: str | Path | None = None
-                ) -> dict[str, Any]:
+def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out_dir: str | Path | None = None,
+                extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
     torch.set_num_threads(config.threads)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -89,7 +95,7 @@ def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out
     if reward is not None:
         venv = RewardVecEnvWrapper(venv, reward, env_id=task.env_id, scale=config.reward_scale)
     model = make_ppo(venv, config)
-    callback = EvalCallback(task, config, reward, out / "curve.jsonl" if out else None)
+    callback = EvalCallback(task, config, reward, out / "curve.jsonl" if out else None, extra)
     t0 = time.perf_counter()
     model.learn(config.steps, callback=callback)
     elapsed = time.perf_counter() - t0
