@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from nlfeedback.errors import NlfError
 from nlfeedback.experiments.config import RUN_DEFAULTS, Cell, ConfigError, load_config, parse_config
-from nlfeedback.experiments.report import build_report
+from nlfeedback.experiments.report import _proxy_panels, analyse, build_report, load_results
 from nlfeedback.experiments.runner import RESULT_SCHEMA, run_ablation
 from tests import experiment_cells as ec
 
@@ -386,6 +386,45 @@ def test_report_says_when_kinds_tie_and_when_the_oracle_did_not_learn(tmp_path):
     assert "the oracle's final true return is 0.000, so no 90%-of-oracle figures" in summary
     doc = json.loads(report.json_path.read_text())
     assert {e["status"] for e in doc["sample_efficiency"]} == {"oracle did not learn"}
+
+
+def _with_proxy(record: dict, proxy: list[float | None] | None) -> dict:
+    """``record`` with its curve's proxy returns replaced (``None`` entries as null, ``proxy=None``: key dropped)."""
+    curve = [dict(row) for row in record["curve"]]
+    for i, row in enumerate(curve):
+        if proxy is None:
+            row.pop("proxy_return", None)
+        else:
+            row["proxy_return"] = proxy[i]
+    return dict(record, curve=curve, final=curve[-1])
+
+
+def test_report_plots_true_and_proxy_return_per_arm_with_a_learned_reward(tmp_path):
+    for seed in range(2):
+        _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.9))  # proxy = true return: still left out
+        _write(tmp_path, _with_proxy(_result("doorkey-5x5", "sketch", 10, seed, 0.2, items=10, seconds=100.0,
+                                             gaming=seed == 1), [0.5, 1.0 + seed, 3.0]))
+        _write(tmp_path, _with_proxy(_result("doorkey-5x5", "scalar", 10, seed, 0.5, items=10, seconds=30.0), None))
+    report = build_report(tmp_path)
+    md = report.path.read_text()
+    png = tmp_path / "plots" / "curves_proxy.png"
+    assert png in report.plots and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![true and proxy return](plots/curves_proxy.png)" in md and "rising while true return falls" in md
+    assert md.index("(plots/learning_curves.png)") < md.index("(plots/curves_proxy.png)")
+    panels = _proxy_panels(analyse(load_results(tmp_path)))  # scalar recorded no proxy return, oracle has none
+    assert [(g.label, g.budget, len(g.rows)) for g in panels] == [("sketch", 10, 2)]
+    assert [r.proxy_curve for r in sorted(panels[0].rows, key=lambda r: r.seed)] == [
+        [(1000.0, 0.5), (2000.0, 1.0), (3000.0, 3.0)], [(1000.0, 0.5), (2000.0, 2.0), (3000.0, 3.0)]]
+
+
+def test_report_of_oracle_cells_only_has_no_proxy_plot(tmp_path):
+    _write(tmp_path, _with_proxy(_result("doorkey-5x5", "oracle", None, 0, 0.9), [None, None, None]))
+    _write(tmp_path, _with_proxy(_result("doorkey-5x5", "oracle", None, 1, 0.8), None))
+    report = build_report(tmp_path)
+    md = report.path.read_text()
+    assert (tmp_path / "plots" / "learning_curves.png").is_file() and "(plots/learning_curves.png)" in md
+    assert not (tmp_path / "plots" / "curves_proxy.png").exists() and "curves_proxy" not in md
+    assert [p.name for p in report.plots] == ["learning_curves.png"]
 
 
 def test_report_errors_on_an_empty_run_folder(tmp_path):

@@ -15,6 +15,8 @@ mean ± t₀.₉₇₅,ₙ₋₁ · s/√n; one seed gives the mean alone):
   reported as that budget's mean feedback items / annotator-seconds, or "not reached";
 - *AUC*: the area under true return against environment steps over the evaluations, divided by the
   steps spanned (the mean true return during training);
+- *proxy return*: the learned reward's return of the same evaluation episodes, in that reward's own scale
+  (``curve[].proxy_return``); the oracle has no learned reward and is left out of every proxy figure;
 - *significance*: Welch's t-test on final true return across seeds; p ≥ 0.05 is "not significant".
 """
 
@@ -127,6 +129,7 @@ class CellRow:
     seconds: float
     gaming: bool
     curve: list[tuple[float, float]]  # (env steps, true return)
+    proxy_curve: list[tuple[float, float]]  # (env steps, proxy return); empty when none was recorded
     auc: float | None
     interpretation: dict[str, Any] | None
     reward_metrics: dict[str, Any] | None
@@ -159,6 +162,12 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
+def _series(data: dict[str, Any], name: str) -> list[tuple[float, float]]:
+    """(env steps, ``name``) of every evaluation row of a result's ``curve`` where both are numbers, by steps."""
+    return sorted((float(r["steps"]), float(r[name])) for r in data.get("curve") or []
+                  if isinstance(r, dict) and _num(r.get("steps")) is not None and _num(r.get(name)) is not None)
+
+
 def _row(data: dict[str, Any]) -> CellRow:
     cell = data["cell"]
     final = data["final"]
@@ -166,15 +175,14 @@ def _row(data: dict[str, Any]) -> CellRow:
     ret = _num(final.get("true_return"))
     if ret is None:
         raise ValueError("final.true_return is missing or not a number")
-    curve = sorted((float(r["steps"]), float(r["true_return"])) for r in data.get("curve") or []
-                   if _num(r.get("steps")) is not None and _num(r.get("true_return")) is not None)
+    curve = _series(data, "true_return")
     return CellRow(
         key=data["key"], task=cell["task"], label=cell.get("label") or cell["kind"], kind=cell["kind"],
         budget=cell.get("budget"), noise=cell.get("noise") or "", seed=int(cell["seed"]), final_return=ret,
         success_rate=_num(final.get("success_rate")), proxy_return=_num(final.get("proxy_return")),
         violations=_num(final.get("violations")), episode_length=_num(final.get("episode_length")),
         items=_num(fb.get("items")) or 0.0, seconds=_num(fb.get("annotator_seconds")) or 0.0,
-        gaming=bool(data.get("gaming")), curve=curve, auc=_auc(curve),
+        gaming=bool(data.get("gaming")), curve=curve, proxy_curve=_series(data, "proxy_return"), auc=_auc(curve),
         interpretation=data.get("interpretation") or None, reward_metrics=data.get("reward_metrics") or None,
     )
 
@@ -498,8 +506,11 @@ def _plot_vs(a: Analysis, attr: str, xlabel: str, path: Path) -> None:
     plt.close(fig)
 
 
-def _mean_curve(rows: list[CellRow]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    curves = [r.curve for r in rows if r.curve]
+def _mean_curve(rows: list[CellRow],
+                attr: str = "curve") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Mean and 95% band over seeds of ``attr`` (``curve`` or ``proxy_curve``), seeds interpolated onto the union
+    of their evaluation steps up to the shortest seed's last."""
+    curves = [getattr(r, attr) for r in rows if getattr(r, attr)]
     if not curves:
         return None
     end = min(c[-1][0] for c in curves)
@@ -537,6 +548,46 @@ def _plot_curves(a: Analysis, path: Path) -> None:
         ax.set_ylabel("true return (mean, 95% CI)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _proxy_panels(a: Analysis) -> list[Group]:
+    """The feedback-arm groups with a recorded proxy return, in report order (the oracle has none)."""
+    return [g for t, n in a.sections for label in a.arms[(t, n)] for b in a.budgets[(t, n)]
+            if (g := a.groups.get((t, n, label, b))) and any(r.proxy_curve for r in g.rows)]
+
+
+def _plot_proxy_curves(a: Analysis, path: Path) -> None:
+    """True and proxy return against env steps, one panel per (task, noise, arm, budget): true return on the
+    left axis, the learned reward's return (its own scale) on the right."""
+    from matplotlib.ticker import FuncFormatter
+
+    panels = _proxy_panels(a)
+    plt = _plt()
+    fig, axes = _grid_axes(plt, max(1, len(panels)), width=5.6)
+    true_c, proxy_c = "tab:blue", "tab:orange"
+    for ax, g in zip(axes, panels):
+        handles = []
+        for axis, attr, color, ls, label, ylabel in (
+                (ax, "curve", true_c, "-", "true return", "true return (mean, 95% CI)"),
+                (ax.twinx(), "proxy_curve", proxy_c, "--", "proxy return", "proxy return (learned reward, own scale)")):
+            mc = _mean_curve(g.rows, attr)
+            if mc is not None:
+                x, m, lo, hi = mc
+                handles += axis.plot(x, m, color=color, ls=ls, label=label)
+                axis.fill_between(x, lo, hi, color=color, alpha=0.15)
+            axis.set_ylabel(ylabel, color=color)
+            axis.tick_params(axis="y", colors=color)
+        n_gaming = sum(r.gaming for r in g.rows)
+        flag = f"; gaming flagged {n_gaming}/{len(g.rows)}" if n_gaming else ""
+        ax.set_title(f"{g.task} ({_noise_name(g.noise)}), budget {g.budget}\n{g.label} ({len(g.rows)} seeds{flag})",
+                     fontsize=10)
+        ax.set_xlabel("environment steps")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
+        ax.grid(alpha=0.3)
+        ax.legend(handles=handles, fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -610,6 +661,9 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
         else:
             _plot_curves(a, out / "plots" / "learning_curves.png")
         plots.append(out / "plots" / "learning_curves.png")
+    if _proxy_panels(a):
+        _plot_proxy_curves(a, out / "plots" / "curves_proxy.png")
+        plots.append(out / "plots" / "curves_proxy.png")
 
     md: list[str] = []
     name = (results.meta or {}).get("config", {}).get("name") or results.run_dir.name
@@ -679,6 +733,11 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
         md.append("![learning curves](plots/learning_curves.png)\n")
     md.append("True return of the deterministic evaluations against environment steps, mean over seeds with 95% "
               "bands; seeds are interpolated onto the union of their evaluation steps.\n")
+    if any(p.name == "curves_proxy.png" for p in plots):
+        md.append("![true and proxy return](plots/curves_proxy.png)\n")
+        md.append("The same evaluations per feedback arm, true return (left axis) next to the proxy return, the "
+                  "learned reward's return of those episodes in its own scale (right axis; the oracle has none): "
+                  "proxy return rising while true return falls is reward gaming.\n")
 
     md += _misinterpretation_section(a, out)
     md += _behaviour_section(a, out)
