@@ -65,8 +65,8 @@ def bench_interpret_command(
 @app.command("agent")
 @cli_errors
 def bench_agent_command(
-    steps: Annotated[int, typer.Option(min=1000, help="PPO steps per arm and round.")] = 20_000,
-    rounds: Annotated[int, typer.Option(min=1)] = 2,
+    steps: Annotated[int, typer.Option(min=1000, help="PPO steps per arm and round.")] = 10_000,
+    rounds: Annotated[int, typer.Option(min=1, help="Alternating rounds; the ratio is their median.")] = 5,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """PPO fps with the learned-reward wrapper against PPO on the true reward, same config, same run.
@@ -80,7 +80,8 @@ def bench_agent_command(
         console.print_json(json.dumps(result))
         return
     console.print(f"PPO on {result['task']}: true reward {result['oracle_fps']:,.0f} fps, learned reward "
-                  f"{result['learned_reward_fps']:,.0f} fps, ratio {result['ratio']:.2f} ({result['machine']})",
+                  f"{result['learned_reward_fps']:,.0f} fps, ratio {result['ratio']:.2f} (median of rounds; range "
+                  f"{result['round_ratios'][0]:.2f}–{result['round_ratios'][-1]:.2f}) ({result['machine']})",
                   soft_wrap=True)
 
 

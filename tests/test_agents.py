@@ -95,6 +95,22 @@ def test_shaped_terminal_value_replaces_the_next_state():
         torch.nn.functional.softplus(torch.tensor(3.0))) - phi)
 
 
+@pytest.mark.parametrize("penalties", [False, True])
+def test_inference_rewards_match_the_training_formula(penalties):
+    """The numpy inference path (wrapper, evaluation) computes what the torch training loss fits."""
+    import torch
+
+    from nlfeedback.reward.model import NUM_ACTIONS, RewardModel, shaped_rewards
+
+    gen = torch.Generator().manual_seed(0)
+    out, out_next = torch.randn(50, 1 + 2 * NUM_ACTIONS, generator=gen) * 4, torch.randn(50, 1 + 2 * NUM_ACTIONS) * 4
+    actions = torch.randint(0, NUM_ACTIONS, (50,), generator=gen)
+    term = torch.rand(50, generator=gen) < 0.3
+    model = RewardModel([], "partial", (7, 7, 3), "env", "text", mean=0.0, std=2.0, gamma=0.9, penalties=penalties)
+    expected = shaped_rewards(out, out_next, actions, term, 0.9, penalties).numpy() / 2.0
+    assert np.allclose(model.rewards_from_outputs(out, out_next, actions.numpy(), term.numpy()), expected, atol=1e-5)
+
+
 def test_wrapper_refuses_another_task(sketch_reward):
     lava = get_task("lavagap-5")
     with pytest.raises(NlfError, match="trained on MiniGrid-DoorKey-5x5-v0"):

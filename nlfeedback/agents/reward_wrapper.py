@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from nlfeedback.reward.model import RewardModel
@@ -35,12 +34,12 @@ class RewardVecEnvWrapper(VecEnvWrapper):
         model.check_task(self.model.env_id, self.venv.observation_space.shape)
         self.model = model
         if self._last_obs is not None:
-            self._last_out = model.outputs(self._last_obs)
+            self._last_out = model.outputs(self._last_obs).numpy()
 
     def reset(self) -> Any:
         obs = self.venv.reset()
         self._last_obs = np.asarray(obs)
-        self._last_out = self.model.outputs(self._last_obs)
+        self._last_out = self.model.outputs(self._last_obs).numpy()
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -59,9 +58,11 @@ class RewardVecEnvWrapper(VecEnvWrapper):
             terminated[i] = not infos[i].get("TimeLimit.truncated", False)
         # one network pass: every next observation, plus the last observation of each finished episode
         finals = np.asarray(finals, dtype=obs.dtype).reshape(-1, *obs.shape[1:])
-        out = self.model.outputs(np.concatenate([obs, finals]))
-        with torch.inference_mode():
-            out_now, out_next = out[:len(obs)], out[:len(obs)].clone()
+        out = self.model.outputs(np.concatenate([obs, finals]) if len(finals) else obs).numpy()
+        out_now = out[:len(obs)]
+        out_next = out_now
+        if len(finals):
+            out_next = out_now.copy()
             out_next[done] = out[len(obs):]
         learned = self.scale * self.model.rewards_from_outputs(self._last_out, out_next, self._actions.reshape(-1),
                                                                terminated)

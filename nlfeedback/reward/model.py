@@ -77,18 +77,36 @@ def shaped_rewards(out: torch.Tensor, out_next: torch.Tensor, actions: torch.Ten
     return r + penalty(out, actions) if penalties else r
 
 
+DEFAULT_CHANNELS = (16, 16)
+DEFAULT_HIDDEN = 64
+
+
 class RewardNet(nn.Module):
-    def __init__(self, height: int, width: int, hidden: int = 128, outputs: int = NUM_ACTIONS) -> None:
+    """Two 3×3 convolutions (padding 1) over the one-hot image, then an MLP head.
+
+    Sized to cost about what the policy's own CNN costs per observation, since the agent wrapper runs it
+    on every environment step (``nlf bench agent``); checkpoints record their sizes."""
+
+    def __init__(self, height: int, width: int, hidden: int = DEFAULT_HIDDEN, outputs: int = NUM_ACTIONS,
+                 channels: tuple[int, int] = DEFAULT_CHANNELS) -> None:
         super().__init__()
+        c1, c2 = channels
+        self.channels = (int(c1), int(c2))
         self.conv = nn.Sequential(
-            nn.Conv2d(CHANNELS, 32, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(CHANNELS, c1, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(),
         )
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * height * width, hidden), nn.ReLU(),
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c2 * height * width, hidden), nn.ReLU(),
                                   nn.Linear(hidden, outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.conv(x))
+        # the layers' functions called directly: on the wrapper's per-step batches of ~8 observations,
+        # nn.Module's per-call overhead costs about as much as the arithmetic
+        (c1, _, c2, _), (_, l1, _, l2) = self.conv, self.head
+        h = F.relu(F.conv2d(x, c1.weight, c1.bias, padding=1))
+        h = F.relu(F.conv2d(h, c2.weight, c2.bias, padding=1))
+        h = F.relu(F.linear(h.flatten(1), l1.weight, l1.bias))
+        return F.linear(h, l2.weight, l2.bias)
 
 
 @dataclass
@@ -114,20 +132,28 @@ class RewardModel:
         """The network's outputs for a batch of observations (ensemble mean); see :meth:`rewards_from_outputs`."""
         return self._outputs(images, channels_first)
 
-    def rewards_from_outputs(self, out: torch.Tensor, out_next: torch.Tensor | None, actions: np.ndarray,
-                             terminated: np.ndarray | None = None) -> np.ndarray:
-        """Normalised rewards from :meth:`outputs` of ``s`` and ``s′`` (``out_next`` unused by the action
-        form), so a caller that sees every state twice — as ``s′`` and then as the next ``s`` — runs the
+    def rewards_from_outputs(self, out: torch.Tensor | np.ndarray, out_next: torch.Tensor | np.ndarray | None,
+                             actions: np.ndarray, terminated: np.ndarray | None = None) -> np.ndarray:
+        """Normalised rewards from :meth:`outputs` (tensors or their numpy arrays) of ``s`` and ``s′``
+        (``out_next`` unused by the action form), so a caller that sees every state twice — as ``s′`` and then as the next ``s`` — runs the
         network once per state."""
-        a = torch.as_tensor(np.asarray(actions, dtype=np.int64)).view(-1)
-        with torch.inference_mode():
-            if self.form == "action":
-                raw = out.gather(1, a.view(-1, 1)).squeeze(1)
-            else:
-                term = torch.zeros(len(a), dtype=torch.bool) if terminated is None else torch.as_tensor(
-                    np.asarray(terminated, dtype=bool)).view(-1)
-                raw = shaped_rewards(out, out_next, a, term, self.gamma, self.penalties)
-        return (raw.numpy() - self.mean) / self.std
+        return (self._raw_from_outputs(out, out_next, actions, terminated) - self.mean) / self.std
+
+    def _raw_from_outputs(self, out: torch.Tensor | np.ndarray, out_next: torch.Tensor | np.ndarray | None,
+                          actions: np.ndarray,
+                          terminated: np.ndarray | None) -> np.ndarray:
+        """Unnormalised rewards, computed in numpy: at inference there is no graph to keep, and on the agent
+        wrapper's small per-step batches numpy's few operations cost a fraction of torch's dispatch. Training
+        uses the torch twin :func:`shaped_rewards`; a test keeps the two equal."""
+        o = np.asarray(out)
+        a = np.asarray(actions, dtype=np.int64).reshape(-1)
+        rows = np.arange(len(a))
+        if self.form == "action":
+            return o[rows, a]
+        term = np.zeros(len(a), dtype=bool) if terminated is None else np.asarray(terminated, dtype=bool).reshape(-1)
+        after = np.where(term, o[rows, 1 + NUM_ACTIONS + a], np.logaddexp(0.0, np.asarray(out_next)[:, 0]))
+        r = self.gamma * after - np.logaddexp(0.0, o[:, 0])
+        return r + np.minimum(0.0, o[rows, 1 + a]) if self.penalties else r
 
     def _outputs(self, images: np.ndarray, channels_first: bool) -> torch.Tensor:
         images = np.asarray(images)
@@ -135,23 +161,21 @@ class RewardModel:
         if shape != tuple(self.obs_shape):
             raise NlfError(f"reward model expects observations of shape {tuple(self.obs_shape)} "
                            f"({self.obs_mode} view of {self.env_id}), got {shape}")
-        x = torch.from_numpy(one_hot(images, channels_first=channels_first))
+        x = one_hot(images, channels_first=channels_first)
         with torch.inference_mode():
+            if len(self.members) == 1:
+                return self.members[0](x)
             return torch.stack([m(x) for m in self.members]).mean(0)
 
     def raw_transitions(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray,
                         terminated: np.ndarray | None = None, *, channels_first: bool = False) -> np.ndarray:
         """Unnormalised rewards of a batch of transitions ``(s, a, s′)``; ``terminated`` marks steps that
         ended their episode (goal, lava; not the time limit)."""
-        actions = torch.as_tensor(np.asarray(actions, dtype=np.int64)).view(-1)
         if self.form == "action":
-            return self._outputs(obs, channels_first).gather(1, actions.view(-1, 1)).squeeze(1).numpy()
-        n = len(actions)
+            return self._raw_from_outputs(self._outputs(obs, channels_first), None, actions, None)
+        n = len(obs)
         both = self._outputs(np.concatenate([np.asarray(obs), np.asarray(next_obs)]), channels_first)
-        term = torch.zeros(n, dtype=torch.bool) if terminated is None else torch.as_tensor(
-            np.asarray(terminated, dtype=bool)).view(-1)
-        with torch.inference_mode():
-            return shaped_rewards(both[:n], both[n:], actions, term, self.gamma, self.penalties).numpy()
+        return self._raw_from_outputs(both[:n], both[n:], actions, terminated)
 
     def transition_rewards(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray,
                            terminated: np.ndarray | None = None, *, channels_first: bool = False) -> np.ndarray:
@@ -185,7 +209,8 @@ class RewardModel:
         torch.save({"format": CHECKPOINT_FORMAT, "obs_mode": self.obs_mode, "obs_shape": list(self.obs_shape),
                     "env_id": self.env_id, "kind": self.kind, "mean": self.mean, "std": self.std,
                     "form": self.form, "gamma": self.gamma, "penalties": self.penalties,
-                    "hidden": self.members[0].head[1].out_features, "meta": self.meta,
+                    "hidden": self.members[0].head[1].out_features, "channels": list(self.members[0].channels),
+                    "meta": self.meta,
                     "state_dicts": [m.state_dict() for m in self.members]}, path)
 
     @classmethod
@@ -194,7 +219,8 @@ class RewardModel:
         h, w, _ = ckpt["obs_shape"]
         members = []
         for state in ckpt["state_dicts"]:
-            m = RewardNet(h, w, ckpt["hidden"], net_outputs(ckpt["form"]))
+            # checkpoints written before the sizes were configurable used 32 channels in both layers
+            m = RewardNet(h, w, ckpt["hidden"], net_outputs(ckpt["form"]), tuple(ckpt.get("channels", (32, 32))))
             m.load_state_dict(state)
             m.eval()
             members.append(m)

@@ -2,7 +2,7 @@
 
 The one explicit HWC→CHW conversion of the project for reward models lives here (:func:`one_hot`):
 images arrive as ``(..., H, W, 3)`` uint8 ``(object, colour, state)`` triples, as the raw env gives
-them, and leave as ``(..., 20, H, W)`` float32 (11 object + 6 colour + 3 state channels). Observations
+them, and leave as ``(..., 20, H, W)`` float32 tensors (11 object + 6 colour + 3 state channels). Observations
 that SB3 has already transposed to channels-first must be passed with ``channels_first=True``.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from nlfeedback.policies.checkpoint import full_grid_obs
 from nlfeedback.trajectory import Trajectory, replay_steps
@@ -20,22 +21,22 @@ CHANNELS = N_OBJECTS + N_COLORS + N_STATES
 OBS_MODES = ("partial", "full")
 
 
-def one_hot(images: np.ndarray, channels_first: bool = False) -> np.ndarray:
-    """``(N, H, W, 3)`` (or ``(N, 3, H, W)`` with ``channels_first``) uint8 → ``(N, 20, H, W)`` float32."""
-    x = np.asarray(images)
+_OFFSETS = torch.tensor([0, N_OBJECTS, N_OBJECTS + N_COLORS])
+_LAST = torch.tensor([N_OBJECTS - 1, N_COLORS - 1, N_STATES - 1])
+
+
+def one_hot(images: np.ndarray, channels_first: bool = False) -> torch.Tensor:
+    """``(N, H, W, 3)`` (or ``(N, 3, H, W)`` with ``channels_first``) uint8 → ``(N, 20, H, W)`` float32 tensor.
+
+    Out-of-range codes are clipped into range. The result is a channels-last view (torch's convolutions
+    take it as it is); one scatter, since the agent wrapper calls this on every environment step."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).long()
     if channels_first:
-        x = np.moveaxis(x, 1, -1)
-    x = x.astype(np.int64)
-    n, h, w, _ = x.shape
-    out = np.zeros((n, CHANNELS, h, w), dtype=np.float32)
-    obj = np.clip(x[..., 0], 0, N_OBJECTS - 1)
-    col = np.clip(x[..., 1], 0, N_COLORS - 1)
-    st = np.clip(x[..., 2], 0, N_STATES - 1)
-    ii, yy, xx = np.meshgrid(np.arange(n), np.arange(h), np.arange(w), indexing="ij")
-    out[ii, obj, yy, xx] = 1.0
-    out[ii, N_OBJECTS + col, yy, xx] = 1.0
-    out[ii, N_OBJECTS + N_COLORS + st, yy, xx] = 1.0
-    return out
+        x = x.permute(0, 2, 3, 1)
+    x = torch.minimum(x.clamp(min=0), _LAST) + _OFFSETS
+    out = torch.zeros(*x.shape[:3], CHANNELS)
+    out.scatter_(3, x, 1.0)
+    return out.permute(0, 3, 1, 2)
 
 
 def env_observation(env: Any, obs: dict[str, Any], mode: str) -> np.ndarray:

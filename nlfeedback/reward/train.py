@@ -16,8 +16,8 @@ import torch
 from nlfeedback.errors import NlfError
 from nlfeedback.reward.data import RewardData
 from nlfeedback.reward.losses import bradley_terry, segment_regression, weighted_regression
-from nlfeedback.reward.model import (FORMS, RewardModel, RewardNet, net_outputs, penalty, potential, shaped_rewards,
-                                     terminal_value)
+from nlfeedback.reward.model import (DEFAULT_CHANNELS, DEFAULT_HIDDEN, FORMS, RewardModel, RewardNet, net_outputs,
+                                     penalty, potential, shaped_rewards, terminal_value)
 from nlfeedback.reward.observations import one_hot, trajectory_states
 from nlfeedback.versions import package_versions
 
@@ -30,7 +30,8 @@ class RewardConfig:
     epochs: int = 30
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    hidden: int = 128
+    hidden: int = DEFAULT_HIDDEN
+    channels: tuple[int, int] = DEFAULT_CHANNELS  # the two convolutions' widths
     members: int = 1
     step_batch: int = 256
     pair_batch: int = 32
@@ -74,7 +75,7 @@ def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties
         offsets.append(offsets[-1] + T)
     flat_images = np.concatenate(images)
     lengths = np.asarray([len(t.actions) for t in data.trajectories])
-    return _Tensors(torch.from_numpy(one_hot(flat_images)), torch.from_numpy(np.concatenate(actions)),
+    return _Tensors(one_hot(flat_images).contiguous(), torch.from_numpy(np.concatenate(actions)),
                     torch.from_numpy(np.concatenate(state)), torch.from_numpy(np.concatenate(terminal)),
                     np.asarray(offsets), np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]), lengths,
                     np.asarray([bool(t.terminated) for t in data.trajectories]), form, gamma, penalties), flat_images
@@ -196,7 +197,7 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
     history: list[dict[str, float]] = []
     for m in range(config.members):
         torch.manual_seed(config.seed * 100 + m)
-        net = RewardNet(h, w, config.hidden, net_outputs(config.form))
+        net = RewardNet(h, w, config.hidden, net_outputs(config.form), tuple(config.channels))
         if init is not None:
             if (init.form, tuple(init.obs_shape), len(init.members)) != (config.form, tuple(flat_images.shape[1:]),
                                                                          config.members):
