@@ -73,6 +73,10 @@ def ablate_command(
     backend: Annotated[str, typer.Option(help="local (process pool) | ray (an existing Ray cluster).")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default 'auto': the cluster "
                                                     "started here with `ray start --head`).")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run part of the grid: FIELD=V1,V2 with FIELD "
+                                                   "task, kind, budget, noise (off for none) or seed; repeatable, "
+                                                   "e.g. --only seed=0,1 --only budget=150 (oracle cells ignore "
+                                                   "budget and noise). Rerun without it to complete the grid.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and their status; run nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the sweep's counts as JSON.")] = False,
 ) -> None:
@@ -84,22 +88,25 @@ def ablate_command(
 
     Example: nlf ablate data/ablations/quick.toml --out runs/quick --workers 2
     """
-    from nlfeedback.experiments.config import load_config
+    from nlfeedback.experiments.config import load_config, parse_selection
     from nlfeedback.experiments.runner import read_result, run_ablation
 
     cfg = load_config(config)
+    selection = parse_selection(cfg, only) if only else None
     if dry_run:
-        table = Table(title=f"{config} · {len(cfg.cells())} cells", title_justify="left")
+        cells = [c for c in cfg.cells() if selection is None or selection(c)]
+        table = Table(title=f"{config} · {len(cells)} cells" + (f" ({selection.describe()})" if selection else ""),
+                      title_justify="left")
         for col in ("cell", "status"):
             table.add_column(col)
-        for cell in cfg.cells():
+        for cell in cells:
             stored = read_result(out / "cells" / cell.key / "result.json")
             table.add_row(cell.key, stored.get("status", "?") if stored else "to run")
         console.print(table)
         return
     with SweepDisplay() as display:
         summary = run_ablation(cfg, out, workers=workers, backend=backend, ray_address=ray_address,
-                               progress=display, config_text=config.read_text(encoding="utf-8"))
+                               progress=display, config_text=config.read_text(encoding="utf-8"), only=selection)
     if json_out:
         console.print_json(json.dumps(summary.to_json()))
     else:

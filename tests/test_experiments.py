@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from nlfeedback.errors import NlfError
-from nlfeedback.experiments.config import RUN_DEFAULTS, Cell, ConfigError, load_config, parse_config
+from nlfeedback.experiments.config import RUN_DEFAULTS, Cell, ConfigError, load_config, parse_config, parse_selection
 from nlfeedback.experiments.report import _proxy_panels, analyse, build_report, load_results
 from nlfeedback.experiments.runner import RESULT_SCHEMA, run_ablation
 from tests import experiment_cells as ec
@@ -436,11 +436,37 @@ def test_report_errors_on_an_empty_run_folder(tmp_path):
 # --------------------------------------------------------------------------------------------- CLI
 
 
+def test_only_runs_part_of_the_grid_keeps_the_oracle_and_the_rest_completes_later(tmp_path):
+    cfg = tiny()
+    part = parse_selection(cfg, ["seed=1", "budget=20", "kind=sketch,oracle"])
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell, only=part)
+    ran = sorted(results(tmp_path))
+    assert ran == ["doorkey-5x5__oracle__s1", "doorkey-5x5__sketch__b20__noise-off__s1"]  # oracle: no budget
+    assert summary.total == 2 and summary.ok == 2
+    assert json.loads((tmp_path / "ablation.json").read_text())["sessions"][0]["only"] == (
+        "kind=oracle,sketch budget=20 seed=1")
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell)  # the whole grid: the part is kept
+    assert summary.total == 14 and summary.skipped == 2 and summary.ran == 12
+
+
+def test_only_names_every_bad_field_and_value():
+    with pytest.raises(ConfigError) as err:
+        parse_selection(tiny(), ["seed=0,7", "colour=red", "kind=text:zero-shot", "budget"])
+    msg = str(err.value)
+    assert "4 problems" in msg and "'7' is not a seed of this grid (it has 0, 1)" in msg
+    assert "'colour=red': expected FIELD=VALUE" in msg and "'text:zero-shot' is not a kind" in msg
+    assert "'budget': expected FIELD=VALUE" in msg
+
+
 def test_cli_ablate_dry_run_and_config_errors(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, ["ablate", str(ABLATIONS / "quick.toml"), "--out", str(tmp_path / "q"), "--dry-run"])
     assert r.exit_code == 0, r.output
     assert "doorkey-5x5__oracle__s0" in r.output and "to run" in r.output
+    r = runner.invoke(app, ["ablate", str(ABLATIONS / "quick.toml"), "--out", str(tmp_path / "q"), "--dry-run",
+                            "--only", "kind=sketch", "--only", "seed=1"])
+    assert r.exit_code == 0 and "2 cells" not in r.output and "1 cells" in r.output, r.output
+    assert "doorkey-5x5__sketch__b60__noise-off__s1" in r.output and "doorkey-5x5__oracle" not in r.output
     bad = tmp_path / "bad.toml"
     bad.write_text('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50, -1]\nseeds=1\n')
     r = runner.invoke(app, ["ablate", str(bad), "--out", str(tmp_path / "b")])

@@ -150,6 +150,60 @@ class AblationConfig:
                 "run": asdict(self.run)}
 
 
+SELECT_FIELDS = ("task", "kind", "budget", "noise", "seed")
+
+
+@dataclass(frozen=True)
+class CellSelection:
+    """A subset of a grid's cells (``nlf ablate --only FIELD=V1,V2``), to run a large grid in parts.
+
+    Fields not named select everything. ``kind`` matches the arm's label (``text:trained``, ``oracle``);
+    ``noise`` matches the spec as written in the config, ``off`` for ``""``. Oracle cells have no budget
+    and no noise, so ``budget`` and ``noise`` never leave them out: the reference stays in every part.
+    """
+
+    values: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def __call__(self, cell: Cell) -> bool:
+        have = {"task": cell.task, "kind": cell.label, "budget": str(cell.budget),
+                "noise": cell.noise or "off", "seed": str(cell.seed)}
+        for name, allowed in self.values:
+            if cell.kind == "oracle" and name in ("budget", "noise"):
+                continue
+            if have[name] not in allowed:
+                return False
+        return True
+
+    def describe(self) -> str:
+        return " ".join(f"{n}={','.join(sorted(v))}" for n, v in self.values) or "all cells"
+
+
+def parse_selection(config: AblationConfig, specs: list[str] | tuple[str, ...]) -> CellSelection:
+    """``["seed=0,1", "kind=sketch,oracle"]`` → a :class:`CellSelection`; names and values are checked
+    against ``config``'s grid, every mistake reported at once."""
+    grid = {"task": list(config.tasks), "kind": [k.label for k in config.kinds],
+            "budget": [str(b) for b in config.budgets], "noise": [n or "off" for n in config.noise],
+            "seed": [str(s) for s in config.seeds]}
+    chosen: dict[str, set[str]] = {}
+    problems = []
+    for spec in specs:
+        name, eq, raw = spec.partition("=")
+        name = name.strip()
+        if not eq or name not in SELECT_FIELDS:
+            problems.append(f"--only {spec!r}: expected FIELD=VALUE[,VALUE…] with FIELD one of "
+                            f"{', '.join(SELECT_FIELDS)}")
+            continue
+        for value in (v.strip() for v in raw.split(",")):
+            if value not in grid[name]:
+                problems.append(f"--only {spec!r}: {value!r} is not a {name} of this grid "
+                                f"(it has {', '.join(grid[name])})")
+            else:
+                chosen.setdefault(name, set()).add(value)
+    if problems:
+        raise ConfigError(config.source, problems)
+    return CellSelection(tuple((n, frozenset(chosen[n])) for n in SELECT_FIELDS if n in chosen))
+
+
 def noise_slug(noise: str) -> str:
     """``"mistake=0.1,skip=0.05"`` → ``"mistake0.1+skip0.05"``; ``""`` → ``"noise-off"``."""
     if not noise:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from nlfeedback.errors import NlfError
-from nlfeedback.experiments.config import AblationConfig, Cell, RunSettings
+from nlfeedback.experiments.config import AblationConfig, Cell, CellSelection, RunSettings
 
 RESULT_SCHEMA = "nlf.cell-result/1"
 ABLATION_SCHEMA = "nlf.ablation/1"
@@ -198,9 +198,12 @@ class SweepSummary:
 class _Sweep:
     """Bookkeeping shared by the backends: plan, result files, counters, progress, ETA."""
 
-    def __init__(self, config: AblationConfig, out_dir: Path, progress: Callable[[SweepProgress], None] | None):
+    def __init__(self, config: AblationConfig, out_dir: Path, progress: Callable[[SweepProgress], None] | None,
+                 only: CellSelection | None = None):
         self.config, self.out, self.progress = config, out_dir, progress
-        self.cells = config.cells()
+        self.cells = [c for c in config.cells() if only is None or only(c)]
+        if not self.cells:
+            raise NlfError(f"--only {only.describe() if only else ''}: selects no cell of the grid")
         keys = [c.key for c in self.cells]
         if len(set(keys)) != len(keys):  # pragma: no cover - guarded by config validation
             raise NlfError("the grid has duplicate cells")
@@ -291,8 +294,9 @@ def _write_ablation_json(out: Path, config: AblationConfig, config_text: str | N
 def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | None = None, backend: str = "local",
                  ray_address: str | None = None, cell_fn: CellFn = run_cell,
                  progress: Callable[[SweepProgress], None] | None = None,
-                 config_text: str | None = None) -> SweepSummary:
-    """Run every unfinished cell of ``config`` into ``out_dir`` and return the counts.
+                 config_text: str | None = None, only: CellSelection | None = None) -> SweepSummary:
+    """Run every unfinished cell of ``config`` (or of its ``only`` selection) into ``out_dir`` and return the
+    counts; the totals count the selected cells.
 
     ``workers``: processes of the local pool (default 1); for Ray, the most cells in flight at once
     (default: as many as the cluster schedules). ``cell_fn(cell, run_settings, out_dir) -> summary dict``
@@ -307,9 +311,10 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
         raise NlfError("--ray-address only applies to --backend ray")
     out = Path(out_dir).resolve()
     (out / "cells").mkdir(parents=True, exist_ok=True)
-    sweep = _Sweep(config, out, progress)
+    sweep = _Sweep(config, out, progress, only)
     session = {"started_at": _now(), "backend": backend, "workers": workers, "ray_address": ray_address,
-               "cells_total": len(sweep.cells), "cells_skipped": sweep.skipped}
+               "only": only.describe() if only else "all cells", "cells_total": len(sweep.cells),
+               "cells_skipped": sweep.skipped}
     meta = _write_ablation_json(out, config, config_text, session, ("ray",) if backend == "ray" else ())
     sweep.emit()
     interrupted = False
