@@ -111,6 +111,43 @@ def test_inference_rewards_match_the_training_formula(penalties):
     assert np.allclose(model.rewards_from_outputs(out, out_next, actions.numpy(), term.numpy()), expected, atol=1e-5)
 
 
+class _HashPolicy:
+    """Deterministic, batched like SB3's predict: left / right / forward from a hash of the view."""
+
+    def predict(self, obs, deterministic=True):
+        obs = np.asarray(obs)
+        batch = obs.reshape(-1, *obs.shape[-3:])
+        acts = np.array([int(o.astype(np.int64).ravel() @ np.arange(o.size)) % 3 for o in batch])
+        return (acts if obs.ndim == 4 else acts[0]), None
+
+
+@pytest.mark.parametrize("task_name", ["lavagap-5", "doorkey-5x5"])
+def test_evaluation_runs_episodes_side_by_side_with_the_same_numbers_as_one_by_one(sketch_reward, task_name):
+    from nlfeedback.agents.envs import make_env
+    from nlfeedback.agents.evaluation import evaluate_policy
+
+    task, policy = get_task(task_name), _HashPolicy()
+    res = evaluate_policy(policy, task, 6, seed=123, reward=sketch_reward, reward_scale=0.1)
+    returns, proxies, lengths, successes = [], [], [], []
+    for ep in range(6):  # the reference: one episode after another
+        env = make_env(task)
+        obs, _ = env.reset(seed=123 + ep)
+        seen, acts, ended, ret, done, success = [obs], [], [], 0.0, False, False
+        while not done:
+            a = int(policy.predict(obs)[0])
+            obs, r, term, trunc, info = env.step(a)
+            seen.append(obs), acts.append(a), ended.append(term)
+            ret, done, success = ret + r, term or trunc, success or "reached:goal" in info["events"]
+        s = np.stack(seen)
+        proxies.append(0.1 * sketch_reward.transition_rewards(s[:-1], np.array(acts), s[1:], np.array(ended)).sum())
+        returns.append(ret), lengths.append(len(acts)), successes.append(success)
+    if task_name == "lavagap-5":
+        assert len(set(lengths)) > 1  # episodes of different lengths ran side by side
+    assert res.true_return == pytest.approx(np.mean(returns)) and res.episode_length == pytest.approx(np.mean(lengths))
+    assert res.success_rate == pytest.approx(np.mean(successes))
+    assert res.proxy_return == pytest.approx(np.mean(proxies), rel=1e-4, abs=1e-5)
+
+
 def test_wrapper_refuses_another_task(sketch_reward):
     lava = get_task("lavagap-5")
     with pytest.raises(NlfError, match="trained on MiniGrid-DoorKey-5x5-v0"):

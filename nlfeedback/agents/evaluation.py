@@ -43,43 +43,48 @@ class EvalResult:
 
 def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: RewardModel | None = None,
                     reward_scale: float | None = None, deterministic: bool = True) -> EvalResult:
+    """Run ``episodes`` episodes (layout seeds ``seed``, ``seed + 1``, …) side by side, one env each, asking
+    ``policy`` (anything with SB3's batched ``predict``) once per step for every unfinished episode; the
+    learned reward scores all of them in one batched call at the end."""
     if reward is not None and reward_scale is None:
         reward_scale = reward.default_scale
-    env = make_env(task)
-    true_r, proxy_r, success, viol, lengths = [], [], [], [], []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
+    envs = [make_env(task) for _ in range(episodes)]
+    obs, doors = [], []
+    for ep, env in enumerate(envs):
+        o, _ = env.reset(seed=seed + ep)
         grid = env.unwrapped.grid
         locked = [grid.get(*p).color for p in find_cells(env, "door") if grid.get(*p).is_locked]
-        door = locked[-1] if locked else None
-        done = False
-        tr = 0.0
-        v = n = 0
-        seen, acts, ended = [obs], [], []
-        reached = False
-        while not done:
-            action, _ = policy.predict(obs, deterministic=deterministic)
-            a = int(np.asarray(action).reshape(-1)[0])
-            obs, r, term, trunc, info = env.step(a)
-            seen.append(obs)
-            acts.append(a)
-            ended.append(term)
-            tr += float(r)
-            n += 1
-            v += _violation(info["events"], door)
-            reached |= "reached:goal" in info["events"]
-            done = term or trunc
-        true_r.append(tr)
-        if reward is not None:  # the whole episode scored in one batched call
-            states = np.stack(seen)
-            pr = float(reward_scale * reward.transition_rewards(states[:-1], np.asarray(acts), states[1:],
-                                                                np.asarray(ended)).sum())
-        proxy_r.append(pr if reward is not None else tr)
-        success.append(reached)
-        viol.append(v)
-        lengths.append(n)
-    env.close()
-    return EvalResult(float(np.mean(true_r)), float(np.mean(success)), float(np.mean(proxy_r)),
+        doors.append(locked[-1] if locked else None)
+        obs.append(o)
+    seen = [[o] for o in obs]
+    acts: list[list[int]] = [[] for _ in envs]
+    ended: list[list[bool]] = [[] for _ in envs]
+    true_r, viol, reached = np.zeros(episodes), np.zeros(episodes), np.zeros(episodes, dtype=bool)
+    active = list(range(episodes))
+    while active:
+        actions, _ = policy.predict(np.stack([obs[i] for i in active]), deterministic=deterministic)
+        still = []
+        for i, a in zip(active, np.asarray(actions).reshape(-1)):
+            obs[i], r, term, trunc, info = envs[i].step(int(a))
+            seen[i].append(obs[i])
+            acts[i].append(int(a))
+            ended[i].append(bool(term))
+            true_r[i] += float(r)
+            viol[i] += _violation(info["events"], doors[i])
+            reached[i] |= "reached:goal" in info["events"]
+            if not (term or trunc):
+                still.append(i)
+        active = still
+    for env in envs:
+        env.close()
+    lengths = np.array([len(a) for a in acts], dtype=float)
+    proxy_r = true_r
+    if reward is not None:  # every transition of every episode scored in one batched call
+        states = [np.stack(s) for s in seen]
+        r = reward.transition_rewards(np.concatenate([s[:-1] for s in states]), np.concatenate(acts),
+                                      np.concatenate([s[1:] for s in states]), np.concatenate(ended))
+        proxy_r = reward_scale * np.add.reduceat(r, np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(int))
+    return EvalResult(float(np.mean(true_r)), float(np.mean(reached)), float(np.mean(proxy_r)),
                       float(np.mean(viol)), float(np.mean(lengths)))
 
 
