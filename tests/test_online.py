@@ -51,6 +51,7 @@ def test_online_rounds_write_feedback_rewards_and_curve(tmp_path):
     curve = [json.loads(x) for x in (out / "curve.jsonl").read_text().splitlines()]
     assert [c["feedback_items"] for c in curve] == [6, 12] and curve == summary["curve"]
     assert summary["reward_metrics"]["event_sign_agreement"].keys() >= {"goal", "key"}
+    assert 0.0 <= summary["reward_metrics"]["epic_distance"] <= 1.0
     assert summary["interpretation"] is None and summary["config"]["seed"] == 3
     saved = json.loads((out / "summary.json").read_text())
     assert saved["final"] == summary["final"] and "stable_baselines3" in saved["versions"]

@@ -199,7 +199,7 @@ def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[Feed
     rmetrics = None
     if model is not None:
         m = reward_metrics(model, _heldout(get_task(config.task), config.seed))
-        rmetrics = {"reward_spearman": m["reward_spearman"], "event_sign_agreement": m["event_sign_agreement"]}
+        rmetrics = {k: m[k] for k in ("reward_spearman", "epic_distance", "event_sign_agreement")}
     summary = {
         "config": asdict(config), "seed": config.seed,
         "versions": package_versions("stable_baselines3", "minigrid", "gymnasium", "sentence_transformers"),

@@ -831,13 +831,16 @@ def _misinterpretation_section(a: Analysis, out: Path) -> list[str]:
                 g = a.groups.get((task, noise, label, b))
                 if not g or not any(r.reward_metrics for r in g.rows):
                     continue
-                rrows.append([task, noise or "off", label, b, len(g.rows),
-                              Stat.of(_num((r.reward_metrics or {}).get("reward_spearman")) for r in g.rows).fmt()]
+                rrows.append([task, noise or "off", label, b, len(g.rows)]
+                             + [Stat.of(_num((r.reward_metrics or {}).get(m)) for r in g.rows).fmt()
+                                for m in ("reward_spearman", "epic_distance")]
                              + [Stat.of(_num(((r.reward_metrics or {}).get("event_sign_agreement") or {}).get(e))
                                         for r in g.rows).fmt(2) for e in events])
-    rcols = ["task", "noise", "arm", "budget", "seeds", "reward_spearman", *[f"sign agreement: {e}" for e in events]]
+    rcols = ["task", "noise", "arm", "budget", "seeds", "reward_spearman", "epic_distance",
+             *[f"sign agreement: {e}" for e in events]]
     md.append("### Reward metrics\n")
-    md.append("The learned reward against the task's ground truth on held-out trajectories.\n")
+    md.append("The learned reward against the task's ground truth on held-out trajectories (EPIC distance: 0 = the "
+              "same reward up to shaping and scale, 1 = unrelated; — where a run did not record it).\n")
     md.append(_md_table(rcols, rrows) if rrows else "No reward metrics recorded.")
     _write_csv(out / "tables" / "reward_metrics.csv", rcols, rrows)
     md.append("")
