@@ -450,12 +450,22 @@ def test_only_runs_part_of_the_grid_keeps_the_oracle_and_the_rest_completes_late
 
 
 def test_only_names_every_bad_field_and_value():
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(NlfError) as err:
         parse_selection(tiny(), ["seed=0,7", "colour=red", "kind=text:zero-shot", "budget"])
     msg = str(err.value)
-    assert "4 problems" in msg and "'7' is not a seed of this grid (it has 0, 1)" in msg
+    assert "4 problems with --only" in msg and "'7' is not a seed of this grid (it has 0, 1)" in msg
     assert "'colour=red': expected FIELD=VALUE" in msg and "'text:zero-shot' is not a kind" in msg
     assert "'budget': expected FIELD=VALUE" in msg
+
+
+def test_only_noise_takes_one_spec_per_flag_in_any_spelling():
+    cfg = tiny(GRID.replace("seeds = 2", 'seeds = 1\nnoise = ["", "mistake=0.1,skip=0.05"]'))
+    noisy = parse_selection(cfg, ["noise=skip=0.050,mistake=0.10"])
+    assert {c.noise for c in cfg.cells() if noisy(c)} == {"mistake=0.1,skip=0.05", ""}  # "" = the oracle
+    both = parse_selection(cfg, ["noise=off", "noise=mistake=0.1,skip=0.05", "kind=sketch"])
+    assert len([c for c in cfg.cells() if both(c)]) == 2 * len(cfg.budgets)
+    with pytest.raises(NlfError, match="is not a noise of this grid \\(it has off \\| mistake=0.1,skip=0.05\\)"):
+        parse_selection(cfg, ["noise=mistake=0.2"])
 
 
 def test_cli_ablate_dry_run_and_config_errors(tmp_path):

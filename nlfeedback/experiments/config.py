@@ -157,9 +157,10 @@ SELECT_FIELDS = ("task", "kind", "budget", "noise", "seed")
 class CellSelection:
     """A subset of a grid's cells (``nlf ablate --only FIELD=V1,V2``), to run a large grid in parts.
 
-    Fields not named select everything. ``kind`` matches the arm's label (``text:trained``, ``oracle``);
-    ``noise`` matches the spec as written in the config, ``off`` for ``""``. Oracle cells have no budget
-    and no noise, so ``budget`` and ``noise`` never leave them out: the reference stays in every part.
+    Fields not named select everything. ``kind`` matches the arm's label (``text:trained``, ``oracle``).
+    ``noise`` takes one spec per ``--only`` (specs have commas of their own: repeat ``--only noise=…`` for
+    several), compared in canonical form, ``off`` for none. Oracle cells have no budget and no noise, so
+    ``budget`` and ``noise`` never leave them out: the reference stays in every part.
     """
 
     values: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -193,14 +194,22 @@ def parse_selection(config: AblationConfig, specs: list[str] | tuple[str, ...]) 
             problems.append(f"--only {spec!r}: expected FIELD=VALUE[,VALUE…] with FIELD one of "
                             f"{', '.join(SELECT_FIELDS)}")
             continue
-        for value in (v.strip() for v in raw.split(",")):
+        values = [raw.strip()] if name == "noise" else [v.strip() for v in raw.split(",")]
+        for value in values:
+            if name == "noise" and value != "off":
+                try:
+                    value = canonical_noise(value) or "off"
+                except NlfError as err:
+                    problems.append(f"--only {spec!r}: {err}")
+                    continue
             if value not in grid[name]:
                 problems.append(f"--only {spec!r}: {value!r} is not a {name} of this grid "
-                                f"(it has {', '.join(grid[name])})")
+                                f"(it has {' | '.join(grid[name]) if name == 'noise' else ', '.join(grid[name])})")
             else:
                 chosen.setdefault(name, set()).add(value)
     if problems:
-        raise ConfigError(config.source, problems)
+        raise NlfError(problems[0] if len(problems) == 1 else
+                       f"{len(problems)} problems with --only:\n" + "\n".join(problems))
     return CellSelection(tuple((n, frozenset(chosen[n])) for n in SELECT_FIELDS if n in chosen))
 
 

@@ -736,8 +736,10 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     if any(p.name == "curves_proxy.png" for p in plots):
         md.append("![true and proxy return](plots/curves_proxy.png)\n")
         md.append("The same evaluations per feedback arm, true return (left axis) next to the proxy return, the "
-                  "learned reward's return of those episodes in its own scale (right axis; the oracle has none): "
-                  "proxy return rising while true return falls is reward gaming.\n")
+                  "learned reward's return of those episodes in its own scale (right axis; the oracle has none), "
+                  "measured with the reward model of that moment, so each round's refit changes the yardstick — "
+                  "a jump at a refit is not gaming; proxy return rising while true return falls within a round is. "
+                  "Each seed has its own learned reward: the band mixes their scales.\n")
 
     md += _misinterpretation_section(a, out)
     md += _behaviour_section(a, out)
@@ -840,7 +842,8 @@ def _misinterpretation_section(a: Analysis, out: Path) -> list[str]:
              *[f"sign agreement: {e}" for e in events]]
     md.append("### Reward metrics\n")
     md.append("The learned reward against the task's ground truth on held-out trajectories (EPIC distance: 0 = the "
-              "same reward up to shaping and scale, 1 = unrelated; — where a run did not record it).\n")
+              "same reward up to shaping and scale, 1 = unrelated; — where a run did not record it or it is "
+              "undefined).\n")
     md.append(_md_table(rcols, rrows) if rrows else "No reward metrics recorded.")
     _write_csv(out / "tables" / "reward_metrics.csv", rcols, rrows)
     md.append("")
