@@ -158,7 +158,9 @@ def test_gaming_flag_on_constructed_curves():
     gaming = [{"proxy_return": p, "true_return": t} for p, t in [(0.1, 0.5), (0.3, 0.6), (0.5, 0.4), (0.8, 0.2), (1.0, 0.1)]]
     healthy = [{"proxy_return": p, "true_return": t} for p, t in [(0.1, 0.1), (0.3, 0.3), (0.5, 0.6), (0.8, 0.8), (1.0, 0.9)]]
     plateau = [{"proxy_return": 1.0, "true_return": 0.9}] * 5
+    jitter = [{"proxy_return": p, "true_return": t} for p, t in [(0.55, 0.959), (0.66, 0.959), (0.44, 0.912), (0.66, 0.959)]]
     assert gaming_flag(gaming) and not gaming_flag(healthy) and not gaming_flag(plateau)
+    assert not gaming_flag(jitter)  # a solved task's evaluation jitter (a real acceptance curve) is not gaming
     assert not gaming_flag(gaming[:2])
 
 
