@@ -94,7 +94,7 @@ def ablate_command(
     cfg = load_config(config)
     selection = parse_selection(cfg, only) if only else None
     if dry_run:
-        cells = [c for c in cfg.cells() if selection is None or selection(c)]
+        cells = cfg.cells(selection)
         table = Table(title=f"{config} · {len(cells)} cells" + (f" ({selection.describe()})" if selection else ""),
                       title_justify="left")
         for col in ("cell", "status"):

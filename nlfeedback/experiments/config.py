@@ -130,8 +130,11 @@ class AblationConfig:
     description: str = ""
     source: str = "<config>"
 
-    def cells(self) -> list[Cell]:
-        """Every cell of the grid, in a stable order (task, kind, budget, noise, seed)."""
+    def cells(self, only: CellSelection | None = None) -> list[Cell]:
+        """Every cell of the grid (or of its ``only`` selection), in a stable order (task, kind, budget,
+        noise, seed)."""
+        if only is not None:
+            return [c for c in self.cells() if only(c)]
         out: list[Cell] = []
         for task in self.tasks:
             for spec in self.kinds:

@@ -201,7 +201,7 @@ class _Sweep:
     def __init__(self, config: AblationConfig, out_dir: Path, progress: Callable[[SweepProgress], None] | None,
                  only: CellSelection | None = None):
         self.config, self.out, self.progress = config, out_dir, progress
-        self.cells = [c for c in config.cells() if only is None or only(c)]
+        self.cells = config.cells(only)
         if not self.cells:
             raise NlfError(f"--only {only.describe() if only else ''}: selects no cell of the grid")
         keys = [c.key for c in self.cells]

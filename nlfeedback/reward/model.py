@@ -135,13 +135,12 @@ class RewardModel:
     def rewards_from_outputs(self, out: torch.Tensor | np.ndarray, out_next: torch.Tensor | np.ndarray | None,
                              actions: np.ndarray, terminated: np.ndarray | None = None) -> np.ndarray:
         """Normalised rewards from :meth:`outputs` (tensors or their numpy arrays) of ``s`` and ``s′``
-        (``out_next`` unused by the action form), so a caller that sees every state twice — as ``s′`` and then as the next ``s`` — runs the
-        network once per state."""
+        (``out_next`` unused by the action form), so a caller that sees every state twice — as ``s′`` and
+        then as the next ``s`` — runs the network once per state."""
         return (self._raw_from_outputs(out, out_next, actions, terminated) - self.mean) / self.std
 
     def _raw_from_outputs(self, out: torch.Tensor | np.ndarray, out_next: torch.Tensor | np.ndarray | None,
-                          actions: np.ndarray,
-                          terminated: np.ndarray | None) -> np.ndarray:
+                          actions: np.ndarray, terminated: np.ndarray | None) -> np.ndarray:
         """Unnormalised rewards, computed in numpy: at inference there is no graph to keep, and on the agent
         wrapper's small per-step batches numpy's few operations cost a fraction of torch's dispatch. Training
         uses the torch twin :func:`shaped_rewards`; a test keeps the two equal."""
