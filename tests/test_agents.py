@@ -162,6 +162,9 @@ def test_gaming_flag_on_constructed_curves():
     assert gaming_flag(gaming) and not gaming_flag(healthy) and not gaming_flag(plateau)
     assert not gaming_flag(jitter)  # a solved task's evaluation jitter (a real acceptance curve) is not gaming
     assert not gaming_flag(gaming[:2])
+    # a single dip that recovers, the proxy dipping along (default ablation, sketch b50 seed 2, 80k–110k steps)
+    dip = [{"proxy_return": p, "true_return": t} for p, t in [(0.757, 0.966), (0.757, 0.966), (0.602, 0.774), (0.820, 0.966)]]
+    assert not gaming_flag(dip)
 
 
 def test_short_real_ppo_run_on_a_learned_reward(tmp_path, sketch_reward):
