@@ -85,6 +85,16 @@ def test_negate(text, negated):
     assert negate(text) == negated
 
 
+def test_clause_negation_counts_only_negated_verbs():
+    from nlfeedback.language.negation import clause_negation_sign
+
+    assert clause_negation_sign("don't walk into the lava") == -1
+    assert clause_negation_sign("you didn't waste time, it wasn't bad") == 1
+    assert clause_negation_sign("door opened with no fuss, great") == 1  # "no" negates "fuss"
+    assert clause_negation_sign("that wall did nothing to you, quit ramming it") == 1
+    assert clause_negation_sign("turning on the spot never gets you closer") == -1
+
+
 def test_negation_sign_counts_grammatical_negators():
     assert negation_sign("don't walk into the lava") == -1
     assert negation_sign("not bad, you didn't waste time") == 1
@@ -130,6 +140,29 @@ def test_referent_names_the_wrong_key():
             assert right is None or not set(right.steps) & set(clause.steps)
             return
     raise AssertionError("no wrong-key episode")
+
+
+def test_a_named_key_colour_decides_right_or_wrong_key():
+    """"the blue key" is about picking up the blue key, whichever moment the reader guessed; the sign stays."""
+    from nlfeedback.language.grounding import key_color, moments_of
+
+    assert key_color("also the blue key? really?") == "blue" and key_color("the gray one") == "grey"
+    assert key_color("nice key grab") is None and key_color("the blue door") is None
+    for traj in rollout(get_task("keys-distractor"), make_policy("expert", mistakes=0.5), 200, seed=3):
+        moments = moments_of(traj)
+        if "wrong_key" not in moments or "key_pickup" not in moments:
+            continue
+        wrong = moments["wrong_key"].referent.split()[0]
+        right = moments["key_pickup"].referent.split()[0]
+        as_right = ground(Parse("key_pickup", 1, 1.0, key_color=wrong), traj)
+        assert as_right.moment == "wrong_key" and as_right.steps == moments["wrong_key"].steps
+        assert as_right.polarity == 1
+        as_wrong = ground(Parse("wrong_key", -1, 1.0, key_color=right), traj)
+        assert as_wrong.moment == "key_pickup" and as_wrong.polarity == -1
+        unnamed = ground(Parse("wrong_key", -1, 1.0), traj)
+        assert unnamed.moment == "wrong_key"
+        return
+    raise AssertionError("no episode with both the wrong and the right key")
 
 
 # --- rules, abstaining, oracle ---------------------------------------------------------------------------
@@ -248,11 +281,45 @@ def test_targets_from_reading_prefers_specific_clauses():
     ("lava is bad, even if you got the key", ["lava is bad", "you got the key"]),
     ("good key grab. unfortunately you hit the wall", ["good key grab", "unfortunately you hit the wall"]),
     ("walls block your path, so moving into one wastes a step", ["walls block your path, so moving into one wastes a step"]),
+    # judging openers start a clause and stay in it; "what a pity" and "you still …" do not split
+    ("nice key grab but unfortunately you hit the wall", ["nice key grab", "unfortunately you hit the wall"]),
+    ("great run, shame about the lava at the end", ["great run", "shame about the lava at the end"]),
+    ("you got the key, the problem is you then dropped it", ["you got the key", "the problem is you then dropped it"]),
+    ("what a pity you hit the wall", ["what a pity you hit the wall"]),
+    ("you hit the wall but you still got the key", ["you hit the wall", "you still got the key"]),
 ])
 def test_fragments_split_mixed_remarks(text, parts):
     from nlfeedback.language.fragments import fragment_spans
 
     assert [text[a:b] for a, b in fragment_spans(text)] == parts
+
+
+@pytest.mark.parametrize("text, compound_sign", [
+    ("that was dire", -1), ("what a mess", -1), ("lovely work with the key", 1),
+    ("spinning wastes moves", -1),  # "wastes" is looked up as "waste"
+    ("dont walk into the lava", 0),  # negators are taken out first: "walk into the lava" is neutral
+    ("cant fault the way you got the key", -1),  # "fault …": the interpreter applies the negation by counting
+])
+def test_lexicon_sentiment_reads_the_clause_without_negators(text, compound_sign):
+    from nlfeedback.language.sentiment import sentiment_features, strip_negators
+
+    assert "dont" not in strip_negators(text) and "cant" not in strip_negators(text)
+    compound, pos, neg = sentiment_features(text)
+    assert np.sign(round(compound, 3)) == compound_sign and 0 <= pos <= 1 and 0 <= neg <= 1
+
+
+@pytest.mark.parametrize("text, imperative, avoidance", [
+    ("dont just go round and round", 1, 0), ("please never step on the orange tiles", 1, 0),
+    ("next time, grab the key first", 1, 0), ("you should have opened the door", 1, 0),
+    ("you shouldn't have dropped the key", 1, 0),
+    ("you walked into the lava", 0, 0), ("that was dire", 0, 0), ("the spinning was pointless", 0, 0),
+    ("avoid the lava", 1, 1), ("less turning please", 0, 1), ("keep well away from the walls", 1, 1),
+    ("make one turn instead of spinning", 1, 1), ("you kept away from the lava", 0, 1),
+])
+def test_mood_cues(text, imperative, avoidance):
+    from nlfeedback.language.mood import mood_features
+
+    assert mood_features(text) == [float(imperative), float(avoidance)]
 
 
 @pytest.mark.parametrize("text, n", [("at step seven", 7), ("the fifth move was bad", 5), ("on move number three", 3),
@@ -330,16 +397,66 @@ HUMAN_STYLE_REMARKS = [  # (text, moment, polarity): written for this test, in n
 ]
 
 
-def test_trained_reads_human_style_remarks(trained):
-    """The shipped checkpoint on 40 remarks in styles neither bank uses: its most confident fragment names
-    the right moment and sign for most of them (measured 2026-11-25: moment 39/40, sign 37/40)."""
-    preds = trained.predict([t for t, _, _ in HUMAN_STYLE_REMARKS])
+# A second set, written 2026-12-01 before any interpreter was run on it (formal reports, terse commands,
+# idioms such as "no fuss" and "rip"), so it was never tuned on.
+HUMAN_STYLE_REMARKS_2 = [
+    ('Agent proceeded directly into the lava. Unacceptable.', 'lava', -1),
+    ('orange = death, stay off it', 'lava', -1),
+    ('you fried yourself on the lava, rip', 'lava', -1),
+    ('Please refrain from entering the lava tiles.', 'lava', -1),
+    ('stay well clear of the lava next time', 'lava', -1),
+    ('ouch, straight into the wall', 'wall_bump', -1),
+    ('that wall did nothing to you, quit ramming it', 'wall_bump', -1),
+    ('Collisions with the boundary wall should be avoided.', 'wall_bump', -1),
+    ('you walked face-first into the wall like three times', 'wall_bump', -1),
+    ('so much pointless rotating', 'spin', -1),
+    ('The agent rotated in place repeatedly without purpose.', 'spin', -1),
+    ('no need to keep turning round and round', 'spin', -1),
+    ('spinning like a top, why', 'spin', -1),
+    ('you let go of the key way too early', 'drop_key', -1),
+    ('hold on to the key until the door is open', 'drop_key', -1),
+    ('dropping the key was a blunder', 'drop_key', -1),
+    ("that's the wrong colour key, the door won't take it", 'wrong_key', -1),
+    ('you went for the decoy key', 'wrong_key', -1),
+    ('banging on the locked door without a key achieves nothing', 'locked_door', -1),
+    ('The agent attempted the door before collecting the key.', 'locked_door', -1),
+    ('Key acquired efficiently. Good.', 'key_pickup', 1),
+    ('love that you went for the key straight away', 'key_pickup', 1),
+    ('getting the key first was the right call', 'key_pickup', 1),
+    ('door opened with no fuss, great', 'door_open', 1),
+    ('The door was unlocked correctly.', 'door_open', 1),
+    ('you got through the door, nice one', 'door_open', 1),
+    ('goal reached! excellent', 'goal', 1),
+    ('that finish was textbook', 'goal', 1),
+    ('you made it to the green square, well done', 'goal', 1),
+    ('The episode terminated due to the time limit.', 'timeout', -1),
+    ('ran the clock out, again', 'timeout', -1),
+    ('why the scenic route? just go straight', 'detour', -1),
+    ('you took a massive detour there', 'detour', -1),
+    ('toggling empty space is a wasted action', 'wasted', -1),
+    ('what was the point of pressing done?', 'wasted', -1),
+    ('flawless, 10/10', 'episode', 1),
+    ('a total mess from beginning to end', 'episode', -1),
+    ('meh, could have been much better', 'episode', -1),
+    ('I have no complaints about that run', 'episode', 1),
+    ('not good at all', 'episode', -1),
+]
+
+
+@pytest.mark.parametrize("remarks, min_moment, min_sign", [
+    (HUMAN_STYLE_REMARKS, 36, 34),    # measured 2026-12-01: moment 39/40, sign 35/40 (previous checkpoint 39, 37)
+    (HUMAN_STYLE_REMARKS_2, 34, 32),  # measured 2026-12-01: moment 36/40, sign 34/40 (previous checkpoint 36, 33)
+])
+def test_trained_reads_human_style_remarks(trained, remarks, min_moment, min_sign):
+    """The shipped checkpoint on remarks in styles neither bank uses: its most confident fragment names
+    the right moment and sign for most of them."""
+    preds = trained.predict([t for t, _, _ in remarks])
     moment_ok = sign_ok = 0
-    for (_, moment, polarity), frags in zip(HUMAN_STYLE_REMARKS, preds):
+    for (_, moment, polarity), frags in zip(remarks, preds):
         cands = [f for f in frags if f["moment"][0] != "none" and f["polarity"][0] != 0]
         if not cands:
             continue
         best = max(cands, key=lambda f: f["moment"][1] * f["polarity"][1])
         moment_ok += best["moment"][0] == moment or (moment == "episode" and best["moment"][0] in ("episode", "vague"))
         sign_ok += best["polarity"][0] == polarity
-    assert moment_ok >= 36 and sign_ok >= 35, (moment_ok, sign_ok)
+    assert moment_ok >= min_moment and sign_ok >= min_sign, (moment_ok, sign_ok)

@@ -31,6 +31,7 @@ class Parse:
     anchor: str = "none"  # none | picked_up | unlocked
     scope: str = "episode"
     number: int | None = None  # explicit 1-based step number found in the text
+    key_color: str | None = None  # the colour of the key the text names ("the blue key"), if it names one
 
 
 _UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -72,13 +73,38 @@ def moments_of(traj: Trajectory) -> dict[str, Moment]:
     return got
 
 
+_COLORS = ("red", "green", "blue", "purple", "yellow", "grey", "gray")
+KEY_COLOR = re.compile(rf"\b({'|'.join(_COLORS)})(?:[\s-]+(?:coloured|colored))?\s+(?:key|one)s?\b", re.IGNORECASE)
+
+
+def key_color(text: str) -> str | None:
+    """The colour of the first key ``text`` names ("grabbing the blue key …" → "blue"), or ``None``."""
+    m = KEY_COLOR.search(text)
+    if not m:
+        return None
+    c = m.group(1).lower()
+    return "grey" if c == "gray" else c
+
+
+def _key_moment(parse: Parse, moments: dict[str, Moment]) -> str:
+    """Right key or wrong key, by the colour the text names: a remark about "the blue key" is about
+    picking up the blue key, whichever of the two the model guessed (the sign stays as it was read)."""
+    if parse.moment not in ("key_pickup", "wrong_key") or parse.key_color is None:
+        return parse.moment
+    for kind in ("key_pickup", "wrong_key"):
+        m = moments.get(kind)
+        if m is not None and m.referent == f"{parse.key_color} key":
+            return kind
+    return parse.moment
+
+
 def ground(parse: Parse, traj: Trajectory) -> Clause | None:
     """The clause a parse means on ``traj``, or ``None`` if the moment does not occur in it."""
     T = len(traj)
     if parse.moment in ("episode", "vague"):
         return Clause(steps=list(range(T)), polarity=parse.polarity, strength=parse.strength, moment=parse.moment)
     moments = moments_of(traj)
-    m = moments.get(parse.moment)
+    m = moments.get(_key_moment(parse, moments))
     if m is None:
         return None
     if parse.scope == "general" and m.pattern:

@@ -32,6 +32,29 @@ PARITY_NEGATORS = re.compile(
 )
 
 
+# The negators that negate a clause's verb ("don't go", "was not", "never gets", "can't fault"): what the
+# trained interpreter counts. The others negate a noun phrase — "no fuss", "without purpose", "nothing
+# to complain about", "gets you nowhere" — and stay in the text for the sentence embedding and the
+# sentiment lexicon to read (VADER reverses the words after them), since flipping the whole clause for
+# them misreads "door opened with no fuss, great" and "that wall did nothing to you, quit ramming it".
+CLAUSE_NEGATORS = re.compile(
+    r"\b(?:not|never|cannot|ain'?t|"
+    r"(?:do|does|did|is|was|are|were|wo|would|should|could|ca|has|have|had|must|need)n'?t|"
+    r"dont|doesnt|didnt|isnt|wasnt|arent|werent|wont|wouldnt|shouldnt|couldnt|cant|hasnt|havent|hadnt)\b",
+    re.IGNORECASE,
+)
+
+
+def clause_negator_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the negators of verbs in ``text`` (see :data:`CLAUSE_NEGATORS`)."""
+    return [(m.start(), m.end()) for m in CLAUSE_NEGATORS.finditer(text)]
+
+
+def clause_negation_sign(text: str) -> int:
+    """``-1`` if ``text`` has an odd number of verb negators, else ``+1`` (what the trained interpreter counts)."""
+    return -1 if len(clause_negator_spans(text)) % 2 else 1
+
+
 def negator_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the grammatical negators in ``text`` (see :data:`PARITY_NEGATORS`)."""
     return [(m.start(), m.end()) for m in PARITY_NEGATORS.finditer(text)]

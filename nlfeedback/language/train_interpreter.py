@@ -29,7 +29,7 @@ from nlfeedback.language.interpreters.trained import (
     features_batch,
     span_request,
 )
-from nlfeedback.language.negation import negate, negation_sign, negator_spans
+from nlfeedback.language.negation import clause_negation_sign, negate
 from nlfeedback.language.restyle import restyle
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
@@ -62,7 +62,7 @@ def _labels(clause: Clause | None, fragment: str, moment_if_none: str = "vague")
     else:
         moment, polarity, scope = clause.moment or "episode", clause.polarity, clause.scope
     when, anchor = _when_labels(clause)
-    valence = polarity * negation_sign(fragment)
+    valence = polarity * clause_negation_sign(fragment)
     values = {"moment": moment, "valence": valence, "when": when, "anchor": anchor, "scope": scope}
     return {k: HEADS[k].index(v) for k, v in values.items()}
 
@@ -172,7 +172,7 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
     members = []
     for member in range(config.members):
         torch.manual_seed(config.seed * 100 + member)
-        model = build_model(config.hidden, config.dropout)
+        model = build_model(config.hidden, config.dropout, config.wide)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed * 100 + member)
         for _epoch in range(config.epochs):
@@ -204,6 +204,7 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
             report["val_accuracy"][k] = round(float((p.argmax(1) == Y[k][is_val]).mean()), 4)
     full_meta = {"config": asdict(config), "versions": package_versions("sentence_transformers"), "report": report, **(meta or {})}
     full_meta.setdefault("train_items", len(critic_items))
-    interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout}, full_meta)
+    interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout, "wide": config.wide},
+                                full_meta)
     torch.set_num_threads(threads)
     return interp, report

@@ -32,8 +32,10 @@ from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.language.encoder import DIM, shared_encoder
 from nlfeedback.language.fragments import fragment_spans
-from nlfeedback.language.grounding import Parse, ground, step_number
-from nlfeedback.language.negation import negation_sign, negator_spans
+from nlfeedback.language.grounding import Parse, ground, key_color, step_number
+from nlfeedback.language.mood import N_MOOD, mood_features
+from nlfeedback.language.negation import clause_negation_sign, clause_negator_spans
+from nlfeedback.language.sentiment import N_SENTIMENT, sentiment_features
 from nlfeedback.language.targets import Reading
 from nlfeedback.trajectory import Trajectory
 
@@ -60,6 +62,7 @@ class TrainConfig:
     hidden: int = 256
     dropout: float = 0.3
     input_noise: float = 0.02  # std of Gaussian noise added to the embedding inputs while training
+    wide: bool = True  # heads also see the scalar cues directly (see build_model)
     epochs: int = 40
     members: int = 1  # ensemble size (members differ in seed; their probabilities are averaged)
     batch_size: int = 256
@@ -124,41 +127,53 @@ def cues_batch(frags: np.ndarray) -> np.ndarray:
 
 
 def surface_features(text: str) -> list[float]:
-    """Negation-free surface cues: a step number (digits or "step seven"), a question, an exclamation."""
+    """Negation-free surface cues: a step number (digits or "step seven"), a question, an exclamation
+    (the lexicon sentiment and the mood cues follow them in the model input, :func:`features_batch`)."""
     return [1.0 if any(c.isdigit() for c in text) or step_number(text) is not None else 0.0, 1.0 if "?" in text else 0.0, 1.0 if "!" in text else 0.0]
 
 
-N_SURFACE = 3
+N_SURFACE = 3 + N_SENTIMENT + N_MOOD  # surface cues, the fragment's lexicon sentiment and its mood cues
 
 
 def features_batch(sents: np.ndarray, frags: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """Model input for fragments: ``(N, 384)`` fragment and remark vectors and the fragments' texts.
 
-    Every part leaves negators out (the remark and fragment means skip negator tokens; no negation
-    counts), so a remark and its negation look alike to the model and the negation is applied
-    afterwards, by counting."""
-    surface = np.asarray([surface_features(t) for t in texts], dtype=np.float32).reshape(len(texts), N_SURFACE)
+    Every part leaves negators out (the remark and fragment means skip negator tokens, the lexicon
+    sentiment is read without them, the imperative cue skips them; no negation counts), so a remark and
+    its negation look alike to the model and the negation is applied afterwards, by counting."""
+    surface = np.asarray([surface_features(t) + sentiment_features(t) + mood_features(t) for t in texts],
+                         dtype=np.float32).reshape(len(texts), N_SURFACE)
     return np.concatenate([frags, sents, surface, cues_batch(frags)], axis=1).astype(np.float32)
 
 
 def span_request(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, list[tuple[int, int]]], list[tuple[int, int]]]:
     """Encoder request for a remark: the whole text and each fragment, pooled without negator tokens."""
-    return (text, [(0, len(text)), *spans]), negator_spans(text)
+    return (text, [(0, len(text)), *spans]), clause_negator_spans(text)
 
 
-def build_model(hidden: int, dropout: float):
+def build_model(hidden: int, dropout: float, wide: bool = False):
+    """The clause model: an MLP trunk over all features and one linear head per output.
+
+    ``wide``: the heads also see the scalar features (surface, sentiment and mood cues, similarities)
+    directly, beside the trunk's output, so a cue that carries over to new wordings (a sentiment word,
+    an instruction) is not drowned by 768 embedding dimensions on its way through the trunk."""
     import torch
     from torch import nn
+
+    n_scalar = N_SURFACE + N_CUES
 
     class ClauseModel(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.trunk = nn.Sequential(nn.Linear(2 * DIM + N_SURFACE + N_CUES, hidden), nn.ReLU(), nn.Dropout(dropout),
+            self.trunk = nn.Sequential(nn.Linear(2 * DIM + n_scalar, hidden), nn.ReLU(), nn.Dropout(dropout),
                                        nn.Linear(hidden, hidden), nn.ReLU())
-            self.heads = nn.ModuleDict({k: nn.Linear(hidden, len(v)) for k, v in HEADS.items()})
+            width = hidden + (n_scalar if wide else 0)
+            self.heads = nn.ModuleDict({k: nn.Linear(width, len(v)) for k, v in HEADS.items()})
 
         def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
             h = self.trunk(x)
+            if wide:
+                h = torch.cat([h, x[:, 2 * DIM:]], dim=1)
             return {k: head(h) for k, head in self.heads.items()}
 
     return ClauseModel()
@@ -218,7 +233,7 @@ class TrainedInterpreter:
         members = []
         try:
             for state in ckpt["state_dicts"]:
-                m = build_model(ckpt["config"]["hidden"], ckpt["config"]["dropout"])
+                m = build_model(ckpt["config"]["hidden"], ckpt["config"]["dropout"], ckpt["config"].get("wide", False))
                 m.load_state_dict(state)
                 m.eval()
                 members.append(m)
@@ -272,7 +287,7 @@ class TrainedInterpreter:
             pred["moment"] = _decode_moment(probs["moment"][r])
             valence, pv = _decode_valence(probs["valence"][r])
             pred["valence"] = (valence, pv)
-            pred["polarity"] = (valence * negation_sign(pred["text"]), pv)
+            pred["polarity"] = (valence * clause_negation_sign(pred["text"]), pv)
             out[i].append(pred)
         return out
 
@@ -289,7 +304,7 @@ class TrainedInterpreter:
                     continue
                 conf = pm * pp
                 parse = Parse(moment, polarity, VAGUE_STRENGTH if moment == "vague" else 1.0, p["when"][0],
-                              p["anchor"][0], p["scope"][0], step_number(p["text"]))
+                              p["anchor"][0], p["scope"][0], step_number(p["text"]), key_color(p["text"]))
                 clause = ground(parse, traj)
                 if clause is None:
                     fallback.append((p, conf))

@@ -1,0 +1,80 @@
+"""Lexicon sentiment of a clause read without its grammatical negators (VADER; Hutto & Gilbert, 2014).
+
+The trained interpreter's embeddings come from templates; a general-purpose sentiment lexicon carries
+over to words no template uses ("that was dire", "a bit daft", "what a shambles"). VADER's lexicon
+(7,500 words, slang and emoticons included, valence −4 … +4; inflected words it lacks looked up by
+their stem) and its rules for boosters, capitals and "but" are applied to the fragment with the negators :mod:`nlfeedback.language.negation` counts taken out,
+because the interpreter applies negation itself by counting (polarity = valence × (−1)^negators).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from nlfeedback.language.negation import clause_negator_spans
+
+N_SENTIMENT = 3  # compound, positive share, negative share
+_SPACES = re.compile(r"\s{2,}")
+
+
+def strip_negators(text: str) -> str:
+    """``text`` with its grammatical negators removed ("dont just go round" → "just go round")."""
+    out, pos = [], 0
+    for a, b in clause_negator_spans(text):
+        out.append(text[pos:a])
+        pos = b
+    out.append(text[pos:])
+    return _SPACES.sub(" ", "".join(out)).strip()
+
+
+# VADER's lexicon is American social-media English. Added: everyday (often British) judgement words it
+# lacks, on its −4 … +4 scale; and laughter tokens made neutral — in feedback "lol" softens a criticism
+# ("dont go in the lava lol") as often as it marks praise.
+SUPPLEMENT = {
+    "shabby": -1.6, "naff": -1.5, "daft": -1.5, "rubbish": -2.0, "sloppy": -1.6, "shambles": -2.2,
+    "shambolic": -2.2, "dodgy": -1.3, "clumsy": -1.3, "clueless": -1.8, "aimless": -1.3, "aimlessly": -1.3,
+    "pointless": -1.8, "pointlessly": -1.8, "wasteful": -1.6, "sluggish": -1.2, "faff": -1.0, "dawdle": -1.0,
+    "dawdling": -1.0, "gormless": -1.8, "botched": -2.0, "bungled": -2.0, "flubbed": -1.8, "dumb": -1.8,
+    "ace": 2.0, "smashing": 2.2, "nailed": 2.0, "slick": 1.6, "textbook": 1.5, "flawless": 2.6,
+    "spot-on": 2.0, "tidy": 1.0, "sorted": 1.2, "champion": 2.0, "cracking": 2.0,
+    "lol": 0.0, "lmao": 0.0, "haha": 0.0, "hahaha": 0.0, "rofl": 0.0, "hehe": 0.0,
+}
+
+
+@lru_cache(maxsize=1)
+def _analyzer():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(SUPPLEMENT)
+    return analyzer
+
+
+_WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
+_ENDINGS = (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("ing", ""), ("ing", "e"),
+            ("ly", ""))
+
+
+def _lemmatised(text: str) -> str:
+    """Words VADER's lexicon lacks, replaced by a form it has ("wastes" → "waste", "messing" → "mess");
+    VADER looks words up as written."""
+    lexicon = _analyzer().lexicon
+
+    def base(m: re.Match) -> str:
+        word = m.group(0)
+        low = word.lower()
+        if low in lexicon:
+            return word
+        for cut, add in _ENDINGS:
+            if low.endswith(cut) and len(low) - len(cut) >= 3 and (stem := low[: -len(cut)] + add) in lexicon:
+                return stem
+        return word
+
+    return _WORD.sub(base, text)
+
+
+def sentiment_features(text: str) -> list[float]:
+    """``[compound, pos, neg]`` of VADER on the negator-free text (compound in [−1, 1], shares in [0, 1])."""
+    s = _analyzer().polarity_scores(_lemmatised(strip_negators(text)))
+    return [float(s["compound"]), float(s["pos"]), float(s["neg"])]
