@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from minigrid.core.constants import COLOR_NAMES
+
 from nlfeedback.critics.moments import Moment, find_moments, pattern_steps
 from nlfeedback.critics.temporal import AFTER_WINDOW, windows
 from nlfeedback.envs.judgement import judge
@@ -73,8 +75,7 @@ def moments_of(traj: Trajectory) -> dict[str, Moment]:
     return got
 
 
-_COLORS = ("red", "green", "blue", "purple", "yellow", "grey", "gray")
-KEY_COLOR = re.compile(rf"\b({'|'.join(_COLORS)})(?:[\s-]+(?:coloured|colored))?\s+(?:key|one)s?\b", re.IGNORECASE)
+KEY_COLOR = re.compile(rf"\b({'|'.join([*COLOR_NAMES, 'gray'])})(?:[\s-]+(?:coloured|colored))?\s+(?:key|one)s?\b", re.IGNORECASE)
 
 
 def key_color(text: str) -> str | None:

@@ -19,35 +19,36 @@ NEGATORS = re.compile(
 )
 
 
-# Grammatical negators whose count flips a clause's meaning ("don't", "not", "never", "no more", "nothing").
-# Words that carry their own meaning ("stop", "avoid", "quit") are not counted: "stop spinning" is a
-# plain instruction whose content already says what is wrong. "no" followed by punctuation is an
-# interjection ("no, that was wrong"), not a negation of the clause.
-PARITY_NEGATORS = re.compile(
-    r"\b(?:not|never|none|nothing|nobody|nowhere|neither|nor|without|cannot|ain'?t|"
-    r"(?:do|does|did|is|was|are|were|wo|would|should|could|ca|has|have|had|must|need)n'?t|"
-    r"dont|doesnt|didnt|isnt|wasnt|arent|werent|wont|wouldnt|shouldnt|couldnt|cant|hasnt|havent|hadnt|"
-    r"no(?!\s*[,.!?;:]|\s*$))\b",
-    re.IGNORECASE,
-)
-
-
 # The negators that negate a clause's verb ("don't go", "was not", "never gets", "can't fault"): what the
 # trained interpreter counts. The others negate a noun phrase — "no fuss", "without purpose", "nothing
 # to complain about", "gets you nowhere" — and stay in the text for the sentence embedding and the
 # sentiment lexicon to read (VADER reverses the words after them), since flipping the whole clause for
 # them misreads "door opened with no fuss, great" and "that wall did nothing to you, quit ramming it".
-CLAUSE_NEGATORS = re.compile(
-    r"\b(?:not|never|cannot|ain'?t|"
+_VERB_NEGATORS = (
+    r"not|never|cannot|ain'?t|"
     r"(?:do|does|did|is|was|are|were|wo|would|should|could|ca|has|have|had|must|need)n'?t|"
-    r"dont|doesnt|didnt|isnt|wasnt|arent|werent|wont|wouldnt|shouldnt|couldnt|cant|hasnt|havent|hadnt)\b",
+    r"dont|doesnt|didnt|isnt|wasnt|arent|werent|wont|wouldnt|shouldnt|couldnt|cant|hasnt|havent|hadnt"
+)
+CLAUSE_NEGATORS = re.compile(rf"\b(?:{_VERB_NEGATORS})\b", re.IGNORECASE)
+
+# Grammatical negators whose count flips a clause's meaning: the verb negators and those of noun phrases
+# ("no more", "nothing", "without"); what `negate` and the negation probes work with. Words that carry
+# their own meaning ("stop", "avoid", "quit") are not counted: "stop spinning" is a plain instruction
+# whose content already says what is wrong. "no" followed by punctuation is an interjection ("no, that
+# was wrong"), not a negation of the clause.
+PARITY_NEGATORS = re.compile(
+    rf"\b(?:{_VERB_NEGATORS}|none|nothing|nobody|nowhere|neither|nor|without|no(?!\s*[,.!?;:]|\s*$))\b",
     re.IGNORECASE,
 )
 
 
+def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+
+
 def clause_negator_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the negators of verbs in ``text`` (see :data:`CLAUSE_NEGATORS`)."""
-    return [(m.start(), m.end()) for m in CLAUSE_NEGATORS.finditer(text)]
+    return _spans(CLAUSE_NEGATORS, text)
 
 
 def clause_negation_sign(text: str) -> int:
@@ -57,7 +58,7 @@ def clause_negation_sign(text: str) -> int:
 
 def negator_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the grammatical negators in ``text`` (see :data:`PARITY_NEGATORS`)."""
-    return [(m.start(), m.end()) for m in PARITY_NEGATORS.finditer(text)]
+    return _spans(PARITY_NEGATORS, text)
 
 
 def negation_sign(text: str) -> int:

@@ -19,7 +19,7 @@ _SPACES = re.compile(r"\s{2,}")
 
 
 def strip_negators(text: str) -> str:
-    """``text`` with its grammatical negators removed ("dont just go round" → "just go round")."""
+    """``text`` with its verb negators removed ("dont just go round" → "just go round"; "no fuss" stays)."""
     out, pos = [], 0
     for a, b in clause_negator_spans(text):
         out.append(text[pos:a])
