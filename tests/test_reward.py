@@ -148,3 +148,44 @@ def test_epic_is_zero_under_shaping_and_scaling_and_large_for_unrelated_rewards(
     assert epic_distance(true, shaped, transitions, n, gamma=0.99, mc=n) < 0.05
     assert epic_distance(true, other, transitions, n, gamma=0.99, mc=64) > 0.5
     assert epic_distance(true, lambda i, a, j: -base[i, a, j], transitions, n, mc=n) > 0.95
+
+
+def test_bad_endings_are_judged_on_balance():
+    from nlfeedback.reward.train import _bad_endings, _flatten
+
+    task = get_task("lavagap-5")
+    trajs = list(rollout(task, make_policy("expert", epsilon=0.3, mistakes=0.5), 30, seed=3))
+    lava = next(i for i, t in enumerate(trajs) if t.terminated and t.true_return == 0)
+    goal = next(i for i, t in enumerate(trajs) if t.true_return > 0)
+    T, _ = _flatten(RewardData(trajs), "partial", "shaped", 0.99, False)
+    last = {i: len(trajs[i].actions) - 1 for i in (lava, goal)}
+    steps = [(lava, last[lava], -1.0, 1.0), (lava, 0, -1.0, 1.0),  # the first step is no ending
+             (goal, last[goal], -1.0, 1.0), (goal, last[goal], 1.0, 1.0), (goal, last[goal], 0.5, 1.0)]
+    assert _bad_endings(T, steps).tolist() == [T.offsets[lava] + last[lava]]
+    assert _bad_endings(T, steps[2:]).tolist() == []
+
+
+def test_failure_floor_keeps_a_criticised_death_below_walking_on():
+    """Every step criticised (as wandering, spinning and detours are) and lava deaths criticised as one more
+    bad step: fitted alone, the potential falls along the way and a quick death beats walking on. With the
+    floor, a death's return is below what stopping short of it forever would give (−Φ(start))."""
+    task = get_task("lavagap-5")
+    trajs = list(rollout(task, make_policy("expert", epsilon=0.3, mistakes=0.5), 40, seed=5))
+    trajs += list(rollout(task, make_policy("random"), 20, seed=6))
+    steps = [(i, s, (1.0 if t.true_return > 0 and s == len(t.actions) - 1 else -1.0), 1.0)
+             for i, t in enumerate(trajs) for s in range(len(t.actions))]
+    deaths = [t for t in trajs if t.terminated and t.true_return == 0]
+    assert len(deaths) >= 5
+
+    def margin(floor):  # mean over deaths of (discounted return − (−Φ(start))): > 0 means death pays
+        model, _ = train_reward(RewardData(trajs, steps=steps), "text",
+                                RewardConfig(epochs=15, eval_every=15, failure_floor=floor, val_fraction=0.0))
+        out = []
+        for t in deaths:
+            r = model.step_rewards(t) * model.std
+            phi0 = float(np.logaddexp(0.0, model.outputs(trajectory_states(t, "partial")[:1]).numpy()[0, 0]))
+            out.append(float(np.sum(0.99 ** np.arange(len(r)) * r)) + phi0)
+        return float(np.mean(out))
+
+    assert margin(0.0) > 0.5
+    assert margin(1.0) < 0.05

@@ -15,6 +15,10 @@ state and action that ended the episode. This answers the living-reward trap tha
 learned from feedback fall into (see README): an agent paid a little for every step learns never to
 finish.
 
+Training keeps G ≤ 0 on endings the feedback judges bad (``RewardConfig.failure_floor``): fitted to a
+per-step target alone, a death is only "a bit worse than the state it left", and where criticism of
+wandering has made Φ fall along the way, dying early beats walking on.
+
 The penalty term is off by default (``penalties=True`` turns it on): much negative feedback is about
 history, not state — "stop spinning", "that was a detour" — and a Markov C(s, a) fitted to it learns
 "turning costs" everywhere. Measured on doorkey-5x5 with oracle-intent text, the penalties summed over

@@ -40,6 +40,7 @@ class RewardConfig:
     potential_l2: float = 1e-3  # shaped form: pulls Φ to 0 where the feedback says nothing (fixes its level)
     penalties: bool = False  # shaped form: learn the penalty term min(0, C(s, a)) too (see reward.model)
     penalty_l1: float = 1e-2  # shaped form with penalties: keeps C(s, a) for what the potential cannot explain
+    failure_floor: float = 1.0  # shaped form: weight of the hinge G(s, a) ≤ 0 on endings judged bad (see _bad_endings)
     seed: int = 0
 
 
@@ -106,6 +107,29 @@ def _potentials(model: torch.nn.Module, T: _Tensors, rows: np.ndarray) -> torch.
     return torch.where(torch.as_tensor(end), terminal_value(out, T.actions[last]), potential(out))
 
 
+def _bad_endings(T: _Tensors, steps: list) -> np.ndarray:
+    """Per-step indices of the episode-ending steps whose step rows judge them bad on balance (weighted
+    mean target < 0): lava, say, but not a goal reached slowly that one remark called too slow.
+
+    A target on such a step says how much worse the ending is than the state it left, so fitting it alone
+    sets G ≈ (Φ(s) + target)/γ: where negative feedback on wandering has made Φ fall along the way, an
+    early death then beats walking on, and PPO learns to jump into the lava (measured on lavagap-5, with
+    oracle-intent text too). The hinge relu(G)² on these endings keeps G ≤ 0 ≤ Φ, so a bad ending is never
+    worth more than not ending at all — as with the task's own reward, where dying pays what running out
+    of time pays: nothing."""
+    if not steps or T.form != "shaped":
+        return np.zeros(0, dtype=np.int64)
+    arr = np.asarray(steps, dtype=np.float64)
+    idx = T.offsets[arr[:, 0].astype(int)] + arr[:, 1].astype(int)
+    terminal = T.terminal.numpy()[idx]
+    if not terminal.any():
+        return np.zeros(0, dtype=np.int64)
+    idx, y, w = idx[terminal], arr[terminal, 2], arr[terminal, 3]
+    uniq, inv = np.unique(idx, return_inverse=True)
+    mean = np.bincount(inv, weights=w * y) / np.maximum(np.bincount(inv, weights=w), 1e-12)
+    return uniq[mean < 0]
+
+
 def _segment_sums(model: torch.nn.Module, T: _Tensors, segs: list[tuple[int, int, int]],
                   aux: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     idx = np.concatenate([np.arange(T.offsets[i] + a, T.offsets[i] + b) for i, a, b in segs])
@@ -116,9 +140,13 @@ def _segment_sums(model: torch.nn.Module, T: _Tensors, segs: list[tuple[int, int
     return sums, lengths
 
 
-def _loss(model, T: _Tensors, steps, states, segments, pairs, config: RewardConfig
+def _loss(model, T: _Tensors, steps, states, segments, pairs, config: RewardConfig, ends: np.ndarray | None = None
           ) -> tuple[torch.Tensor, dict[str, float]]:
     parts: dict[str, torch.Tensor] = {}
+    if ends is not None and len(ends) and T.form == "shaped" and config.failure_floor > 0:
+        ii = torch.as_tensor(ends, dtype=torch.long)
+        g = terminal_value(model(T.x[T.state[ii]]), T.actions[ii])
+        parts["failure_floor"] = config.failure_floor * (torch.relu(g) ** 2).mean()
     aux: list = []
     if steps:
         arr = np.asarray(steps)
@@ -189,8 +217,10 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
     if not any(train_rows.values()):
         raise NlfError("nothing left to train on after holding out validation trajectories")
 
-    def loss_of(net, rows):
-        return _loss(net, T, rows["steps"], rows["states"], rows["segments"], rows["pairs"], config)
+    ends = {"train": _bad_endings(T, train_rows["steps"]), "val": _bad_endings(T, val_rows["steps"])}
+
+    def loss_of(net, rows, split="train"):
+        return _loss(net, T, rows["steps"], rows["states"], rows["segments"], rows["pairs"], config, ends[split])
 
     h, w = flat_images.shape[1:3]
     members = []
@@ -223,7 +253,7 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
             if epoch % config.eval_every == config.eval_every - 1 or epoch == config.epochs - 1:
                 with torch.no_grad():
                     _, tr_parts = loss_of(net, train_rows)
-                    _, va_parts = loss_of(net, val_rows) if any(val_rows.values()) else (0, {})
+                    _, va_parts = loss_of(net, val_rows, "val") if any(val_rows.values()) else (0, {})
                 history.append({"member": m, "epoch": epoch, **{f"train_{k}": v for k, v in tr_parts.items()},
                                 **{f"val_{k}": v for k, v in va_parts.items()}})
             if progress:
