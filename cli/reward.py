@@ -24,6 +24,8 @@ def train_reward_command(
                                            "(plain r(s, a))")] = "shaped",
     penalties: Annotated[bool, typer.Option("--penalties", help="Shaped form: also learn per-step penalties "
                                                               "min(0, C(s, a)) (off: see README)")] = False,
+    failure_floor: Annotated[float, typer.Option(min=0.0, help="Shaped form: weight of the hinge keeping the terminal "
+                                                               "value ≤ 0 on endings judged bad (0: off; see README)")] = 1.0,
     obs_mode: Annotated[str, typer.Option(help="What the model sees: partial (7x7 view) | full (whole grid)")] = "partial",
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     members: Annotated[int, typer.Option(min=1, help="Ensemble size.")] = 1,
@@ -42,7 +44,7 @@ def train_reward_command(
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter) if kind in ("text", "mixed") and any(f.kind == "text" for f in items) else None
     data = build_reward_data(items, trajs, kind, interpreter=interp, sketch_mode=sketch_mode, form=form)
-    config = RewardConfig(obs_mode=obs_mode, form=form, penalties=penalties, epochs=epochs, members=members, seed=seed)
+    config = RewardConfig(obs_mode=obs_mode, form=form, penalties=penalties, failure_floor=failure_floor, epochs=epochs, members=members, seed=seed)
     model, report = train_reward(data, kind, config)
     model.meta["interpreter"] = interpreter if interp is not None else None
     model.meta["sketch_mode"] = data.sketch_mode

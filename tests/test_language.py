@@ -95,6 +95,35 @@ def test_clause_negation_counts_only_negated_verbs():
     assert clause_negation_sign("turning on the spot never gets you closer") == -1
 
 
+@pytest.mark.parametrize("text, plain", [
+    ("don't walk into the lava", "walk into the lava"),
+    ("you didn't waste time, it wasn't bad", "you did waste time, it was bad"),
+    ("that little detour, dont do that", "that little detour, do that"),
+    ("you can't complain, you won't regret it", "you can complain, you will regret it"),
+    ("lava?? pls dont", "lava?? pls"),
+    ("Never head away from the key", "head away from the key"),
+    ("door opened with no fuss", "door opened with no fuss"),  # "no" negates a noun: kept
+])
+def test_affirmative_takes_out_verb_negators_and_maps_offsets(text, plain):
+    from nlfeedback.language.negation import affirmative
+
+    out, where = affirmative(text)
+    assert out == plain and len(where) == len(text) + 1 and where[-1] == len(out)
+    key = text.find("key")
+    if key >= 0:
+        assert out[where[key]:where[key + 3]] == "key"
+
+
+def test_a_remark_and_its_negation_give_the_encoder_the_same_words():
+    from nlfeedback.language.interpreters.trained import span_request
+
+    text = "that little detour early on, dont do that"
+    (plain, spans), exclude = span_request(text, [(0, 27), (29, len(text))])
+    (plain2, spans2), _ = span_request(negate(text), [(0, 27), (29, len(negate(text)))])
+    assert plain == plain2 and spans == spans2 and exclude == []
+    assert [plain[a:b] for a, b in spans[1:]] == ["that little detour early on", "do that"]
+
+
 def test_negation_sign_counts_grammatical_negators():
     assert negation_sign("don't walk into the lava") == -1
     assert negation_sign("not bad, you didn't waste time") == 1
@@ -299,6 +328,8 @@ def test_fragments_split_mixed_remarks(text, parts):
     ("spinning wastes moves", -1),  # "wastes" is looked up as "waste"
     ("dont walk into the lava", 0),  # negators are taken out first: "walk into the lava" is neutral
     ("cant fault the way you got the key", -1),  # "fault …": the interpreter applies the negation by counting
+    ("zero complaints about the door", 1), ("no problems at all", 1),  # a determiner "no" negates its noun
+    ("no fuss at the door", 1), ("no more spinning", -1), ("no good", -1),
 ])
 def test_lexicon_sentiment_reads_the_clause_without_negators(text, compound_sign):
     from nlfeedback.language.sentiment import sentiment_features, strip_negators
@@ -444,8 +475,8 @@ HUMAN_STYLE_REMARKS_2 = [
 
 
 @pytest.mark.parametrize("remarks, min_moment, min_sign", [
-    (HUMAN_STYLE_REMARKS, 36, 34),    # measured 2026-12-01: moment 39/40, sign 35/40 (previous checkpoint 39, 37)
-    (HUMAN_STYLE_REMARKS_2, 34, 32),  # measured 2026-12-01: moment 36/40, sign 34/40 (previous checkpoint 36, 33)
+    (HUMAN_STYLE_REMARKS, 36, 34),    # measured 2026-12-01 (session 5): moment 39/40, sign 36/40 (earlier checkpoints 39/35, 39/37)
+    (HUMAN_STYLE_REMARKS_2, 34, 32),  # measured 2026-12-01 (session 5): moment 37/40, sign 36/40 (earlier checkpoints 36/34, 36/33)
 ])
 def test_trained_reads_human_style_remarks(trained, remarks, min_moment, min_sign):
     """The shipped checkpoint on remarks in styles neither bank uses: its most confident fragment names

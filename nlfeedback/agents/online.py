@@ -66,6 +66,7 @@ class OnlineConfig:
     refit_epochs: int = 10  # later rounds warm-start from the previous round's model
     reward_form: str = "shaped"
     reward_penalties: bool = False  # shaped form: learn per-step penalties too (see nlfeedback.reward.model)
+    reward_failure_floor: float = 1.0  # shaped form: G ≤ 0 on endings judged bad (RewardConfig.failure_floor; 0: off)
     agent: dict[str, Any] = field(default_factory=dict)  # AgentConfig overrides (n_envs, learning_rate, …)
 
     def check(self) -> None:
@@ -159,7 +160,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             say(f"round {k + 1}/{config.rounds}: {len(new)} new trajectories, {len(said)} feedback items "
                 f"({spent['items']} so far); fitting the reward model")
             data = build_reward_data(items, trajs, config.kind, interpreter=interp, form=config.reward_form)
-            rcfg = RewardConfig(form=config.reward_form, penalties=config.reward_penalties, epochs=config.refit_epochs if k else config.reward_epochs,
+            rcfg = RewardConfig(form=config.reward_form, penalties=config.reward_penalties,
+                                failure_floor=config.reward_failure_floor, epochs=config.refit_epochs if k else config.reward_epochs,
                                 gamma=agent_cfg.gamma, seed=config.seed + k)
             model, _ = train_reward(data, config.kind, rcfg, init=model)
             model.save(out / f"reward-round{k}.pt")

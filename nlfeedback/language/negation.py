@@ -116,3 +116,52 @@ def negate(text: str) -> str | None:
     if _COPULA.search(text):
         return _COPULA.sub(lambda k: k.group(1) + " not", text, count=1)
     return None
+
+
+# What each verb negator leaves behind in :func:`affirmative`: the auxiliary without its "n't" ("didn't"
+# → "did", "can't" → "can", "won't" → "will"); "not", "never" and a bare "don't" go.
+_AFFIRMATIVE = {"cannot": "can", "cant": "can", "cat": "can", "wont": "will", "wot": "will", "aint": "is",
+                "dont": "", "donot": "", "not": "", "never": ""}
+
+
+def _affirmative_word(word: str) -> str:
+    w = word.lower().replace("'", "").replace("’", "")
+    if w in _AFFIRMATIVE:
+        return _AFFIRMATIVE[w]
+    if w.endswith("nt"):
+        return word[:len(word) - 3] if word[-3:].lower() in ("n't", "n’t") else word[:-2]
+    return ""
+
+
+def affirmative(text: str) -> tuple[str, list[int]]:
+    """``text`` with its verb negators taken out ("you didn't waste time" → "you did waste time", "don't
+    walk into the lava" → "walk into the lava"), and where each character offset of ``text`` (0..len)
+    lands in it. The trained interpreter encodes this text and counts the negators apart, so a remark and
+    its negation give the encoder the same words: the encoder cannot be trusted with negation (cosine
+    0.85 between "walk into the lava" and "don't walk into the lava")."""
+    out: list[str] = []
+    where = [0] * (len(text) + 1)
+    pos = n = 0
+    for a, b in clause_negator_spans(text):
+        piece = text[pos:a]
+        for k in range(len(piece)):
+            where[pos + k] = n + k
+        out.append(piece)
+        n += len(piece)
+        repl = _affirmative_word(text[a:b])
+        if not repl:  # drop the word and one space around it
+            if b < len(text) and text[b] == " " and (n == 0 or out[-1].endswith(" ") or not out[-1]):
+                b += 1
+            elif n and out[-1].endswith(" ") and (b == len(text) or not text[b].isalnum()):
+                out[-1] = out[-1][:-1]
+                n -= 1
+        for k in range(a, b):
+            where[k] = n
+        out.append(repl)
+        n += len(repl)
+        pos = b
+    piece = text[pos:]
+    for k in range(len(piece) + 1):
+        where[pos + k] = n + k
+    out.append(piece)
+    return "".join(out), where

@@ -35,7 +35,7 @@ SUPPLEMENT = {
     "shabby": -1.6, "naff": -1.5, "daft": -1.5, "rubbish": -2.0, "sloppy": -1.6, "shambles": -2.2,
     "shambolic": -2.2, "dodgy": -1.3, "clumsy": -1.3, "clueless": -1.8, "aimless": -1.3, "aimlessly": -1.3,
     "pointless": -1.8, "pointlessly": -1.8, "wasteful": -1.6, "sluggish": -1.2, "faff": -1.0, "dawdle": -1.0,
-    "dawdling": -1.0, "gormless": -1.8, "botched": -2.0, "bungled": -2.0, "flubbed": -1.8, "dumb": -1.8,
+    "dawdling": -1.0, "fuss": -1.0, "hassle": -1.3, "gormless": -1.8, "botched": -2.0, "bungled": -2.0, "flubbed": -1.8, "dumb": -1.8,
     "ace": 2.0, "smashing": 2.2, "nailed": 2.0, "slick": 1.6, "textbook": 1.5, "flawless": 2.6,
     "spot-on": 2.0, "tidy": 1.0, "sorted": 1.2, "champion": 2.0, "cracking": 2.0,
     "lol": 0.0, "lmao": 0.0, "haha": 0.0, "hahaha": 0.0, "rofl": 0.0, "hehe": 0.0,
@@ -74,7 +74,28 @@ def _lemmatised(text: str) -> str:
     return _WORD.sub(base, text)
 
 
+# "no" / "zero" as a determiner ("no fuss", "zero complaints"): VADER scores "no" as a negative word
+# (−1.2, for the interjection "no, that was wrong") and does not negate what follows it.
+_DETERMINER_NO = re.compile(r"\b(?:no|zero)\s+(?!more\b|longer\b)([A-Za-z]+(?:-[A-Za-z]+)?)", re.IGNORECASE)
+
+
+def _determiner_negation(text: str) -> str:
+    """"no <negative word>" → "not <word>" (VADER then reverses it: "no problems" reads as praise);
+    "no <neutral word>" → the word alone ("no fuss" is not a criticism); "no <positive word>" ("no
+    good") is left to VADER, which reads it right."""
+    lexicon = _analyzer().lexicon
+
+    def rewrite(m: re.Match) -> str:
+        word = m.group(1)
+        value = lexicon.get(word.lower())
+        if value is None:
+            return word
+        return f"not {word}" if value < 0 else m.group(0)
+
+    return _DETERMINER_NO.sub(rewrite, text)
+
+
 def sentiment_features(text: str) -> list[float]:
     """``[compound, pos, neg]`` of VADER on the negator-free text (compound in [−1, 1], shares in [0, 1])."""
-    s = _analyzer().polarity_scores(_lemmatised(strip_negators(text)))
+    s = _analyzer().polarity_scores(_determiner_negation(_lemmatised(strip_negators(text))))
     return [float(s["compound"]), float(s["pos"]), float(s["neg"])]

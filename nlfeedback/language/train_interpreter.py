@@ -155,7 +155,7 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
     vecs = {}
     for i in range(0, len(keys), 512):
         chunk = keys[i:i + 512]
-        requests = [span_request(k, list(by_text[k])) for k in chunk]
+        requests = [span_request(k, list(by_text[k]), config.affirmative) for k in chunk]
         for k, v in zip(chunk, enc.encode_spans([r for r, _ in requests], [x for _, x in requests])):
             vecs[k] = v
         if progress:
@@ -204,7 +204,8 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
             report["val_accuracy"][k] = round(float((p.argmax(1) == Y[k][is_val]).mean()), 4)
     full_meta = {"config": asdict(config), "versions": package_versions("sentence_transformers"), "report": report, **(meta or {})}
     full_meta.setdefault("train_items", len(critic_items))
-    interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout, "wide": config.wide},
+    interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout, "wide": config.wide,
+                                          "affirmative": config.affirmative},
                                 full_meta)
     torch.set_num_threads(threads)
     return interp, report

@@ -1,8 +1,8 @@
 """``trained``: a small learned reader over frozen MiniLM embeddings.
 
 Each remark is cut into clause fragments (:mod:`nlfeedback.language.fragments`). For every fragment the
-model sees its contextual embedding (mean of its tokens from one encoder pass over the whole remark),
-the whole remark's embedding (both pooled without negator tokens), surface cues and similarities to
+model sees its contextual embedding (mean of its tokens from one encoder pass over the whole remark,
+read with its verb negators taken out), the whole remark's embedding, surface cues and similarities to
 short descriptions of each moment, and predicts five things: the moment it is
 about (lava, wall bumps, spinning, the right or wrong key, the door, the goal, pointless actions,
 detours, timeout, the whole episode, a vague remark, or nothing), its polarity (−1, 0, +1), a temporal
@@ -18,6 +18,7 @@ inferred from the moment), and gibberish / off-topic text is added as "nothing" 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from nlfeedback.language.encoder import DIM, shared_encoder
 from nlfeedback.language.fragments import fragment_spans
 from nlfeedback.language.grounding import Parse, ground, key_color, step_number
 from nlfeedback.language.mood import N_MOOD, mood_features
-from nlfeedback.language.negation import clause_negation_sign, clause_negator_spans
+from nlfeedback.language.negation import affirmative, clause_negation_sign, clause_negator_spans
 from nlfeedback.language.sentiment import N_SENTIMENT, sentiment_features
 from nlfeedback.language.targets import Reading
 from nlfeedback.trajectory import Trajectory
@@ -51,6 +52,7 @@ CHECKPOINT_FORMAT = "nlf.interpreter/1"
 DEFAULT_CHECKPOINT = "models/interpreter-trained.pt"
 VAGUE_STRENGTH = 0.3
 CAPTION_MATCH = 0.35
+_LETTER = re.compile(r"[A-Za-z]")
 
 
 def default_checkpoint() -> Path:
@@ -63,6 +65,7 @@ class TrainConfig:
     dropout: float = 0.3
     input_noise: float = 0.02  # std of Gaussian noise added to the embedding inputs while training
     wide: bool = True  # heads also see the scalar cues directly (see build_model)
+    affirmative: bool = True  # the encoder reads the text without its verb negators (see span_request)
     epochs: int = 40
     members: int = 1  # ensemble size (members differ in seed; their probabilities are averaged)
     batch_size: int = 256
@@ -138,7 +141,8 @@ N_SURFACE = 3 + N_SENTIMENT + N_MOOD  # surface cues, the fragment's lexicon sen
 def features_batch(sents: np.ndarray, frags: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """Model input for fragments: ``(N, 384)`` fragment and remark vectors and the fragments' texts.
 
-    Every part leaves negators out (the remark and fragment means skip negator tokens, the lexicon
+    Every part leaves negators out (the remark and fragment vectors come from the text without its verb
+    negators, see :func:`span_request`; the lexicon
     sentiment is read without them, the imperative cue skips them; no negation counts), so a remark and
     its negation look alike to the model and the negation is applied afterwards, by counting."""
     surface = np.asarray([surface_features(t) + sentiment_features(t) + mood_features(t) for t in texts],
@@ -146,8 +150,19 @@ def features_batch(sents: np.ndarray, frags: np.ndarray, texts: Sequence[str]) -
     return np.concatenate([frags, sents, surface, cues_batch(frags)], axis=1).astype(np.float32)
 
 
-def span_request(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, list[tuple[int, int]]], list[tuple[int, int]]]:
-    """Encoder request for a remark: the whole text and each fragment, pooled without negator tokens."""
+def span_request(text: str, spans: list[tuple[int, int]], affirm: bool = True
+                 ) -> tuple[tuple[str, list[tuple[int, int]]], list[tuple[int, int]]]:
+    """Encoder request for a remark: the whole text and each fragment, read without verb negators.
+
+    The encoder gets :func:`~nlfeedback.language.negation.affirmative` of the text (negators taken out,
+    "didn't" → "did"), so a remark and its negation are the same words to it; the negators are counted
+    apart (:func:`clause_negation_sign`). A fragment that is nothing but negators ("don't!") keeps them,
+    pooled out of the original text. ``affirm=False``: checkpoints trained before that (the original
+    text, negator tokens left out of the means only)."""
+    plain, where = affirmative(text)
+    moved = [(where[a], where[b]) for a, b in spans]
+    if affirm and all(_LETTER.search(plain[a:b]) for a, b in moved):
+        return (plain, [(0, len(plain)), *moved]), []
     return (text, [(0, len(text)), *spans]), clause_negator_spans(text)
 
 
@@ -260,7 +275,8 @@ class TrainedInterpreter:
 
         spans = [fragment_spans(t) for t in texts]
         idx = [i for i, s in enumerate(spans) if s]
-        requests = [span_request(texts[i], spans[i]) for i in idx]
+        affirm = bool(self.config.get("affirmative", False))
+        requests = [span_request(texts[i], spans[i], affirm) for i in idx]
         encoded = shared_encoder().encode_spans([r for r, _ in requests], [x for _, x in requests]) if idx else []
         sents, frags, frag_texts, owners = [], [], [], []
         for i, vecs in zip(idx, encoded):
