@@ -46,13 +46,47 @@ def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in pattern.finditer(text)]
 
 
+# A noun-phrase negator that negates a criticism — "no complaints", "nothing to moan about", "zero
+# problems", "without fault" — is a litote: it reverses that judgement as a verb negator would, so it is
+# counted (and taken out of what the encoder reads) like one. Negating anything else — "no fuss" unless
+# the lexicon calls fuss bad, "no lava this time", "did nothing to you", "no good" — is left alone.
+_NOUN_NEGATOR = re.compile(r"\b(?:no|zero|nothing|none|nobody|without)\b(?!\s*[,.!?;:]|\s*$)", re.IGNORECASE)
+_NEXT_WORDS = re.compile(r"(?:[ \t]+(?:[A-Za-z]+(?:['’-][A-Za-z]+)*)){1,3}")
+LITOTE_VALENCE = -0.5  # a negated word at least this negative in the lexicon (−4 … +4) makes a litote
+OTHER_JUDGEMENT = 1.0  # … unless its fragment judges something else too (a word at least this strong either way)
+
+
+def litote_negator_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of noun-phrase negators followed, within three words and no punctuation, by a word the
+    sentiment lexicon scores as negative ("no complaints", "nothing to moan about") — unless the clause
+    fragment judges something else too ("door opened with no fuss, great"): counting would reverse that
+    judgement as well, so the lexicon, which negates only the next words, is left to read it."""
+    from nlfeedback.language.fragments import fragment_spans
+    from nlfeedback.language.sentiment import word_valence
+
+    out = []
+    for m in _NOUN_NEGATOR.finditer(text):
+        words = _NEXT_WORDS.match(text, m.end())
+        if not words or not any((v := word_valence(w)) is not None and v <= LITOTE_VALENCE
+                                for w in words.group(0).split()):
+            continue
+        a, b = next(((a, b) for a, b in fragment_spans(text) if a <= m.start() < b), (0, len(text)))
+        rest = text[a:m.start()] + " " + text[words.end():b]
+        if any((v := word_valence(w)) is not None and abs(v) >= OTHER_JUDGEMENT for w in re.findall(r"[A-Za-z]+", rest)):
+            continue
+        out.append((m.start(), m.end()))
+    return out
+
+
 def clause_negator_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the negators of verbs in ``text`` (see :data:`CLAUSE_NEGATORS`)."""
-    return _spans(CLAUSE_NEGATORS, text)
+    """Character spans of the negators that reverse a clause: those of verbs (:data:`CLAUSE_NEGATORS`)
+    and litotes (:func:`litote_negator_spans`)."""
+    return sorted(_spans(CLAUSE_NEGATORS, text) + litote_negator_spans(text))
 
 
 def clause_negation_sign(text: str) -> int:
-    """``-1`` if ``text`` has an odd number of verb negators, else ``+1`` (what the trained interpreter counts)."""
+    """``-1`` if ``text`` has an odd number of clause negators (verbs' and litotes'), else ``+1`` (what the
+    trained interpreter counts)."""
     return -1 if len(clause_negator_spans(text)) % 2 else 1
 
 

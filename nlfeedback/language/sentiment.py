@@ -56,20 +56,31 @@ _ENDINGS = (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("d", 
             ("ly", ""))
 
 
+def _lexicon_form(low: str) -> str | None:
+    """The form of a lower-case word that VADER's lexicon has: itself or a stem ("wastes" → "waste")."""
+    lexicon = _analyzer().lexicon
+    if low in lexicon:
+        return low
+    for cut, add in _ENDINGS:
+        if low.endswith(cut) and len(low) - len(cut) >= 3 and (stem := low[: -len(cut)] + add) in lexicon:
+            return stem
+    return None
+
+
+def word_valence(word: str) -> float | None:
+    """The lexicon valence (−4 … +4) of a word or of its stem, ``None`` if the lexicon lacks both."""
+    form = _lexicon_form(word.lower())
+    return None if form is None else float(_analyzer().lexicon[form])
+
+
 def _lemmatised(text: str) -> str:
     """Words VADER's lexicon lacks, replaced by a form it has ("wastes" → "waste", "messing" → "mess");
     VADER looks words up as written."""
-    lexicon = _analyzer().lexicon
 
     def base(m: re.Match) -> str:
         word = m.group(0)
-        low = word.lower()
-        if low in lexicon:
-            return word
-        for cut, add in _ENDINGS:
-            if low.endswith(cut) and len(low) - len(cut) >= 3 and (stem := low[: -len(cut)] + add) in lexicon:
-                return stem
-        return word
+        form = _lexicon_form(word.lower())
+        return word if form is None or form == word.lower() else form
 
     return _WORD.sub(base, text)
 
@@ -80,17 +91,18 @@ _DETERMINER_NO = re.compile(r"\b(?:no|zero)\s+(?!more\b|longer\b)([A-Za-z]+(?:-[
 
 
 def _determiner_negation(text: str) -> str:
-    """"no <negative word>" → "not <word>" (VADER then reverses it: "no problems" reads as praise);
-    "no <neutral word>" → the word alone ("no fuss" is not a criticism); "no <positive word>" ("no
-    good") is left to VADER, which reads it right."""
-    lexicon = _analyzer().lexicon
+    """"no <negative word>" → nothing (a criticism negated is none; VADER's own "not" would reverse the
+    next three words, praise included: "not fuss, great"); "no <neutral word>" → the word alone ("no
+    lava this time"); "no <positive word>" ("no good") is left to VADER, which reads it right. (Where
+    the negated criticism is a clause's only judgement the interpreter counts it instead, as a litote,
+    and it has been taken out before this.)"""
 
     def rewrite(m: re.Match) -> str:
         word = m.group(1)
-        value = lexicon.get(word.lower())
+        value = word_valence(word)
         if value is None:
             return word
-        return f"not {word}" if value < 0 else m.group(0)
+        return "" if value < 0 else m.group(0)
 
     return _DETERMINER_NO.sub(rewrite, text)
 
