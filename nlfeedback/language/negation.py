@@ -65,12 +65,14 @@ def litote_negator_spans(text: str) -> list[tuple[int, int]]:
     from nlfeedback.language.sentiment import word_valence
 
     out = []
+    fragments = None
     for m in _NOUN_NEGATOR.finditer(text):
         words = _NEXT_WORDS.match(text, m.end())
         if not words or not any((v := word_valence(w)) is not None and v <= LITOTE_VALENCE
                                 for w in words.group(0).split()):
             continue
-        a, b = next(((a, b) for a, b in fragment_spans(text) if a <= m.start() < b), (0, len(text)))
+        fragments = fragments if fragments is not None else fragment_spans(text)
+        a, b = next(((a, b) for a, b in fragments if a <= m.start() < b), (0, len(text)))
         rest = text[a:m.start()] + " " + text[words.end():b]
         if any((v := word_valence(w)) is not None and abs(v) >= OTHER_JUDGEMENT for w in re.findall(r"[A-Za-z]+", rest)):
             continue
@@ -154,8 +156,7 @@ def negate(text: str) -> str | None:
 
 # What each verb negator leaves behind in :func:`affirmative`: the auxiliary without its "n't" ("didn't"
 # → "did", "can't" → "can", "won't" → "will"); "not", "never" and a bare "don't" go.
-_AFFIRMATIVE = {"cannot": "can", "cant": "can", "cat": "can", "wont": "will", "wot": "will", "aint": "is",
-                "dont": "", "donot": "", "not": "", "never": ""}
+_AFFIRMATIVE = {"cannot": "can", "cant": "can", "wont": "will", "aint": "is", "dont": "", "not": "", "never": ""}
 
 
 def _affirmative_word(word: str) -> str:
