@@ -104,12 +104,18 @@ class Keys:
             return
         fd = self.stream.fileno()
         self._saved = termios.tcgetattr(fd)
+        # Ctrl-C stops a session at a terminal even where the collector was started with SIGINT ignored
+        # (a shell without job control starts background jobs so, and children inherit it).
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
         try:
             tty.setcbreak(fd)
             yield
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, self._saved)
             self._saved = None
+            if main:
+                signal.signal(signal.SIGINT, previous)
 
     def key(self) -> str:
         """A key name: a character, or ``enter``, ``left``, ``right``, ``home``, ``end``."""
