@@ -95,6 +95,11 @@ def test_clause_negation_counts_only_negated_verbs():
     assert clause_negation_sign("zero complaints, nice one") == 1
     assert clause_negation_sign("that wall did nothing to you, quit ramming it") == 1
     assert clause_negation_sign("turning on the spot never gets you closer") == -1
+    # the reason given for an instruction is not part of its negation
+    assert clause_negation_sign("dont keep walking into the edge, it wont move") == -1
+    assert clause_negation_sign("please dont ram the wall again, it's not going anywhere") == -1
+    assert clause_negation_sign("dont, it doesnt fit the door") == -1
+    assert clause_negation_sign("you took the blue key, it wasn't the right one") == -1  # no instruction
 
 
 @pytest.mark.parametrize("text, plain", [
@@ -351,6 +356,7 @@ def test_lexicon_sentiment_reads_the_clause_without_negators(text, compound_sign
     ("you walked into the lava", 0, 0), ("that was dire", 0, 0), ("the spinning was pointless", 0, 0),
     ("avoid the lava", 1, 1), ("less turning please", 0, 1), ("keep well away from the walls", 1, 1),
     ("make one turn instead of spinning", 1, 1), ("you kept away from the lava", 0, 1),
+    ("mind your head on the walls", 1, 1), ("watch where you're going", 1, 1),
 ])
 def test_mood_cues(text, imperative, avoidance):
     from nlfeedback.language.mood import mood_features

@@ -37,7 +37,7 @@ AVOIDANCE = re.compile(
     r"\b(?:avoid\w*|stop\w*|quit\w*|less|fewer|enough|cut(?:ting)? (?:out|down|back)|cut the|skip\w*|ditch\w*|"
     r"instead of|rather than|(?:keep|kept|keeping|stay|stayed|staying) (?:well )?(?:away|clear|off|out)|"
     r"steer clear|well away|get away from|leave \w+ alone|lay off|knock (?:it )?off|no more|refrain|resist|minimi[sz]e|"
-    r"reduce|careful|watch out|look out|beware|mind the|dodge\w*|escape|shun)\b",
+    r"reduce|careful|watch out|look out|beware|mind (?:the|your|ur|yer|out|where)|(?:look|watch) where|watch (?:your|ur|yer) step|dodge\w*|escape|shun)\b",
     re.IGNORECASE)
 
 

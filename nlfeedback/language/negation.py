@@ -80,10 +80,36 @@ def litote_negator_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
+# An instruction followed by its reason with a subject of its own ("dont keep walking into the edge, it
+# wont move"; "please dont faceplant into the wall, it's not going anywhere"): the reason's negators
+# negate the reason, not the instruction.
+_REASON = re.compile(r"[,;]\s*(?:it|it'?s|its|that'?s|thats|there'?s|theres|this|they|they'?re|theyre)\b",
+                     re.IGNORECASE)
+_NEGATED_LEAD = re.compile(r"\s*(?:(?:please|pls|plz|just|and)\s+)?(?:don'?t|dont|do not|never)\b", re.IGNORECASE)
+
+
+def _reason_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the reasons that follow an instruction inside one fragment (:data:`_REASON`)."""
+    from nlfeedback.language.fragments import fragment_spans
+    from nlfeedback.language.mood import is_imperative
+
+    out = []
+    for a, b in fragment_spans(text):
+        m = _REASON.search(text, a, b)
+        if m and (is_imperative(text[a:m.start()]) or _NEGATED_LEAD.match(text, a)):
+            out.append((m.start(), b))
+    return out
+
+
 def clause_negator_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the negators that reverse a clause: those of verbs (:data:`CLAUSE_NEGATORS`)
-    and litotes (:func:`litote_negator_spans`)."""
-    return sorted(_spans(CLAUSE_NEGATORS, text) + litote_negator_spans(text))
+    and litotes (:func:`litote_negator_spans`), except those in the reason given for an instruction
+    ("don't ram the wall, it won't move": one negator), which stay part of what is read."""
+    spans = sorted(_spans(CLAUSE_NEGATORS, text) + litote_negator_spans(text))
+    if not spans:
+        return spans
+    reasons = _reason_spans(text)
+    return [s for s in spans if not any(a <= s[0] < b for a, b in reasons)]
 
 
 def clause_negation_sign(text: str) -> int:
