@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import nlfeedback
 from cli.main import app
 from nlfeedback.agents.online import OnlineConfig, budget_schedule, run_online, step_schedule
 from nlfeedback.errors import NlfError
@@ -56,12 +60,26 @@ def test_online_rounds_write_feedback_rewards_and_curve(tmp_path):
     saved = json.loads((out / "summary.json").read_text())
     assert saved["final"] == summary["final"] and "stable_baselines3" in saved["versions"]
     assert any("round 2/2" in m for m in messages)
+    assert summary["interpreter"] is None
+    if (Path(nlfeedback.__file__).resolve().parent.parent / ".git").exists():  # a git checkout: its commit
+        assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", summary["source_revision"])
 
 
 def test_online_text_reports_interpretation_metrics(tmp_path):
     summary = run_online(OnlineConfig(kind="text", interpreter="oracle-intent", **TINY), tmp_path / "t")
     assert summary["interpretation"]["overall"]["sign_error_rate"] == 0.0
     assert summary["final"]["feedback_items"] == 12
+    assert summary["interpreter"] == {"name": "oracle-intent"}
+
+
+def test_text_runs_record_the_trained_checkpoint_they_read_with():
+    from nlfeedback.agents.online import _interpreter_record
+    from nlfeedback.language.interpreters.trained import default_checkpoint
+
+    record = _interpreter_record(OnlineConfig(kind="text", interpreter="trained"))
+    assert record["name"] == "trained" and record["checkpoint"] == str(default_checkpoint())
+    assert record["sha256"] == hashlib.sha256(default_checkpoint().read_bytes()).hexdigest()[:16]
+    assert _interpreter_record(OnlineConfig(kind="scalar")) is None
 
 
 def test_train_agent_online_cli(tmp_path):

@@ -105,6 +105,21 @@ def _interpreter(config: OnlineConfig):
     return make_interpreter(config.interpreter)
 
 
+def _interpreter_record(config: OnlineConfig) -> dict[str, Any] | None:
+    """Which interpreter a text run read its feedback with: name, and for ``trained`` the checkpoint
+    file and its digest (taken when the interpreter is loaded: a checkpoint retrained mid-sweep shows)."""
+    if config.kind != "text":
+        return None
+    record: dict[str, Any] = {"name": config.interpreter}
+    if config.interpreter == "trained":
+        from nlfeedback.language.interpreters.trained import default_checkpoint
+        from nlfeedback.versions import file_digest
+
+        path = default_checkpoint()
+        record.update(checkpoint=str(path), sha256=file_digest(path))
+    return record
+
+
 def _heldout(task, seed: int) -> list[Trajectory]:
     return list(rollout(task, make_policy("expert", epsilon=0.2, mistakes=0.3), 20, seed=90_000 + seed))
 
@@ -128,6 +143,7 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
         return _finish(config, out, summary["curve"], [], None, None, None, t0)
 
     interp = _interpreter(config)
+    interp_record = _interpreter_record(config)
     noise = parse_noise(config.noise) if config.noise else None
     budgets = budget_schedule(config.budget, config.rounds, config.first_share)
     steps = step_schedule(config.steps, config.rounds)
@@ -184,13 +200,15 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
         fb_writer.close()
         if venv is not None:
             venv.close()
-    return _finish(config, out, callback.curve, items, trajs, model, interp, t0)
+    return _finish(config, out, callback.curve, items, trajs, model, interp, t0, interp_record)
 
 
 def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[FeedbackBase],
-            trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float) -> dict[str, Any]:
+            trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float,
+            interp_record: dict[str, Any] | None = None) -> dict[str, Any]:
     from nlfeedback.agents.evaluation import gaming_flag
     from nlfeedback.metrics.reward import reward_metrics
+    from nlfeedback.versions import source_revision
 
     interpretation = None
     if config.kind == "text" and interp is not None and trajs is not None:
@@ -205,6 +223,7 @@ def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[Feed
     summary = {
         "config": asdict(config), "seed": config.seed,
         "versions": package_versions("stable_baselines3", "minigrid", "gymnasium", "sentence_transformers"),
+        "source_revision": source_revision(), "interpreter": interp_record,
         "curve": curve, "final": curve[-1] if curve else None,
         "feedback": {"items": len(items), "annotator_seconds": round(sum(fb.annotation_seconds for fb in items), 2)},
         "interpretation": interpretation, "reward_metrics": rmetrics,
