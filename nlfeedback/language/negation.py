@@ -56,16 +56,16 @@ LITOTE_VALENCE = -0.5  # a negated word at least this negative in the lexicon (�
 OTHER_JUDGEMENT = 1.0  # … unless its fragment judges something else too (a word at least this strong either way)
 
 
-def litote_negator_spans(text: str) -> list[tuple[int, int]]:
+def litote_negator_spans(text: str, fragments: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """Spans of noun-phrase negators followed, within three words and no punctuation, by a word the
     sentiment lexicon scores as negative ("no complaints", "nothing to moan about") — unless the clause
     fragment judges something else too ("door opened with no fuss, great"): counting would reverse that
-    judgement as well, so the lexicon, which negates only the next words, is left to read it."""
+    judgement as well, so the lexicon, which negates only the next words, is left to read it.
+    ``fragments``: ``text``'s :func:`~nlfeedback.language.fragments.fragment_spans`, if already computed."""
     from nlfeedback.language.fragments import fragment_spans
     from nlfeedback.language.sentiment import word_valence
 
     out = []
-    fragments = None
     for m in _NOUN_NEGATOR.finditer(text):
         words = _NEXT_WORDS.match(text, m.end())
         if not words or not any((v := word_valence(w)) is not None and v <= LITOTE_VALENCE
@@ -88,13 +88,13 @@ _REASON = re.compile(r"[,;]\s*(?:it|it'?s|its|that'?s|thats|there'?s|theres|this
 _NEGATED_LEAD = re.compile(r"\s*(?:(?:please|pls|plz|just|and)\s+)?(?:don'?t|dont|do not|never)\b", re.IGNORECASE)
 
 
-def _reason_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of the reasons that follow an instruction inside one fragment (:data:`_REASON`)."""
-    from nlfeedback.language.fragments import fragment_spans
+def _reason_spans(text: str, fragments: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans of the reasons that follow an instruction inside one of ``text``'s ``fragments``
+    (:data:`_REASON`)."""
     from nlfeedback.language.mood import is_imperative
 
     out = []
-    for a, b in fragment_spans(text):
+    for a, b in fragments:
         m = _REASON.search(text, a, b)
         if m and (is_imperative(text[a:m.start()]) or _NEGATED_LEAD.match(text, a)):
             out.append((m.start(), b))
@@ -105,10 +105,13 @@ def clause_negator_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the negators that reverse a clause: those of verbs (:data:`CLAUSE_NEGATORS`)
     and litotes (:func:`litote_negator_spans`), except those in the reason given for an instruction
     ("don't ram the wall, it won't move": one negator), which stay part of what is read."""
-    spans = sorted(_spans(CLAUSE_NEGATORS, text) + litote_negator_spans(text))
+    from nlfeedback.language.fragments import fragment_spans
+
+    fragments = fragment_spans(text) if _NOUN_NEGATOR.search(text) or _REASON.search(text) else []
+    spans = sorted(_spans(CLAUSE_NEGATORS, text) + litote_negator_spans(text, fragments))
     if not spans:
         return spans
-    reasons = _reason_spans(text)
+    reasons = _reason_spans(text, fragments) if _REASON.search(text) else []
     return [s for s in spans if not any(a <= s[0] < b for a, b in reasons)]
 
 
