@@ -122,15 +122,24 @@ def eval_interpreter_command(
     trajectories: Annotated[list[Path], typer.Option("--trajectories", "-t", help="Their trajectories.")],
     interpreter: Annotated[str, typer.Option(help="keyword | zero-shot | trained | oracle-intent")] = "trained",
     checkpoint: Annotated[Path | None, typer.Option(help="Trained interpreter checkpoint.")] = None,
+    errors: Annotated[Path | None, typer.Option(
+        help="Also write every misread item and failed negation probe to this JSONL file, worst first.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --errors file.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Misinterpretation metrics against the critics' intents, overall, by category and by split.
 
     Example: nlf eval-interpreter --feedback runs/demo/text.jsonl --trajectories runs/demo/trajectories.jsonl
-    --interpreter trained
+    --interpreter trained --errors runs/demo/misread.jsonl
     """
-    from nlfeedback.language.evaluate import evaluate_interpreter
+    from nlfeedback.jsonl import open_output, prepare_output
+    from nlfeedback.language.evaluate import run_evaluation
     from nlfeedback.language.interpreters import make_interpreter
+
+    if errors is not None:  # refuse to overwrite before spending time on the evaluation
+        if errors.is_file() and not force:
+            raise NlfError(f"{errors}: already exists; pass --force to replace it")
+        prepare_output(errors, force=force)
 
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter, checkpoint=str(checkpoint) if checkpoint else None)
@@ -138,8 +147,15 @@ def eval_interpreter_command(
     meta = getattr(interp, "meta", None)
     if meta and meta.get("train_env_ids"):
         train_ids = set(meta["train_env_ids"])
-    report = evaluate_interpreter(interp, items, trajs, train_env_ids=train_ids).to_json()
+    evaluation = run_evaluation(interp, items, trajs, train_env_ids=train_ids)
+    report = evaluation.report().to_json()
     report["interpreter"] = interpreter
+    if errors is not None:
+        misread = evaluation.misreadings()
+        with open_output(errors, force=force) as writer:
+            for rec in misread:
+                writer.write(rec)
+        report["errors_file"] = str(errors)
     if json_out:
         console.print_json(json.dumps(report))
         return
@@ -147,3 +163,7 @@ def eval_interpreter_command(
     console.print(_table("by category", report["by_category"]))
     if report["skipped_no_intent"]:
         console.print(f"{report['skipped_no_intent']} items without intent (human) were not scored")
+    if errors is not None:
+        n_probe = sum(r["problem"] == "negation-probe" for r in misread)
+        console.print(f"wrote {len(misread) - n_probe} misread items and {n_probe} failed negation probes to {errors}",
+                      soft_wrap=True)

@@ -194,6 +194,14 @@ def test_interpret_and_eval_interpreter(tmp_path, traj_file):
     assert rep["overall"]["items"] == 30 and rep["skipped_no_intent"] == 2 and "by_category" in rep
     r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--interpreter", "oracle-intent")
     assert r.exit_code == 0 and "overall" in r.output
+    errors = tmp_path / "misread.jsonl"
+    r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--interpreter", "keyword", "--errors", str(errors))
+    assert r.exit_code == 0 and "misread items" in r.output, r.output
+    recs = [json.loads(x) for x in errors.read_text().splitlines()]
+    assert recs and {x["problem"] for x in recs} <= {"misread", "negation-probe"}
+    r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--errors", str(errors))
+    assert r.exit_code == 1 and "already exists; pass --force" in r.output
+    assert [json.loads(x) for x in errors.read_text().splitlines()] == recs  # not touched
 
 
 def test_train_interpreter_cli(tmp_path):

@@ -1,13 +1,19 @@
-"""Evaluate an interpreter on critic feedback: targets for every item, negation probes, metrics."""
+"""Evaluate an interpreter on critic feedback: targets for every item, negation probes, metrics, and the
+list of what it misread."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
-from nlfeedback.metrics.interpretation import InterpretationReport, score
+from nlfeedback.language.targets import Targets
+from nlfeedback.metrics.interpretation import InterpretationReport, flip_failed, intended_steps, score
 from nlfeedback.trajectory import Trajectory
 
 
@@ -25,23 +31,88 @@ def negation_probes(items: Sequence[TextFeedback]) -> list[tuple[TextFeedback, T
     return out
 
 
-def evaluate_interpreter(interp: Interpreter, items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], *,
-                         train_env_ids: set[str] | None = None, probes: bool = True) -> InterpretationReport:
+@dataclass
+class Evaluation:
+    """What an evaluation read: every scored item with its targets, and the negation probes."""
+
+    items: list[TextFeedback]
+    targets: list[Targets]
+    probes: list[tuple[TextFeedback, TextFeedback, Targets, Targets]] = field(default_factory=list)
+    heldout_task: list[bool] | None = None
+    probe_heldout_task: list[bool] | None = None
+    skipped_no_intent: int = 0
+
+    def report(self) -> InterpretationReport:
+        report = score(self.items, self.targets, probes=[(fb, t0, t1) for fb, _, t0, t1 in self.probes],
+                       heldout_task=self.heldout_task, probe_heldout_task=self.probe_heldout_task)
+        report.skipped_no_intent = self.skipped_no_intent
+        return report
+
+    def misreadings(self) -> list[dict[str, Any]]:
+        """One record per misread item — a sign error or a wrongly attributed step — and per failed
+        negation probe, worst first (most wrong steps): what to read to see *how* an interpreter fails."""
+        out = []
+        for fb, t in zip(self.items, self.targets):
+            intended = intended_steps(fb)
+            attributed = {int(s) for s in np.flatnonzero(t.weights > 0)}
+            wrong_sign = sorted(s for s, pol in intended.items()
+                                if t.weights[s] <= 0 or np.sign(t.targets[s]) != pol)
+            missed, extra = sorted(set(intended) - attributed), sorted(attributed - set(intended))
+            if not (wrong_sign or missed or extra):
+                continue
+            out.append({"problem": "misread", "feedback_id": fb.id, "text": fb.text,
+                        "categories": list(fb.intent.categories), "split": fb.intent.split,
+                        "intent": [{"steps": _span(c.steps), "polarity": c.polarity} for c in fb.intent.clauses],
+                        "intended_steps": len(intended), "wrong_sign_steps": _span(wrong_sign),
+                        "missed_steps": _span(missed), "extra_steps": _span(extra),
+                        "_badness": len(wrong_sign) + len(extra)})
+        for fb, neg, t0, t1 in self.probes:
+            if flip_failed(intended_steps(fb), t0, t1):
+                steps = list(intended_steps(fb))
+                out.append({"problem": "negation-probe", "feedback_id": fb.id, "text": fb.text,
+                            "negated_text": neg.text, "categories": list(fb.intent.categories),
+                            "split": fb.intent.split, "polarity": fb.intent.clauses[0].polarity,
+                            "mean_target": _weighted_mean(t0, steps), "negated_mean_target": _weighted_mean(t1, steps),
+                            "_badness": len(steps)})
+        out.sort(key=lambda r: (r["problem"], -r.pop("_badness")))
+        return out
+
+
+def _span(steps: Sequence[int]) -> list[list[int]]:
+    """Steps as [first, last] runs: [3, 4, 5, 9] → [[3, 5], [9, 9]]."""
+    runs: list[list[int]] = []
+    for s in sorted(steps):
+        if runs and s == runs[-1][1] + 1:
+            runs[-1][1] = s
+        else:
+            runs.append([s, s])
+    return runs
+
+
+def _weighted_mean(t: Targets, steps: list[int]) -> float | None:
+    w = t.weights[steps]
+    return round(float((t.targets[steps] * w).sum() / w.sum()), 4) if w.sum() > 0 else None
+
+
+def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], *,
+                   train_env_ids: set[str] | None = None, probes: bool = True) -> Evaluation:
+    """Interpret every critic item (and, with ``probes``, the negation of each single-clause one)."""
     text_items = [fb for fb in items if isinstance(fb, TextFeedback) and fb.intent is not None]
     pairs = [(fb, trajectories[fb.trajectory_id]) for fb in text_items]
-    targets = interpret_many(interp, pairs)
-    heldout = None
+    ev = Evaluation(text_items, interpret_many(interp, pairs))
+    ev.skipped_no_intent = sum(isinstance(fb, TextFeedback) and fb.intent is None for fb in items)
     if train_env_ids is not None:
-        heldout = [trajectories[fb.trajectory_id].env_id not in train_env_ids for fb in text_items]
-    probe_triples = []
-    probe_heldout = None
+        ev.heldout_task = [trajectories[fb.trajectory_id].env_id not in train_env_ids for fb in text_items]
     if probes:
         pp = negation_probes(text_items)
         negated = interpret_many(interp, [(neg, trajectories[fb.trajectory_id]) for fb, neg in pp])
-        originals = {t.feedback_id: t for t in targets}
-        probe_triples = [(fb, originals[fb.id], t) for (fb, _), t in zip(pp, negated)]
+        originals = {t.feedback_id: t for t in ev.targets}
+        ev.probes = [(fb, neg, originals[fb.id], t) for (fb, neg), t in zip(pp, negated)]
         if train_env_ids is not None:
-            probe_heldout = [trajectories[fb.trajectory_id].env_id not in train_env_ids for fb, _ in pp]
-    report = score(text_items, targets, probes=probe_triples, heldout_task=heldout, probe_heldout_task=probe_heldout)
-    report.skipped_no_intent = sum(isinstance(fb, TextFeedback) and fb.intent is None for fb in items)
-    return report
+            ev.probe_heldout_task = [trajectories[fb.trajectory_id].env_id not in train_env_ids for fb, _ in pp]
+    return ev
+
+
+def evaluate_interpreter(interp: Interpreter, items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], *,
+                         train_env_ids: set[str] | None = None, probes: bool = True) -> InterpretationReport:
+    return run_evaluation(interp, items, trajectories, train_env_ids=train_env_ids, probes=probes).report()
