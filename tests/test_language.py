@@ -80,6 +80,9 @@ def test_span_embeddings_come_from_the_same_pass(tmp_path, monkeypatch):
     ("that was quick", "that was not quick"),
     ("grab the yellow key first", "don't grab the yellow key first"),
     ("nice, you got the key", None),
+    # an elliptical "don't" keeps its verb: dropping it would leave no instruction at all ("pls ")
+    ("lava at the tail end?? pls dont", "lava at the tail end?? pls do"),
+    ("Do not!", "Do!"),
 ])
 def test_negate(text, negated):
     assert negate(text) == negated

@@ -161,12 +161,16 @@ def negate(text: str) -> str | None:
         a, b = negators[0]
         word = text[a:b].lower().replace("'", "")
         if word in ("dont", "donot"):
+            if not re.match(r"\s*[A-Za-z]", text[b:]):  # elliptical: "lava?? pls dont" → "lava?? pls do"
+                return text[:a] + text[a:a + 2] + text[b:]
             return (text[:a] + text[b:].lstrip()).replace("  ", " ")
         if word in ("cant", "cannot"):
             return text[:a] + "can" + text[b:]
         if word == "wont":
             return text[:a] + "will" + text[b:]
         if word == "not":
+            if not re.match(r"\s*[A-Za-z]", text[b:]):  # "Do not!" → "Do!"
+                return text[:a].rstrip() + text[b:]
             return (text[:a].rstrip() + " " + text[b:].lstrip()).strip()
         if word.endswith("nt") and word[:-2] in ("do", "does", "did", "is", "was", "are", "were", "could", "should",
                                                     "would", "has", "have", "had"):
