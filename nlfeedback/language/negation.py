@@ -85,7 +85,9 @@ def litote_negator_spans(text: str, fragments: list[tuple[int, int]] | None = No
 # negate the reason, not the instruction.
 _REASON = re.compile(r"[,;]\s*(?:it|it'?s|its|that'?s|thats|there'?s|theres|this|they|they'?re|theyre)\b",
                      re.IGNORECASE)
-_NEGATED_LEAD = re.compile(r"\s*(?:(?:please|pls|plz|just|and)\s+)?(?:don'?t|dont|do not|never)\b", re.IGNORECASE)
+# An instruction that opens with its negator ("don't …", "please never …", "just dont …"): the reason
+# check below and `negate` (which drops it) share it.
+_NEGATED_LEAD = re.compile(r"(\s*)(?:(?:please|pls|plz|just|and)\s+)?(?:don'?t|dont|do not|never)\b", re.IGNORECASE)
 
 
 def _reason_spans(text: str, fragments: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -131,7 +133,6 @@ def negation_sign(text: str) -> int:
     return -1 if len(negator_spans(text)) % 2 else 1
 
 
-_LEADING = re.compile(r"^(\s*)(?:please\s+)?(?:don'?t|do not|dont|never)\s+", re.IGNORECASE)
 _COPULA = re.compile(r"\b(was|is|were|are)\b(?!\s+not\b)", re.IGNORECASE)
 IMPERATIVE_VERBS = (
     "walk", "go", "step", "stay", "keep", "pick", "grab", "get", "open", "use", "avoid", "take", "head", "move",
@@ -155,9 +156,9 @@ def negate(text: str) -> str | None:
     if len(negators) >= 2:
         return None
     if len(negators) == 1:
-        m = _LEADING.match(text)
-        if m:
-            return m.group(1) + text[m.end():]
+        m = _NEGATED_LEAD.match(text)
+        if m and text[m.end():m.end() + 1].isspace():
+            return m.group(1) + text[m.end():].lstrip()
         a, b = negators[0]
         word = text[a:b].lower().replace("'", "")
         if word in ("dont", "donot"):
