@@ -170,6 +170,40 @@ def test_trained_reads_an_explicit_step_number(trained, bumpy_traj):
     assert t.weights[bumps[0]] == 0
 
 
+@pytest.mark.parametrize("praise", [False, True])
+def test_trained_reads_an_anaphor_as_the_judgement_of_what_came_before(trained, bumpy_traj, praise):
+    # "that … at action no. 7? dont. just dont": the number stays with its fragment ("no." is not a full
+    # stop), and "dont" / "just dont" judge that bump alone — once, not as a double negation.
+    bumps = [i for i, e in enumerate(bumpy_traj.events) if "bumped:wall" in e]
+    judgement = "more of that pls" if praise else "dont. just dont"
+    text = f"that bump into the wall at action no. {bumps[-1] + 1}? {judgement}"
+    t = interpret(trained, human(bumpy_traj, text), bumpy_traj)
+    assert t.weights[bumps[-1]] > 0 and (t.targets[bumps[-1]] > 0) == praise
+    assert not t.weights[bumps[0]]
+
+
+@pytest.mark.parametrize("text, polarity", [
+    ("dont.", -1), ("just dont", -1), ("never again pls", -1), ("don't do that", -1), ("no more of that", -1),
+    ("less of that please", -1), ("do that again", 1), ("more of that", 1),
+    ("ok", None), ("dont spin", None), ("you hit the wall", None), ("nah", None),
+])
+def test_anaphors(text, polarity):
+    from nlfeedback.language.anaphora import anaphor_polarity, is_anaphor
+
+    assert is_anaphor(text) == (polarity is not None)
+    if polarity is not None:
+        assert anaphor_polarity(text) == polarity
+
+
+def test_fragments_keep_a_numbered_reference_whole():
+    from nlfeedback.language.fragments import fragment_spans
+
+    text = "that spinning at action no. 21? dont. just dont"
+    assert [text[a:b] for a, b in fragment_spans(text)] == ["that spinning at action no. 21", "dont", "just dont"]
+    text = "no. you hit the wall"
+    assert [text[a:b] for a, b in fragment_spans(text)] == ["no", "you hit the wall"]
+
+
 def test_referent_names_the_wrong_key():
     task = get_task("keys-distractor")
     for traj in rollout(task, make_policy("expert", mistakes=0.5), 200, seed=3):

@@ -1,6 +1,6 @@
 """Split a remark into clause fragments (character spans), so mixed praise and criticism can be read apart.
 
-Splits at sentence punctuation (. ! ? ; …), dashes, and contrastive connectors (but, though, although,
+Splits at sentence punctuation (. ! ? ; …; not the "." of "no. 21"), dashes, and contrastive connectors (but, though, although,
 however, yet, whereas, except, still, even if, even though, on the other hand, having said that, that
 said, then again, mind you, on the flip side, …), before openers that carry the next clause's judgement
 and stay in it (unfortunately, sadly, luckily, the problem is, my only gripe, and after a comma: pity,
@@ -39,7 +39,8 @@ COMMA_CONNECTORS = [r"and then", r"and also", r"and", r"while", r"whilst", r"plu
 _SUBORDINATE = re.compile(r"^(?:while|whilst|although|though|even though|even if|despite|apart from|aside from|"
                           r"besides|other than)\b[^,;]*,", re.IGNORECASE)
 _SPLIT = re.compile(
-    r"(?:[.!?;…]+(?:\s+|$))|(?:\s+[—–-]{1,2}\s+)|(?:\.\.+)|"
+    r"(?:(?!(?<=\bno)\.\s*\d)[.!?;…]+(?:\s+|$))|"  # not "action no. 21" (an abbreviation)
+    r"(?:\s+[—–-]{1,2}\s+)|(?:\.\.+)|"
     r"(?:(?:^|[\s,;])(?:" + "|".join(CONNECTORS) + r")\b,?)|"
     r"(?:(?:^\s*|[,;]\s*)(?:" + "|".join(COMMA_CONNECTORS) + r")\b,?)|"
     r"(?:(?:[,;]\s*|\s+)(?=(?:" + "|".join(KEPT_OPENERS) + r")\b.{3}))|"

@@ -31,6 +31,7 @@ from nlfeedback.critics.moments import REFERENTS
 from nlfeedback.data import data_dir
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import Clause, TextFeedback
+from nlfeedback.language.anaphora import resolve_anaphors
 from nlfeedback.language.encoder import DIM, shared_encoder
 from nlfeedback.language.fragments import fragment_spans
 from nlfeedback.language.grounding import Parse, ground, key_color, step_number
@@ -311,6 +312,7 @@ class TrainedInterpreter:
         preds = self.predict([fb.text for fb, _ in items])
         readings = []
         for (fb, traj), frags in zip(items, preds):
+            frags = resolve_anaphors(frags)
             best: dict[str, tuple[Clause, float]] = {}
             fallback: list[tuple[dict[str, Any], float]] = []
             for p in frags:
