@@ -74,7 +74,9 @@ class Evaluation:
                             "split": fb.intent.split, "polarity": fb.intent.clauses[0].polarity,
                             "mean_target": _weighted_mean(t0, steps), "negated_mean_target": _weighted_mean(t1, steps),
                             "_badness": len(steps)})
-        out.sort(key=lambda r: (r["problem"], -r.pop("_badness")))
+        out.sort(key=lambda r: (r["problem"], -r["_badness"]))
+        for r in out:
+            del r["_badness"]
         return out
 
 
