@@ -388,6 +388,16 @@ def test_report_says_when_kinds_tie_and_when_the_oracle_did_not_learn(tmp_path):
     assert {e["status"] for e in doc["sample_efficiency"]} == {"oracle did not learn"}
 
 
+def test_report_breaks_a_tie_in_items_by_annotator_seconds(tmp_path):
+    for seed in range(2):
+        _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.9))
+        for kind, seconds in (("sketch", 300.0), ("scalar", 40.0), ("preference", 20.0)):
+            _write(tmp_path, _result("doorkey-5x5", kind, 10, seed, 0.95, items=10, seconds=seconds))
+    summary = " ".join(build_report(tmp_path).summary)
+    assert ("fewest feedback items to 90% of the oracle's return: 3 arms tied at 10 items; by annotator-seconds "
+            "**preference** (20), scalar (40), sketch (300)") in summary
+
+
 def _with_proxy(record: dict, proxy: list[float | None] | None) -> dict:
     """``record`` with its curve's proxy returns replaced (``None`` entries as null, ``proxy=None``: key dropped)."""
     curve = [dict(row) for row in record["curve"]]

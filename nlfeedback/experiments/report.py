@@ -405,7 +405,8 @@ def _summary(a: Analysis, results: RunResults) -> list[str]:
                 line += f", {ru['difference']:+.3f} over {ru['arm']}, {_sig(ru['p'])}"
             lines.append(line + ".")
         eff = [e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise]
-        reached = sorted((e for e in eff if e["status"] == "reached"), key=lambda e: e["items_to_90pct_oracle"])
+        reached = sorted((e for e in eff if e["status"] == "reached"),
+                         key=lambda e: (e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]))
         if eff and eff[0]["status"] == "no oracle cells":
             lines.append(f"{task} ({_noise_name(noise)}): no oracle cells, so no 90%-of-oracle figures.")
         elif eff and eff[0]["status"] == "oracle did not learn":
@@ -413,12 +414,19 @@ def _summary(a: Analysis, results: RunResults) -> list[str]:
                          "so no 90%-of-oracle figures.")
         elif reached:
             best = reached[0]
-            rest = ", ".join(f"{e['arm']} ({_fmt_amount(e['items_to_90pct_oracle'])})" for e in reached[1:])
+            tied = [e for e in reached if abs(e["items_to_90pct_oracle"] - best["items_to_90pct_oracle"]) < 1e-9]
+            rest = ", ".join(f"{e['arm']} ({_fmt_amount(e['items_to_90pct_oracle'])})" for e in reached[len(tied):])
             not_r = [e["arm"] for e in eff if e["status"] != "reached"]
+            if len(tied) == 1:
+                head = (f"**{best['arm']}**, {_fmt_amount(best['items_to_90pct_oracle'])} items "
+                        f"({_fmt_amount(best['seconds_to_90pct_oracle'])} annotator-seconds)")
+            else:  # several arms reach it at the same budget: the cheaper in annotator time comes first
+                head = (f"{len(tied)} arms tied at {_fmt_amount(best['items_to_90pct_oracle'])} items; by "
+                        "annotator-seconds " + ", ".join(
+                            (f"**{e['arm']}**" if e is best else e["arm"]) + f" ({_fmt_amount(e['seconds_to_90pct_oracle'])})"
+                            for e in tied))
             lines.append(f"{task} ({_noise_name(noise)}): fewest feedback items to 90% of the oracle's return: "
-                         f"**{best['arm']}**, {_fmt_amount(best['items_to_90pct_oracle'])} items "
-                         f"({_fmt_amount(best['seconds_to_90pct_oracle'])} annotator-seconds)"
-                         + (f"; then {rest}" if rest else "")
+                         + head + (f"; then {rest}" if rest else "")
                          + (f"; not reached within the budgets: {', '.join(not_r)}" if not_r else "") + ".")
         elif eff:
             lines.append(f"{task} ({_noise_name(noise)}): no arm reached 90% of the oracle's final true return "
