@@ -398,6 +398,27 @@ def test_report_breaks_a_tie_in_items_by_annotator_seconds(tmp_path):
             "**preference** (20), scalar (40), sketch (300)") in summary
 
 
+def test_report_says_when_cells_ran_with_different_versions(tmp_path):
+    for seed in range(2):
+        _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.9))
+        rec = _result("doorkey-5x5", "sketch", 10, seed, 0.95, items=10, seconds=100.0)
+        rec["versions"] = {"torch": "2.13.0+cpu" if seed == 0 else "2.14.1", "minigrid": "3.2.0"}
+        _write(tmp_path, rec)
+    report = build_report(tmp_path)
+    md = report.path.read_text()
+    assert "Cells ran with different versions of torch" in md and "minigrid" not in md.split("## Versions")[1]
+    assert "- torch: 2.13.0+cpu (1 cells): sketch; 2.14.1 (1 cells): sketch" in md
+    doc = json.loads(report.json_path.read_text())
+    assert set(doc["mixed_versions"]) == {"torch"}
+    for seed in range(2):  # the same versions everywhere: nothing said
+        rec = _result("doorkey-5x5", "sketch", 10, seed, 0.95, items=10, seconds=100.0)
+        rec["versions"] = {"torch": "2.13.0+cpu", "minigrid": "3.2.0"}
+        _write(tmp_path, rec)
+    report = build_report(tmp_path)
+    assert "different versions" not in report.path.read_text()
+    assert json.loads(report.json_path.read_text())["mixed_versions"] == {}
+
+
 def _with_proxy(record: dict, proxy: list[float | None] | None) -> dict:
     """``record`` with its curve's proxy returns replaced (``None`` entries as null, ``proxy=None``: key dropped)."""
     curve = [dict(row) for row in record["curve"]]

@@ -133,6 +133,7 @@ class CellRow:
     auc: float | None
     interpretation: dict[str, Any] | None
     reward_metrics: dict[str, Any] | None
+    versions: dict[str, str] = field(default_factory=dict)  # the packages the cell ran with
 
 
 @dataclass
@@ -184,6 +185,7 @@ def _row(data: dict[str, Any]) -> CellRow:
         items=_num(fb.get("items")) or 0.0, seconds=_num(fb.get("annotator_seconds")) or 0.0,
         gaming=bool(data.get("gaming")), curve=curve, proxy_curve=_series(data, "proxy_return"), auc=_auc(curve),
         interpretation=data.get("interpretation") or None, reward_metrics=data.get("reward_metrics") or None,
+        versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
     )
 
 
@@ -221,6 +223,19 @@ def load_results(run_dir: str | Path) -> RunResults:
         raise NlfError(f"{run}: no cell results under {run / 'cells'} (run `nlf ablate CONFIG --out {run}` first)")
     expected = meta.get("cells") if meta else None
     return RunResults(run, meta, rows, failed, problems, expected)
+
+
+def version_mix(rows: Sequence[CellRow]) -> dict[str, dict[str, list[str]]]:
+    """Packages whose version differs between cells: package → version → the arms (labels) that ran it.
+    A grid whose cells ran with different versions compares more than its feedback kinds."""
+    seen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        for pkg, v in r.versions.items():
+            seen[pkg][v].add(r.label)
+            counts[pkg][v] += 1
+    return {pkg: {f"{v} ({counts[pkg][v]} cells)": sorted(arms) for v, arms in sorted(by_v.items())}
+            for pkg, by_v in sorted(seen.items()) if len(by_v) > 1}
 
 
 # --------------------------------------------------------------------------------------------- aggregation
@@ -692,6 +707,10 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
 
     md.append("## Summary\n")
     md += [f"- {line}" for line in a.summary] or ["- No finished cells with feedback arms yet."]
+    mixed = version_mix(results.rows)
+    if mixed:
+        md.append(f"- Cells ran with different versions of {', '.join(mixed)} (see Versions): differences between "
+                  "arms that ran with different versions are not only the feedback's.")
     md.append("")
 
     # headline table
@@ -766,9 +785,15 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
         md.append("")
 
     versions = (results.meta or {}).get("versions")
-    if versions:
+    if versions or mixed:
         md.append("## Versions\n")
-        md.append(", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
+    if versions:
+        md.append("The sweep's driver: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
+    if mixed:
+        md.append("**Cells ran with different package versions** (each result file records its own):\n")
+        md += [f"- {pkg}: " + "; ".join(f"{v}: {', '.join(arms)}" for v, arms in by_v.items())
+               for pkg, by_v in mixed.items()]
+        md.append("")
 
     report_path = out / "report.md"
     report_path.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
@@ -776,7 +801,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     doc = {"schema": "nlf.report/1", "run_dir": str(results.run_dir), "config": (results.meta or {}).get("config"),
            "cells": {"expected": results.expected, "ok": n_ok, "failed": n_failed},
            "final": headline, "sample_efficiency": a.sample_efficiency, "comparisons": a.comparisons,
-           "summary": a.summary, "failed": results.failed, "problems": results.problems}
+           "summary": a.summary, "failed": results.failed, "problems": results.problems, "mixed_versions": mixed}
     json_path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return Report(report_path, json_path, plots, sorted((out / "tables").glob("*.csv")), headline, a.summary,
                   results.failed)
