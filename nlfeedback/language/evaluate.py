@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
 from nlfeedback.language.targets import Targets
-from nlfeedback.metrics.interpretation import InterpretationReport, flip_failed, intended_steps, score
+from nlfeedback.metrics.interpretation import (InterpretationReport, flip_failed, intended_steps, mean_target,
+                                                score, step_errors)
 from nlfeedback.trajectory import Trajectory
 
 
@@ -54,26 +53,24 @@ class Evaluation:
         out = []
         for fb, t in zip(self.items, self.targets):
             intended = intended_steps(fb)
-            attributed = {int(s) for s in np.flatnonzero(t.weights > 0)}
-            wrong_sign = sorted(s for s, pol in intended.items()
-                                if t.weights[s] <= 0 or np.sign(t.targets[s]) != pol)
-            missed, extra = sorted(set(intended) - attributed), sorted(attributed - set(intended))
-            if not (wrong_sign or missed or extra):
+            e = step_errors(intended, t)
+            if not (e.wrong_sign or e.missed or e.extra):
                 continue
             out.append({"problem": "misread", "feedback_id": fb.id, "text": fb.text,
                         "categories": list(fb.intent.categories), "split": fb.intent.split,
                         "intent": [{"steps": _span(c.steps), "polarity": c.polarity} for c in fb.intent.clauses],
-                        "intended_steps": len(intended), "wrong_sign_steps": _span(wrong_sign),
-                        "missed_steps": _span(missed), "extra_steps": _span(extra),
-                        "_badness": len(wrong_sign) + len(extra)})
+                        "intended_steps": len(intended), "wrong_sign_steps": _span(e.wrong_sign),
+                        "missed_steps": _span(e.missed), "extra_steps": _span(e.extra),
+                        "_badness": len(e.wrong_sign) + len(e.extra)})
         for fb, neg, t0, t1 in self.probes:
-            if flip_failed(intended_steps(fb), t0, t1):
-                steps = list(intended_steps(fb))
+            intended = intended_steps(fb)
+            if flip_failed(intended, t0, t1):
+                steps = list(intended)
                 out.append({"problem": "negation-probe", "feedback_id": fb.id, "text": fb.text,
                             "negated_text": neg.text, "categories": list(fb.intent.categories),
                             "split": fb.intent.split, "polarity": fb.intent.clauses[0].polarity,
-                            "mean_target": _weighted_mean(t0, steps), "negated_mean_target": _weighted_mean(t1, steps),
-                            "_badness": len(steps)})
+                            "mean_target": _rounded(mean_target(t0, steps)),
+                            "negated_mean_target": _rounded(mean_target(t1, steps)), "_badness": len(steps)})
         out.sort(key=lambda r: (r["problem"], -r["_badness"]))
         for r in out:
             del r["_badness"]
@@ -91,9 +88,8 @@ def _span(steps: Sequence[int]) -> list[list[int]]:
     return runs
 
 
-def _weighted_mean(t: Targets, steps: list[int]) -> float | None:
-    w = t.weights[steps]
-    return round(float((t.targets[steps] * w).sum() / w.sum()), 4) if w.sum() > 0 else None
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
 def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], *,

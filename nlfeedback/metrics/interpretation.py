@@ -42,15 +42,12 @@ class Tally:
 
     def add_item(self, intended: dict[int, int], t: Targets) -> None:
         self.items += 1
-        attributed = {int(s) for s in np.flatnonzero(t.weights > 0)}
-        for s, pol in intended.items():
-            self.sign_total += 1
-            if t.weights[s] <= 0 or np.sign(t.targets[s]) != pol:
-                self.sign_errors += 1
-        want = set(intended)
-        self.tp += len(attributed & want)
-        self.fp += len(attributed - want)
-        self.fn += len(want - attributed)
+        e = step_errors(intended, t)
+        self.sign_total += len(intended)
+        self.sign_errors += len(e.wrong_sign)
+        self.tp += len(intended) - len(e.missed)
+        self.fp += len(e.extra)
+        self.fn += len(e.missed)
 
     def as_dict(self) -> dict[str, Any]:
         p = self.tp / (self.tp + self.fp) if self.tp + self.fp else (1.0 if not self.fn else 0.0)
@@ -63,6 +60,27 @@ class Tally:
             "probes": self.probes,
             "negation_flip_failure": round(self.flip_failures / self.probes, 4) if self.probes else None,
         }
+
+
+@dataclass
+class StepErrors:
+    """How one item's targets miss its intent (sorted step indices)."""
+
+    wrong_sign: list[int]  # intended steps given zero weight or the other sign
+    missed: list[int]  # intended steps given zero weight
+    extra: list[int]  # steps given weight that the intent is not about
+
+
+def step_errors(intended: dict[int, int], t: Targets) -> StepErrors:
+    attributed = {int(s) for s in np.flatnonzero(t.weights > 0)}
+    wrong = sorted(s for s, pol in intended.items() if t.weights[s] <= 0 or np.sign(t.targets[s]) != pol)
+    return StepErrors(wrong, sorted(set(intended) - attributed), sorted(attributed - set(intended)))
+
+
+def mean_target(t: Targets, steps: list[int]) -> float | None:
+    """The weighted mean target over ``steps``; ``None`` where they carry no weight (abstained)."""
+    w = t.weights[steps]
+    return float((t.targets[steps] * w).sum() / w.sum()) if w.sum() > 0 else None
 
 
 def intended_steps(fb: TextFeedback) -> dict[int, int]:
@@ -82,12 +100,9 @@ def flip_failed(intended: dict[int, int], original: Targets, negated: Targets) -
     steps = list(intended)
     if not steps:
         return False
-    a, b = original.targets[steps], negated.targets[steps]
-    wa, wb = original.weights[steps], negated.weights[steps]
-    if wa.sum() <= 0 or wb.sum() <= 0:
+    ma, mb = mean_target(original, steps), mean_target(negated, steps)
+    if ma is None or mb is None:
         return True
-    ma = float((a * wa).sum() / wa.sum())
-    mb = float((b * wb).sum() / wb.sum())
     return not (np.sign(ma) != 0 and np.sign(mb) == -np.sign(ma))
 
 
