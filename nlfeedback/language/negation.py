@@ -109,11 +109,12 @@ def clause_negator_spans(text: str) -> list[tuple[int, int]]:
     ("don't ram the wall, it won't move": one negator), which stay part of what is read."""
     from nlfeedback.language.fragments import fragment_spans
 
-    fragments = fragment_spans(text) if _NOUN_NEGATOR.search(text) or _REASON.search(text) else []
+    has_reason = _REASON.search(text) is not None
+    fragments = fragment_spans(text) if has_reason or _NOUN_NEGATOR.search(text) else []
     spans = sorted(_spans(CLAUSE_NEGATORS, text) + litote_negator_spans(text, fragments))
     if not spans:
         return spans
-    reasons = _reason_spans(text, fragments) if _REASON.search(text) else []
+    reasons = _reason_spans(text, fragments) if has_reason else []
     return [s for s in spans if not any(a <= s[0] < b for a, b in reasons)]
 
 
@@ -161,8 +162,9 @@ def negate(text: str) -> str | None:
             return m.group(1) + text[m.end():].lstrip()
         a, b = negators[0]
         word = text[a:b].lower().replace("'", "")
+        elliptical = not re.match(r"\s*[A-Za-z]", text[b:])  # no verb follows: "lava?? pls dont", "Do not!"
         if word in ("dont", "donot"):
-            if not re.match(r"\s*[A-Za-z]", text[b:]):  # elliptical: "lava?? pls dont" → "lava?? pls do"
+            if elliptical:  # keep the auxiliary: "lava?? pls do"
                 return text[:a] + text[a:a + 2] + text[b:]
             return (text[:a] + text[b:].lstrip()).replace("  ", " ")
         if word in ("cant", "cannot"):
@@ -170,7 +172,7 @@ def negate(text: str) -> str | None:
         if word == "wont":
             return text[:a] + "will" + text[b:]
         if word == "not":
-            if not re.match(r"\s*[A-Za-z]", text[b:]):  # "Do not!" → "Do!"
+            if elliptical:  # "Do not!" → "Do!"
                 return text[:a].rstrip() + text[b:]
             return (text[:a].rstrip() + " " + text[b:].lstrip()).strip()
         if word.endswith("nt") and word[:-2] in ("do", "does", "did", "is", "was", "are", "were", "could", "should",
