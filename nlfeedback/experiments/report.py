@@ -228,13 +228,11 @@ def load_results(run_dir: str | Path) -> RunResults:
 def version_mix(rows: Sequence[CellRow]) -> dict[str, dict[str, list[str]]]:
     """Packages whose version differs between cells: package → version → the arms (labels) that ran it.
     A grid whose cells ran with different versions compares more than its feedback kinds."""
-    seen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    seen: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # one label per cell
     for r in rows:
         for pkg, v in r.versions.items():
-            seen[pkg][v].add(r.label)
-            counts[pkg][v] += 1
-    return {pkg: {f"{v} ({counts[pkg][v]} cells)": sorted(arms) for v, arms in sorted(by_v.items())}
+            seen[pkg][v].append(r.label)
+    return {pkg: {f"{v} ({len(labels)} cells)": sorted(set(labels)) for v, labels in sorted(by_v.items())}
             for pkg, by_v in sorted(seen.items()) if len(by_v) > 1}
 
 
