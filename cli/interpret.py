@@ -137,9 +137,7 @@ def eval_interpreter_command(
     from nlfeedback.language.interpreters import make_interpreter
 
     if errors is not None:  # refuse to overwrite before spending time on the evaluation
-        if errors.is_file() and not force:
-            raise NlfError(f"{errors}: already exists; pass --force to replace it")
-        prepare_output(errors, force=force)
+        prepare_output(errors, force=force, can_append=False)
 
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter, checkpoint=str(checkpoint) if checkpoint else None)

@@ -227,15 +227,20 @@ class JsonlWriter:
         self.close()
 
 
-def prepare_output(path: str | Path, *, append: bool = False, force: bool = False) -> Path:
-    """Check an output path before writing: an existing file is refused unless ``append`` or ``force``."""
+def prepare_output(path: str | Path, *, append: bool = False, force: bool = False,
+                   can_append: bool = True) -> Path:
+    """Check an output path before writing: an existing file is refused unless ``append`` or ``force``.
+
+    ``can_append=False`` is for commands without ``--append``: the refusal then names only ``--force``.
+    """
     path = Path(path)
     if append and force:
         raise NlfError("--append and --force exclude each other")
     if path.exists() and path.is_dir():
         raise NlfError(f"{path}: is a directory, expected a file path")
     if path.exists() and not (append or force):
-        raise NlfError(f"{path}: already exists; pass --append to add to it or --force to replace it")
+        remedy = "pass --append to add to it or --force to replace it" if can_append else "pass --force to replace it"
+        raise NlfError(f"{path}: already exists; {remedy}")
     if append:
         check_appendable(path)
     return path

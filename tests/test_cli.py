@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from nlfeedback.errors import NlfError
 from nlfeedback.trajectory import read_trajectories
 
 runner = CliRunner()
@@ -201,6 +203,7 @@ def test_interpret_and_eval_interpreter(tmp_path, traj_file):
     assert recs and {x["problem"] for x in recs} <= {"misread", "negation-probe"}
     r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--errors", str(errors))
     assert r.exit_code == 1 and "already exists; pass --force" in r.output
+    assert "--append" not in r.output  # the command has no --append: the message must not offer it
     assert [json.loads(x) for x in errors.read_text().splitlines()] == recs  # not touched
 
 
@@ -254,3 +257,16 @@ def test_train_agent_cli_and_bench_agent(tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["oracle_fps"] > 0 and data["learned_reward_fps"] > 0
+
+
+def test_prepare_output_names_only_the_flags_a_command_has(tmp_path):
+    from nlfeedback.jsonl import prepare_output
+
+    out = tmp_path / "x.jsonl"
+    out.write_text("{}\n")
+    with pytest.raises(NlfError, match="pass --append to add to it or --force"):
+        prepare_output(out)
+    with pytest.raises(NlfError) as e:
+        prepare_output(out, can_append=False)
+    assert "pass --force to replace it" in str(e.value) and "--append" not in str(e.value)
+    assert prepare_output(out, force=True, can_append=False) == out and out.read_text() == "{}\n"
