@@ -88,7 +88,7 @@ def bench_agent_command(
 @app.command("ablate")
 @cli_errors
 def bench_ablate_command(
-    steps: Annotated[int, typer.Option(min=1000, help="PPO steps per cell.")] = 16_384,
+    steps: Annotated[int, typer.Option(min=1000, help="PPO steps per cell.")] = 65_536,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per kind (cells = kinds × seeds).")] = 4,
     kinds: Annotated[list[str] | None, typer.Option("--kind", help="Kinds of the grid, repeatable, e.g. --kind "
                                                     "oracle --kind sketch (default: oracle).")] = None,

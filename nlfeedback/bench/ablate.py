@@ -36,7 +36,7 @@ def _timed(config, out: Path, **kw: Any) -> float:
     return elapsed
 
 
-def bench_ablate(steps: int = 16_384, seeds: int = 4, budget: int = 20, kinds: tuple[str, ...] = ("oracle",),
+def bench_ablate(steps: int = 65_536, seeds: int = 4, budget: int = 20, kinds: tuple[str, ...] = ("oracle",),
                  ray: bool = True) -> dict[str, Any]:
     text = bench_config_text(steps, seeds, budget, list(kinds))
     config = parse_config(text, "bench.toml")
