@@ -71,7 +71,10 @@ def train_interpreter_command(
     episodes: Annotated[int, typer.Option(min=2, help="Episodes per task with --generate.")] = 100,
     epochs: Annotated[int, typer.Option(min=1)] = 40,
     hidden: Annotated[int, typer.Option(min=8)] = 256,
-    members: Annotated[int, typer.Option(min=1, help="Ensemble size (averaged probabilities).")] = 3,
+    members: Annotated[int, typer.Option(min=1, help="Ensemble size per draw (averaged probabilities).")] = 3,
+    draws: Annotated[int, typer.Option(min=1, help="Train on this many draws of feedback (with --generate: seeds "
+                                                   "seed, seed+1, …; with --feedback: the same remarks, own seeds) "
+                                                   "and pool their members.")] = 1,
     seed: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """Train the `trained` interpreter on critic feedback with train-split phrasings; save a checkpoint.
@@ -80,25 +83,30 @@ def train_interpreter_command(
     """
     from nlfeedback.feedback.schema import TextFeedback
     from nlfeedback.language.interpreters.trained import TrainConfig
-    from nlfeedback.language.train_interpreter import generate_training_feedback, train_interpreter
+    from nlfeedback.language.train_interpreter import combine_interpreters, generate_training_feedback, train_interpreter
 
     if generate == bool(feedback):
         raise NlfError("give either --feedback/--trajectories or --generate")
-    if generate:
-        names = [t.strip() for t in tasks.split(",") if t.strip()]
-        trajs, fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed)
-        env_ids = sorted({t.env_id for t in trajs})
-    else:
+    if not generate:
         if not trajectories:
             raise NlfError("--feedback needs --trajectories")
         loaded, trajs_map = _load(feedback, trajectories)
         fb = [x for x in loaded if isinstance(x, TextFeedback) and x.intent is not None]
         env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb})
-    config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed, members=members)
-    interp, report = train_interpreter(fb, config, meta={"train_env_ids": env_ids})
-    interp.save(out)
-    console.print(f"trained on {report['remarks']} remarks ({report['examples']} fragment examples); "
-                  f"validation accuracy {report['val_accuracy']}; saved {out}", soft_wrap=True)
+    parts = []
+    for d in range(draws):
+        if generate:
+            names = [t.strip() for t in tasks.split(",") if t.strip()]
+            trajs, fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed + d)
+            env_ids = sorted({t.env_id for t in trajs})
+        config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed + d, members=members)
+        interp, report = train_interpreter(fb, config, meta={"train_env_ids": env_ids})
+        parts.append(interp)
+        console.print(f"{f'draw {d + 1}/{draws}: ' if draws > 1 else ''}trained on {report['remarks']} remarks "
+                      f"({report['examples']} fragment examples); validation accuracy {report['val_accuracy']}",
+                      soft_wrap=True)
+    combine_interpreters(parts).save(out)
+    console.print(f"saved {out} ({draws * members} members)", soft_wrap=True)
 
 
 def _table(title: str, rows: dict) -> Table:

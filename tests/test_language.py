@@ -440,6 +440,67 @@ def test_restyle_never_changes_negation():
             assert negation_sign(restyle(text, rng)) == negation_sign(text)
 
 
+
+def test_restyle_spans_restyles_each_clause_and_says_where_it_landed():
+    from nlfeedback.language.restyle import restyle_spans
+
+    text = "nice job grabbing the key, but you walked into the lava"
+    spans = [(0, 25), (31, 55)]
+    rng = np.random.default_rng(0)
+    changed = 0
+    for _ in range(30):
+        out, new = restyle_spans(text, spans, rng)
+        assert out[new[0][1]:new[1][0]] == ", but "  # the connector between the clauses is kept as it is
+        assert "key" in out[new[0][0]:new[0][1]] or "Key" in out[new[0][0]:new[0][1]]
+        assert negation_sign(out[new[1][0]:new[1][1]]) == 1
+        changed += out != text
+    assert changed > 10
+    with pytest.raises(ValueError, match="overlap"):
+        restyle_spans(text, [(0, 30), (20, 40)], rng)
+
+
+def test_mixed_remarks_get_restyled_copies_labelled_clause_by_clause():
+    from nlfeedback.language.interpreters.trained import HEADS
+    from nlfeedback.language.train_interpreter import examples_from_feedback, generate_training_feedback
+
+    _, fb = generate_training_feedback(["doorkey-5x5"], episodes=10, items=60, seed=3)
+    mixed = [f for f in fb if len(f.intent.clauses) > 1][:5]
+    assert mixed
+    examples = examples_from_feedback(mixed, seed=0)
+    texts = {ex.text for ex in examples if HEADS["moment"][ex.labels["moment"]] != "none"}
+    assert len(texts) > len(mixed)  # restyled copies besides the originals
+    for ex in examples:
+        moment = HEADS["moment"][ex.labels["moment"]]
+        if moment != "none":
+            assert moment in {c.moment for f in mixed for c in f.intent.clauses}
+
+
+def test_names_world_tells_judgements_from_remarks_about_things():
+    from nlfeedback.language.world_words import names_world
+
+    for text in ["you walked into the orange tiles", "stop twirling", "got the key", "took ages", "nice, the gate is open",
+                 "don't bump the edge", "straight to the green square"]:
+        assert names_world(text), text
+    for text in ["nothing to moan about there", "top marks", "what a mess", "flawless", "meh", "great run"]:
+        assert not names_world(text), text
+
+
+def test_denied_complaints_that_name_nothing_judge_the_whole_run():
+    from nlfeedback.language.interpreters.trained import _whole_run
+    from nlfeedback.language.whole_run import judges_whole_run
+
+    for text in ["nothing to moan about there", "can't fault it", "I couldn't complain", "not a single mistake",
+                 "no gripes here", "no complaints"]:
+        assert judges_whole_run(text), text
+    for text in ["don't walk into the lava", "you didn't waste time", "that did nothing useful", "never again",
+                 "no fuss, great", "wasn't slow", "not good at all", "no lava this time", "great run"]:
+        assert not judges_whole_run(text), text
+    pred = {"span": (0, 27), "text": "nothing to moan about there", "moment": ("wasted", 0.9), "polarity": (1, 0.99),
+            "when": ("none", 1.0), "anchor": ("none", 1.0), "scope": ("episode", 1.0)}
+    assert _whole_run(pred)["moment"] == ("episode", 0.9) and _whole_run(pred)["polarity"] == (1, 0.99)
+    other = {**pred, "text": "don't press done for no reason"}
+    assert _whole_run(other) is other
+
 def test_decoding_abstains_only_when_none_or_neutral_dominates():
     from nlfeedback.language.interpreters.trained import MOMENTS, _decode_moment, _decode_valence
 

@@ -149,3 +149,29 @@ def restyle(text: str, rng: np.random.Generator) -> str:
             words[i] = _typo(words[i], rng)
             out = " ".join(words)
     return re.sub(r"\s+", " ", out).strip()
+
+
+def restyle_spans(text: str, spans: list[tuple[int, int]], rng: np.random.Generator) -> tuple[str, list[tuple[int, int]]]:
+    """Restyle each ``[start, end)`` span of ``text`` on its own (the text between them is kept as it is).
+
+    For remarks of several clauses (a praise and a criticism joined by a connector): every clause is
+    restyled independently, and the returned spans say where each clause landed in the new text, so a
+    restyled copy can be labelled clause by clause. Spans must not overlap (``ValueError`` otherwise).
+    """
+    order = sorted(range(len(spans)), key=lambda i: spans[i])
+    pieces: list[str] = []
+    new_spans: list[tuple[int, int]] = [(0, 0)] * len(spans)
+    pos, length = 0, 0
+    for i in order:
+        a, b = spans[i]
+        if a < pos or b <= a or b > len(text):
+            raise ValueError(f"spans overlap or are out of range: {spans}")
+        gap = text[pos:a]
+        clause = restyle(text[a:b], rng) or text[a:b]
+        pieces += [gap, clause]
+        start = length + len(gap)
+        new_spans[i] = (start, start + len(clause))
+        length = start + len(clause)
+        pos = b
+    pieces.append(text[pos:])
+    return "".join(pieces), new_spans

@@ -38,6 +38,7 @@ SUPPLEMENT = {
     "dawdling": -1.0, "fuss": -1.0, "hassle": -1.3, "gormless": -1.8, "botched": -2.0, "bungled": -2.0, "flubbed": -1.8, "dumb": -1.8,
     "ace": 2.0, "smashing": 2.2, "nailed": 2.0, "slick": 1.6, "textbook": 1.5, "flawless": 2.6,
     "spot-on": 2.0, "tidy": 1.0, "sorted": 1.2, "champion": 2.0, "cracking": 2.0,
+    "gripe": -1.3, "grumble": -1.2, "whinge": -1.4, "quibble": -0.8, "niggle": -0.9, "nitpick": -0.8, "flaw": -1.6,
     "lol": 0.0, "lmao": 0.0, "haha": 0.0, "hahaha": 0.0, "rofl": 0.0, "hehe": 0.0,
 }
 

@@ -30,7 +30,7 @@ from nlfeedback.language.interpreters.trained import (
     span_request,
 )
 from nlfeedback.language.negation import clause_negation_sign, negate
-from nlfeedback.language.restyle import restyle
+from nlfeedback.language.restyle import restyle, restyle_spans
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
@@ -67,7 +67,23 @@ def _labels(clause: Clause | None, fragment: str, moment_if_none: str = "vague")
     return {k: HEADS[k].index(v) for k, v in values.items()}
 
 
-RESTYLES = 2  # restyled copies per single-clause remark
+RESTYLES = 2  # restyled copies per remark
+
+
+def _clause_examples(text: str, clauses: Sequence[Clause], clause_spans: Sequence[tuple[int, int]]) -> list[Example]:
+    """One example per fragment of ``text``, labelled by the clause whose span overlaps it most."""
+    spans = tuple(fragment_spans(text))
+    out = []
+    for a, b in spans:
+        best, overlap = None, 0
+        for c, (ca, cb) in zip(clauses, clause_spans):
+            ov = min(b, cb) - max(a, ca)
+            if ov > overlap:
+                best, overlap = c, ov
+        if clauses and best is None:
+            continue
+        out.append(Example(text, (a, b), spans, _labels(best, text[a:b])))
+    return out
 
 
 def examples_from_feedback(items: Sequence[TextFeedback], *, augment: bool = True, seed: int = 0) -> list[Example]:
@@ -76,21 +92,22 @@ def examples_from_feedback(items: Sequence[TextFeedback], *, augment: bool = Tru
     for fb in items:
         if fb.intent is None:
             continue
-        spans = tuple(fragment_spans(fb.text))
-        if not spans:
+        if not fragment_spans(fb.text):
             continue
         clauses = fb.intent.clauses
-        for a, b in spans:
-            best, overlap = None, 0
-            for c in clauses:
-                ca, cb = c.span if c.span else (0, len(fb.text))
-                ov = min(b, cb) - max(a, ca)
-                if ov > overlap:
-                    best, overlap = c, ov
-            if clauses and best is None:
+        clause_spans = [tuple(c.span) if c.span else (0, len(fb.text)) for c in clauses]
+        out += _clause_examples(fb.text, clauses, clause_spans)
+        if not augment:
+            continue
+        if len(clauses) > 1:  # mixed remark: each clause restyled on its own, labelled by where it landed
+            if any(c.span is None for c in clauses):
                 continue
-            out.append(Example(fb.text, (a, b), spans, _labels(best, fb.text[a:b])))
-        if not augment or len(clauses) > 1:
+            for _ in range(RESTYLES):
+                try:
+                    variant, vspans = restyle_spans(fb.text, clause_spans, rng)
+                except ValueError:
+                    break
+                out += _clause_examples(variant, clauses, vspans)
             continue
         clause = clauses[0] if clauses else None
         variants = [fb.text] + [restyle(fb.text, rng) for _ in range(RESTYLES)]
@@ -162,7 +179,7 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
             progress(min(i + 512, len(keys)), len(keys))
     X = features_batch(np.stack([vecs[ex.text][1] for ex in examples]),
                        np.stack([vecs[ex.text][2 + ex.spans.index(ex.span)] for ex in examples]),
-                       [ex.text[ex.span[0]:ex.span[1]] for ex in examples])
+                       [ex.text[ex.span[0]:ex.span[1]] for ex in examples], config.world_words)
     Y = {k: np.array([ex.labels[k] for ex in examples]) for k in HEADS}
     is_val = np.array([ex.text in val_texts for ex in examples])
     Xt = torch.from_numpy(X[~is_val])
@@ -172,7 +189,7 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
     members = []
     for member in range(config.members):
         torch.manual_seed(config.seed * 100 + member)
-        model = build_model(config.hidden, config.dropout, config.wide)
+        model = build_model(config.hidden, config.dropout, config.wide, config.world_words)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         gen = torch.Generator().manual_seed(config.seed * 100 + member)
         for _epoch in range(config.epochs):
@@ -205,7 +222,27 @@ def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None 
     full_meta = {"config": asdict(config), "versions": package_versions("sentence_transformers"), "report": report, **(meta or {})}
     full_meta.setdefault("train_items", len(critic_items))
     interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout, "wide": config.wide,
-                                          "affirmative": config.affirmative},
+                                          "affirmative": config.affirmative, "world_words": config.world_words},
                                 full_meta)
     torch.set_num_threads(threads)
     return interp, report
+
+
+def combine_interpreters(interps: Sequence[TrainedInterpreter]) -> TrainedInterpreter:
+    """One interpreter whose ensemble is all of ``interps``' members (their probabilities are averaged).
+
+    Used for draws (``nlf train-interpreter --draws K``): interpreters trained on different generated
+    feedback (seed, seed + 1, …). Members of one draw share its remarks, so they err alike on a wording that
+    draw happened to teach badly; members of several draws average that out."""
+    if not interps:
+        raise NlfError("nothing to combine")
+    config = interps[0].config
+    for other in interps[1:]:
+        if other.config != config:
+            raise NlfError(f"cannot combine interpreters with different model configs: {config} vs {other.config}")
+    members = [m for it in interps for m in (it.model if isinstance(it.model, list) else [it.model])]
+    meta = dict(interps[0].meta)
+    if len(interps) > 1:
+        meta["draws"] = [it.meta for it in interps]
+        meta["train_items"] = sum(int(it.meta.get("train_items", 0)) for it in interps)
+    return TrainedInterpreter(members, dict(config), meta)

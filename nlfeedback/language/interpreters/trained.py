@@ -39,6 +39,8 @@ from nlfeedback.language.mood import N_MOOD, mood_features
 from nlfeedback.language.negation import affirmative, clause_negation_sign, clause_negator_spans
 from nlfeedback.language.sentiment import N_SENTIMENT, sentiment_features
 from nlfeedback.language.targets import Reading
+from nlfeedback.language.whole_run import judges_whole_run
+from nlfeedback.language.world_words import names_world
 from nlfeedback.trajectory import Trajectory
 
 MOMENTS = [*REFERENTS, "episode", "vague", "none"]
@@ -67,6 +69,7 @@ class TrainConfig:
     input_noise: float = 0.02  # std of Gaussian noise added to the embedding inputs while training
     wide: bool = True  # heads also see the scalar cues directly (see build_model)
     affirmative: bool = True  # the encoder reads the text without its verb negators (see span_request)
+    world_words: bool = True  # one more cue: does the fragment name a thing or action of the world (world_words.py)
     epochs: int = 40
     members: int = 1  # ensemble size (members differ in seed; their probabilities are averaged)
     batch_size: int = 256
@@ -139,16 +142,21 @@ def surface_features(text: str) -> list[float]:
 N_SURFACE = 3 + N_SENTIMENT + N_MOOD  # surface cues, the fragment's lexicon sentiment and its mood cues
 
 
-def features_batch(sents: np.ndarray, frags: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+def features_batch(sents: np.ndarray, frags: np.ndarray, texts: Sequence[str], world: bool = False) -> np.ndarray:
     """Model input for fragments: ``(N, 384)`` fragment and remark vectors and the fragments' texts.
 
     Every part leaves negators out (the remark and fragment vectors come from the text without its verb
     negators, see :func:`span_request`; the lexicon
     sentiment is read without them, the imperative cue skips them; no negation counts), so a remark and
-    its negation look alike to the model and the negation is applied afterwards, by counting."""
+    its negation look alike to the model and the negation is applied afterwards, by counting. ``world``:
+    one more cue after the mood cues, 1 if the fragment names a thing or action of the world
+    (:func:`~nlfeedback.language.world_words.names_world`), for checkpoints trained with it."""
     surface = np.asarray([surface_features(t) + sentiment_features(t) + mood_features(t) for t in texts],
                          dtype=np.float32).reshape(len(texts), N_SURFACE)
-    return np.concatenate([frags, sents, surface, cues_batch(frags)], axis=1).astype(np.float32)
+    parts = [frags, sents, surface]
+    if world:
+        parts.append(np.asarray([[1.0 if names_world(t) else 0.0] for t in texts], dtype=np.float32).reshape(len(texts), 1))
+    return np.concatenate([*parts, cues_batch(frags)], axis=1).astype(np.float32)
 
 
 def span_request(text: str, spans: list[tuple[int, int]], affirm: bool = True
@@ -167,7 +175,7 @@ def span_request(text: str, spans: list[tuple[int, int]], affirm: bool = True
     return (text, [(0, len(text)), *spans]), clause_negator_spans(text)
 
 
-def build_model(hidden: int, dropout: float, wide: bool = False):
+def build_model(hidden: int, dropout: float, wide: bool = False, world: bool = False):
     """The clause model: an MLP trunk over all features and one linear head per output.
 
     ``wide``: the heads also see the scalar features (surface, sentiment and mood cues, similarities)
@@ -176,7 +184,7 @@ def build_model(hidden: int, dropout: float, wide: bool = False):
     import torch
     from torch import nn
 
-    n_scalar = N_SURFACE + N_CUES
+    n_scalar = N_SURFACE + N_CUES + (1 if world else 0)
 
     class ClauseModel(nn.Module):
         def __init__(self) -> None:
@@ -193,6 +201,14 @@ def build_model(hidden: int, dropout: float, wide: bool = False):
             return {k: head(h) for k, head in self.heads.items()}
 
     return ClauseModel()
+
+
+def _whole_run(pred: dict[str, Any]) -> dict[str, Any]:
+    """A fragment read as about some event, that only denies a complaint and names nothing ("nothing to
+    moan about there", "can't fault it"), read as about the episode (:mod:`nlfeedback.language.whole_run`)."""
+    if pred["moment"][0] in ("none", "episode", "vague") or not judges_whole_run(pred["text"]):
+        return pred
+    return {**pred, "moment": ("episode", pred["moment"][1]), "whole_run": True}
 
 
 _NONE = MOMENTS.index("none")
@@ -249,7 +265,8 @@ class TrainedInterpreter:
         members = []
         try:
             for state in ckpt["state_dicts"]:
-                m = build_model(ckpt["config"]["hidden"], ckpt["config"]["dropout"], ckpt["config"].get("wide", False))
+                m = build_model(ckpt["config"]["hidden"], ckpt["config"]["dropout"], ckpt["config"].get("wide", False),
+                                ckpt["config"].get("world_words", False))
                 m.load_state_dict(state)
                 m.eval()
                 members.append(m)
@@ -291,7 +308,8 @@ class TrainedInterpreter:
         if not frags:
             return out
         members = self.model if isinstance(self.model, list) else [self.model]
-        x = torch.from_numpy(features_batch(np.stack(sents), np.stack(frags), frag_texts))
+        x = torch.from_numpy(features_batch(np.stack(sents), np.stack(frags), frag_texts,
+                                            bool(self.config.get("world_words", False))))
         with torch.inference_mode():
             outs = [m(x) for m in members]
             probs = {k: np.mean([torch.softmax(o[k], dim=1).numpy() for o in outs], axis=0) for k in HEADS}
@@ -312,7 +330,7 @@ class TrainedInterpreter:
         preds = self.predict([fb.text for fb, _ in items])
         readings = []
         for (fb, traj), frags in zip(items, preds):
-            frags = resolve_anaphors(frags)
+            frags = [_whole_run(p) for p in resolve_anaphors(frags)]
             best: dict[str, tuple[Clause, float]] = {}
             fallback: list[tuple[dict[str, Any], float]] = []
             for p in frags:
