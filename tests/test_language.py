@@ -605,8 +605,8 @@ HUMAN_STYLE_REMARKS_2 = [
 
 
 @pytest.mark.parametrize("remarks, min_moment, min_sign", [
-    (HUMAN_STYLE_REMARKS, 36, 34),    # measured 2026-12-01 (session 5): moment 39/40, sign 36/40 (earlier checkpoints 39/35, 39/37)
-    (HUMAN_STYLE_REMARKS_2, 34, 32),  # measured 2026-12-01 (session 5): moment 37/40, sign 37/40 (earlier checkpoints 36/34, 36/33)
+    (HUMAN_STYLE_REMARKS, 36, 34),    # measured 2026-12-02 (session 9 checkpoint): moment 39/40, sign 37/40 (earlier checkpoints 39/36, 39/35, 39/37)
+    (HUMAN_STYLE_REMARKS_2, 34, 32),  # measured 2026-12-02 (session 9 checkpoint): moment 37/40, sign 39/40 (earlier checkpoints 37/37, 36/34, 36/33)
 ])
 def test_trained_reads_human_style_remarks(trained, remarks, min_moment, min_sign):
     """The shipped checkpoint on remarks in styles neither bank uses: its most confident fragment names
