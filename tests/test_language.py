@@ -312,6 +312,32 @@ def test_trained_checkpoint_round_trips(tmp_path):
     texts = ["don't walk into the lava", "nice, you got the key, but you bumped into the wall"]
     assert interp.predict(texts) == back.predict(texts)
     assert back.meta["report"] == report
+    assert back.config["world_words"] is True
+
+
+def test_checkpoints_without_the_world_words_cue_still_load(tmp_path):
+    """Checkpoints trained before the world-words cue (config without it) load and read with one input fewer."""
+    from nlfeedback.language.interpreters.trained import TrainConfig, TrainedInterpreter
+    from nlfeedback.language.train_interpreter import combine_interpreters, generate_training_feedback, train_interpreter
+
+    _, fb = generate_training_feedback(["doorkey-5x5"], episodes=10, items=40, seed=3)
+    old, _ = train_interpreter(fb, TrainConfig(epochs=2, hidden=16, world_words=False))
+    new, _ = train_interpreter(fb, TrainConfig(epochs=2, hidden=16))
+    import torch
+
+    from nlfeedback.errors import NlfError
+
+    path = tmp_path / "old.pt"
+    old.save(path)
+    ckpt = torch.load(path, weights_only=False)
+    del ckpt["config"]["world_words"]  # as written before the cue existed
+    torch.save(ckpt, path)
+    back = TrainedInterpreter.load(path)
+    assert "world_words" not in back.config
+    texts = ["don't walk into the lava", "top marks"]
+    assert back.predict(texts) == old.predict(texts)
+    with pytest.raises(NlfError, match="different model configs"):
+        combine_interpreters([old, new])
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path):
