@@ -3,7 +3,7 @@
 Examples are clause fragments of critic remarks labelled from the recorded intent: each fragment gets
 the clause whose text span overlaps it most (moment, polarity, temporal reference, anchor, scope).
 Augmentations: restyled copies (:mod:`nlfeedback.language.restyle`: visual referring expressions,
-texting style, typos), negated copies (via :func:`nlfeedback.language.negation.negate`) with flipped
+texting style, typos; a mixed remark clause by clause, :func:`~nlfeedback.language.restyle.restyle_spans`), negated copies (via :func:`nlfeedback.language.negation.negate`) with flipped
 polarity, and gibberish / off-topic text labelled "nothing". A random 10% of remarks is held out for validation.
 """
 
@@ -233,7 +233,8 @@ def combine_interpreters(interps: Sequence[TrainedInterpreter]) -> TrainedInterp
 
     Used for draws (``nlf train-interpreter --draws K``): interpreters trained on different generated
     feedback (seed, seed + 1, …). Members of one draw share its remarks, so they err alike on a wording that
-    draw happened to teach badly; members of several draws average that out."""
+    draw happened to teach badly; pooling draws averages out what only some of them misread (a misreading
+    all draws share stays)."""
     if not interps:
         raise NlfError("nothing to combine")
     config = interps[0].config

@@ -2,14 +2,17 @@
 
 Each remark is cut into clause fragments (:mod:`nlfeedback.language.fragments`). For every fragment the
 model sees its contextual embedding (mean of its tokens from one encoder pass over the whole remark,
-read with its verb negators taken out), the whole remark's embedding, surface cues and similarities to
+read with its verb negators taken out), the whole remark's embedding, surface cues, whether it names a
+thing or action of the world (:mod:`nlfeedback.language.world_words`) and similarities to
 short descriptions of each moment, and predicts five things: the moment it is
 about (lava, wall bumps, spinning, the right or wrong key, the door, the goal, pointless actions,
 detours, timeout, the whole episode, a vague remark, or nothing), its polarity (−1, 0, +1), a temporal
 reference (none, step N, start, middle, end, after, before), the anchor of after/before (key picked up,
 door unlocked) and whether it is a general rule. Grounding (:mod:`nlfeedback.language.grounding`) turns
 that into steps; an explicit step number in the fragment is read by a regex. If the moment does not
-occur in the trajectory, caption similarity picks the steps instead.
+occur in the trajectory, caption similarity picks the steps instead. Two rules read after the model: an
+anaphor ("dont. just dont") takes the moment of the fragment before it (:mod:`nlfeedback.language.anaphora`),
+and a denied complaint that names nothing is about the whole run (:mod:`nlfeedback.language.whole_run`).
 
 It is trained on critic feedback of the ``train`` phrasing split, with two augmentations: every remark a
 simple rule can negate is added negated with the opposite polarity (so negation is learned rather than
