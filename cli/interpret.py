@@ -93,10 +93,10 @@ def train_interpreter_command(
         loaded, trajs_map = _load(feedback, trajectories)
         fb = [x for x in loaded if isinstance(x, TextFeedback) and x.intent is not None]
         env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb})
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
     parts = []
     for d in range(draws):
         if generate:
-            names = [t.strip() for t in tasks.split(",") if t.strip()]
             trajs, fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed + d)
             env_ids = sorted({t.env_id for t in trajs})
         config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed + d, members=members)

@@ -70,9 +70,10 @@ def _labels(clause: Clause | None, fragment: str, moment_if_none: str = "vague")
 RESTYLES = 2  # restyled copies per remark
 
 
-def _clause_examples(text: str, clauses: Sequence[Clause], clause_spans: Sequence[tuple[int, int]]) -> list[Example]:
-    """One example per fragment of ``text``, labelled by the clause whose span overlaps it most."""
-    spans = tuple(fragment_spans(text))
+def _clause_examples(text: str, spans: tuple[tuple[int, int], ...], clauses: Sequence[Clause],
+                     clause_spans: Sequence[tuple[int, int]]) -> list[Example]:
+    """One example per fragment (``spans``, the text's :func:`fragment_spans`) of ``text``, labelled by the
+    clause whose span overlaps it most."""
     out = []
     for a, b in spans:
         best, overlap = None, 0
@@ -92,11 +93,12 @@ def examples_from_feedback(items: Sequence[TextFeedback], *, augment: bool = Tru
     for fb in items:
         if fb.intent is None:
             continue
-        if not fragment_spans(fb.text):
+        spans = tuple(fragment_spans(fb.text))
+        if not spans:
             continue
         clauses = fb.intent.clauses
         clause_spans = [tuple(c.span) if c.span else (0, len(fb.text)) for c in clauses]
-        out += _clause_examples(fb.text, clauses, clause_spans)
+        out += _clause_examples(fb.text, spans, clauses, clause_spans)
         if not augment:
             continue
         if len(clauses) > 1:  # mixed remark: each clause restyled on its own, labelled by where it landed
@@ -107,7 +109,7 @@ def examples_from_feedback(items: Sequence[TextFeedback], *, augment: bool = Tru
                     variant, vspans = restyle_spans(fb.text, clause_spans, rng)
                 except ValueError:
                     break
-                out += _clause_examples(variant, clauses, vspans)
+                out += _clause_examples(variant, tuple(fragment_spans(variant)), clauses, vspans)
             continue
         clause = clauses[0] if clauses else None
         variants = [fb.text] + [restyle(fb.text, rng) for _ in range(RESTYLES)]
@@ -241,7 +243,7 @@ def combine_interpreters(interps: Sequence[TrainedInterpreter]) -> TrainedInterp
     for other in interps[1:]:
         if other.config != config:
             raise NlfError(f"cannot combine interpreters with different model configs: {config} vs {other.config}")
-    members = [m for it in interps for m in (it.model if isinstance(it.model, list) else [it.model])]
+    members = [m for it in interps for m in it.members]
     meta = dict(interps[0].meta)
     if len(interps) > 1:
         meta["draws"] = [it.meta for it in interps]

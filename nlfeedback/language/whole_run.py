@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from nlfeedback.language.negation import LITOTE_VALENCE, OTHER_JUDGEMENT, affirmative, clause_negation_sign
+from nlfeedback.language.sentiment import word_valence
 from nlfeedback.language.world_words import names_world
 
 _WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
@@ -26,8 +27,6 @@ _WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
 
 def judges_whole_run(fragment: str) -> bool:
     """Whether ``fragment`` is a denied complaint that names nothing of the world (see the module doc)."""
-    from nlfeedback.language.sentiment import word_valence
-
     if names_world(fragment) or clause_negation_sign(fragment) != -1:
         return False
     values = [v for w in _WORD.findall(affirmative(fragment)[0]) if (v := word_valence(w)) is not None]

@@ -247,16 +247,20 @@ class TrainedInterpreter:
     meta: dict[str, Any] = field(default_factory=dict)
     name: str = "trained"
 
+    @property
+    def members(self) -> list[Any]:
+        """The ensemble's models (``model`` is one model or a list of them)."""
+        return self.model if isinstance(self.model, list) else [self.model]
+
     # --- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         import torch
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        members = self.model if isinstance(self.model, list) else [self.model]
         torch.save({"format": CHECKPOINT_FORMAT, "config": self.config, "meta": self.meta,
                     "classes": {k: list(v) for k, v in HEADS.items()},
-                    "state_dicts": [m.state_dict() for m in members]}, path)
+                    "state_dicts": [m.state_dict() for m in self.members]}, path)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TrainedInterpreter:
@@ -310,11 +314,10 @@ class TrainedInterpreter:
         vectors = self._vectors()
         if not frags:
             return out
-        members = self.model if isinstance(self.model, list) else [self.model]
         x = torch.from_numpy(features_batch(np.stack(sents), np.stack(frags), frag_texts,
                                             bool(self.config.get("world_words", False))))
         with torch.inference_mode():
-            outs = [m(x) for m in members]
+            outs = [m(x) for m in self.members]
             probs = {k: np.mean([torch.softmax(o[k], dim=1).numpy() for o in outs], axis=0) for k in HEADS}
         for r, (i, (a, b)) in enumerate(owners):
             pred: dict[str, Any] = {"span": (a, b), "text": texts[i][a:b]}
