@@ -75,6 +75,8 @@ def train_interpreter_command(
     draws: Annotated[int, typer.Option(min=1, help="Train on this many draws of feedback (with --generate: seeds "
                                                    "seed, seed+1, …; with --feedback: the same remarks, own seeds) "
                                                    "and pool their members.")] = 1,
+    embed_dropout: Annotated[float | None, typer.Option(min=0.0, max=0.95, help="Share of training examples read from "
+                                                        "their scalar cues alone, embeddings zeroed (default: TrainConfig's).")] = None,
     seed: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """Train the `trained` interpreter on critic feedback with train-split phrasings; save a checkpoint.
@@ -99,7 +101,8 @@ def train_interpreter_command(
         if generate:
             trajs, fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed + d)
             env_ids = sorted({t.env_id for t in trajs})
-        config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed + d, members=members)
+        extra = {} if embed_dropout is None else {"embed_dropout": embed_dropout}
+        config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed + d, members=members, **extra)
         interp, report = train_interpreter(fb, config, meta={"train_env_ids": env_ids})
         parts.append(interp)
         console.print(f"{f'draw {d + 1}/{draws}: ' if draws > 1 else ''}trained on {report['remarks']} remarks "

@@ -210,9 +210,12 @@ def test_interpret_and_eval_interpreter(tmp_path, traj_file):
 def test_train_interpreter_cli(tmp_path):
     out = tmp_path / "i.pt"
     r = invoke("train-interpreter", "--generate", "--tasks", "doorkey-5x5", "--items", "30", "--episodes", "5",
-               "--epochs", "2", "--hidden", "16", "--members", "1", "--out", str(out))
+               "--epochs", "2", "--hidden", "16", "--members", "1", "--embed-dropout", "0.5", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert out.exists() and "validation accuracy" in r.output
+    from nlfeedback.language.interpreters.trained import TrainedInterpreter
+
+    assert TrainedInterpreter.load(out).meta["config"]["embed_dropout"] == 0.5
     r = invoke("train-interpreter", "--out", str(out))
     assert r.exit_code == 1 and "--generate" in r.output
 

@@ -70,6 +70,7 @@ class TrainConfig:
     hidden: int = 256
     dropout: float = 0.3
     input_noise: float = 0.02  # std of Gaussian noise added to the embedding inputs while training
+    embed_dropout: float = 0.25  # share of training examples whose two embeddings are zeroed (cues only; 0 before session 10)
     wide: bool = True  # heads also see the scalar cues directly (see build_model)
     affirmative: bool = True  # the encoder reads the text without its verb negators (see span_request)
     world_words: bool = True  # one more cue: does the fragment name a thing or action of the world (world_words.py)
