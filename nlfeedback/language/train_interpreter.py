@@ -4,7 +4,8 @@ Examples are clause fragments of critic remarks labelled from the recorded inten
 the clause whose text span overlaps it most (moment, polarity, temporal reference, anchor, scope).
 Augmentations: restyled copies (:mod:`nlfeedback.language.restyle`: visual referring expressions,
 texting style, typos; a mixed remark clause by clause, :func:`~nlfeedback.language.restyle.restyle_spans`), negated copies (via :func:`nlfeedback.language.negation.negate`) with flipped
-polarity, and gibberish / off-topic text labelled "nothing". A random 10% of remarks is held out for validation.
+polarity, and gibberish / off-topic text labelled "nothing". While fitting, the embeddings get Gaussian noise and a
+quarter of each batch's rows is read from its scalar cues alone (:func:`perturb_batch`). A random 10% of remarks is held out for validation.
 """
 
 from __future__ import annotations
