@@ -542,6 +542,30 @@ def test_decoding_abstains_only_when_none_or_neutral_dominates():
     assert _decode_valence(np.array([0.2, 0.6, 0.2]))[0] == 0
 
 
+def test_a_moment_absent_from_the_trajectory_gives_way_to_the_likeliest_one_present(lava_traj):
+    """Feedback is about its trajectory: a fragment read as a key drop, on a lavagap run (no keys), whose
+    next likeliest present moment is lava, lands on the lava steps, with its confidence discounted."""
+    from nlfeedback.language.interpreters.trained import ALTERNATIVE_MIN, MOMENTS, _alternatives, _ground_likeliest
+
+    p = np.zeros(len(MOMENTS))
+    p[MOMENTS.index("drop_key")], p[MOMENTS.index("none")] = 0.9, 0.09
+    p[MOMENTS.index("wrong_key")], p[MOMENTS.index("lava")] = 0.006, 0.003
+    p[MOMENTS.index("goal")] = ALTERNATIVE_MIN / 2
+    alts = _alternatives(p, "drop_key")
+    assert [m for m, _ in alts] == ["wrong_key", "lava"]  # likeliest first; none, the chosen one and the
+    # improbable goal are left out
+    pred = {"span": (0, 20), "text": "go round the hot bit", "moment": ("drop_key", 0.91), "polarity": (-1, 0.9),
+            "when": ("none", 1.0), "anchor": ("none", 1.0), "scope": ("episode", 1.0), "alternatives": alts}
+    lava = [i for i, e in enumerate(lava_traj.events) if "entered:lava" in e]
+    moment, clause, conf = _ground_likeliest(pred, lava_traj)
+    assert moment == "lava" and clause.steps == lava and clause.polarity == -1
+    assert conf == pytest.approx(0.91 * 0.9 * 0.8)
+    assert _ground_likeliest({**pred, "alternatives": alts[:1]}, lava_traj) is None  # no key on this run
+    assert _ground_likeliest({**pred, "whole_run": True}, lava_traj) is None  # "can't fault it" keeps its reading
+    present = {**pred, "moment": ("lava", 0.91), "alternatives": ()}
+    assert _ground_likeliest(present, lava_traj)[0] == "lava" and _ground_likeliest(present, lava_traj)[2] == pytest.approx(0.91 * 0.9)
+
+
 # --- remarks in styles neither phrase bank uses --------------------------------------------------------
 HUMAN_STYLE_REMARKS = [  # (text, moment, polarity): written for this test, in neither phrase bank
 ("ugh you literally walked straight into lava", "lava", -1),

@@ -9,8 +9,9 @@ about (lava, wall bumps, spinning, the right or wrong key, the door, the goal, p
 detours, timeout, the whole episode, a vague remark, or nothing), its polarity (−1, 0, +1), a temporal
 reference (none, step N, start, middle, end, after, before), the anchor of after/before (key picked up,
 door unlocked) and whether it is a general rule. Grounding (:mod:`nlfeedback.language.grounding`) turns
-that into steps; an explicit step number in the fragment is read by a regex. If the moment does not
-occur in the trajectory, caption similarity picks the steps instead. Two rules read after the model: an
+that into steps; an explicit step number in the fragment is read by a regex. A remark is about its
+trajectory: if the likeliest moment does not occur there, the likeliest one that does is read instead
+(if the model gives it at least ``ALTERNATIVE_MIN``), and failing that caption similarity picks the steps. Two rules read after the model: an
 anaphor ("dont. just dont") takes the moment of the fragment before it (:mod:`nlfeedback.language.anaphora`),
 and a denied complaint that names nothing is about the whole run (:mod:`nlfeedback.language.whole_run`).
 
@@ -58,6 +59,9 @@ CHECKPOINT_FORMAT = "nlf.interpreter/1"
 DEFAULT_CHECKPOINT = "models/interpreter-trained.pt"
 VAGUE_STRENGTH = 0.3
 CAPTION_MATCH = 0.35
+# The least probability a moment that does occur in the trajectory needs to be read in place of the
+# likeliest moment, which does not (see TrainedInterpreter.read_many).
+ALTERNATIVE_MIN = 1e-3
 _LETTER = re.compile(r"[A-Za-z]")
 
 
@@ -241,6 +245,32 @@ def _decode_valence(p: np.ndarray) -> tuple[int, float]:
     return (1, pos / (pos + neg)) if pos >= neg else (-1, neg / (pos + neg))
 
 
+def _alternatives(p: np.ndarray, chosen: str) -> tuple[tuple[str, float], ...]:
+    """The other moments with probability ≥ ``ALTERNATIVE_MIN``, likeliest first ("none" excluded)."""
+    order = np.argsort(-p, kind="stable")
+    return tuple((MOMENTS[j], float(p[j])) for j in order
+                 if MOMENTS[j] not in ("none", chosen) and p[j] >= ALTERNATIVE_MIN)
+
+
+def _ground_likeliest(pred: dict[str, Any], traj: Trajectory) -> tuple[str, Clause, float] | None:
+    """Ground the fragment's moment in ``traj``; if that moment does not occur there, the likeliest of its
+    alternatives that does (feedback on a trajectory is about something in it: "go round the burning bit"
+    read as a wall bump, on a run that only stepped into lava, is about the lava, the model's next guess).
+    Returns (moment, clause, confidence), the confidence of an alternative discounted by 0.8."""
+    moment, pm = pred["moment"]
+    polarity, pp = pred["polarity"]
+    candidates = [(moment, 1.0)]
+    if not pred.get("whole_run"):
+        candidates += [(m, 0.8) for m, _ in pred.get("alternatives", ())]
+    for m, discount in candidates:
+        parse = Parse(m, polarity, VAGUE_STRENGTH if m == "vague" else 1.0, pred["when"][0], pred["anchor"][0],
+                      pred["scope"][0], step_number(pred["text"]), key_color(pred["text"]))
+        clause = ground(parse, traj)
+        if clause is not None:
+            return m, clause, pm * pp * discount
+    return None
+
+
 @dataclass
 class TrainedInterpreter:
     model: Any
@@ -327,6 +357,7 @@ class TrainedInterpreter:
                 j = int(probs[head][r].argmax())
                 pred[head] = (classes[j], float(probs[head][r][j]))
             pred["moment"] = _decode_moment(probs["moment"][r])
+            pred["alternatives"] = _alternatives(probs["moment"][r], pred["moment"][0])
             valence, pv = _decode_valence(probs["valence"][r])
             pred["valence"] = (valence, pv)
             pred["polarity"] = (valence * clause_negation_sign(pred["text"]), pv)
@@ -345,13 +376,11 @@ class TrainedInterpreter:
                 polarity, pp = p["polarity"]
                 if moment == "none" or polarity == 0:
                     continue
-                conf = pm * pp
-                parse = Parse(moment, polarity, VAGUE_STRENGTH if moment == "vague" else 1.0, p["when"][0],
-                              p["anchor"][0], p["scope"][0], step_number(p["text"]), key_color(p["text"]))
-                clause = ground(parse, traj)
-                if clause is None:
-                    fallback.append((p, conf))
+                grounded = _ground_likeliest(p, traj)
+                if grounded is None:
+                    fallback.append((p, pm * pp))
                     continue
+                moment, clause, conf = grounded
                 if moment not in best or best[moment][1] < conf:
                     best[moment] = (clause, conf)
             for p, conf in fallback:
