@@ -552,7 +552,7 @@ def test_a_moment_absent_from_the_trajectory_gives_way_to_the_likeliest_one_pres
     p[MOMENTS.index("wrong_key")], p[MOMENTS.index("lava")] = 0.006, 0.003
     p[MOMENTS.index("goal")] = ALTERNATIVE_MIN / 2
     alts = _alternatives(p, "drop_key")
-    assert [m for m, _ in alts] == ["wrong_key", "lava"]  # likeliest first; none, the chosen one and the
+    assert alts == ("wrong_key", "lava")  # likeliest first; none, the chosen one and the
     # improbable goal are left out
     pred = {"span": (0, 20), "text": "go round the hot bit", "moment": ("drop_key", 0.91), "polarity": (-1, 0.9),
             "when": ("none", 1.0), "anchor": ("none", 1.0), "scope": ("episode", 1.0), "alternatives": alts}

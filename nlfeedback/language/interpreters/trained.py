@@ -11,7 +11,8 @@ reference (none, step N, start, middle, end, after, before), the anchor of after
 door unlocked) and whether it is a general rule. Grounding (:mod:`nlfeedback.language.grounding`) turns
 that into steps; an explicit step number in the fragment is read by a regex. A remark is about its
 trajectory: if the likeliest moment does not occur there, the likeliest one that does is read instead
-(if the model gives it at least ``ALTERNATIVE_MIN``), and failing that caption similarity picks the steps. Two rules read after the model: an
+(if the model gives it at least ``ALTERNATIVE_MIN``), and failing that caption similarity picks the
+steps. Two rules read after the model: an
 anaphor ("dont. just dont") takes the moment of the fragment before it (:mod:`nlfeedback.language.anaphora`),
 and a denied complaint that names nothing is about the whole run (:mod:`nlfeedback.language.whole_run`).
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,10 @@ DEFAULT_CHECKPOINT = "models/interpreter-trained.pt"
 VAGUE_STRENGTH = 0.3
 CAPTION_MATCH = 0.35
 # The least probability a moment that does occur in the trajectory needs to be read in place of the
-# likeliest moment, which does not (see TrainedInterpreter.read_many).
+# likeliest moment, which does not (see _ground_likeliest).
 ALTERNATIVE_MIN = 1e-3
+# How much less a second-choice reading is trusted: an alternative moment, or steps found by caption match.
+SECOND_CHOICE = 0.8
 _LETTER = re.compile(r"[A-Za-z]")
 
 
@@ -245,27 +248,26 @@ def _decode_valence(p: np.ndarray) -> tuple[int, float]:
     return (1, pos / (pos + neg)) if pos >= neg else (-1, neg / (pos + neg))
 
 
-def _alternatives(p: np.ndarray, chosen: str) -> tuple[tuple[str, float], ...]:
+def _alternatives(p: np.ndarray, chosen: str) -> tuple[str, ...]:
     """The other moments with probability ≥ ``ALTERNATIVE_MIN``, likeliest first ("none" excluded)."""
     order = np.argsort(-p, kind="stable")
-    return tuple((MOMENTS[j], float(p[j])) for j in order
-                 if MOMENTS[j] not in ("none", chosen) and p[j] >= ALTERNATIVE_MIN)
+    return tuple(MOMENTS[j] for j in order if MOMENTS[j] not in ("none", chosen) and p[j] >= ALTERNATIVE_MIN)
 
 
 def _ground_likeliest(pred: dict[str, Any], traj: Trajectory) -> tuple[str, Clause, float] | None:
     """Ground the fragment's moment in ``traj``; if that moment does not occur there, the likeliest of its
     alternatives that does (feedback on a trajectory is about something in it: "go round the burning bit"
     read as a wall bump, on a run that only stepped into lava, is about the lava, the model's next guess).
-    Returns (moment, clause, confidence), the confidence of an alternative discounted by 0.8."""
+    Returns (moment, clause, confidence), the confidence of an alternative discounted by ``SECOND_CHOICE``."""
     moment, pm = pred["moment"]
     polarity, pp = pred["polarity"]
+    parse = Parse(moment, polarity, 1.0, pred["when"][0], pred["anchor"][0], pred["scope"][0],
+                  step_number(pred["text"]), key_color(pred["text"]))
     candidates = [(moment, 1.0)]
     if not pred.get("whole_run"):
-        candidates += [(m, 0.8) for m, _ in pred.get("alternatives", ())]
+        candidates += [(m, SECOND_CHOICE) for m in pred.get("alternatives", ())]
     for m, discount in candidates:
-        parse = Parse(m, polarity, VAGUE_STRENGTH if m == "vague" else 1.0, pred["when"][0], pred["anchor"][0],
-                      pred["scope"][0], step_number(pred["text"]), key_color(pred["text"]))
-        clause = ground(parse, traj)
+        clause = ground(replace(parse, moment=m, strength=VAGUE_STRENGTH if m == "vague" else 1.0), traj)
         if clause is not None:
             return m, clause, pm * pp * discount
     return None
@@ -386,7 +388,7 @@ class TrainedInterpreter:
             for p, conf in fallback:
                 clause = self._caption_fallback(p, self._vectors()[(fb.text, p["span"])], traj)
                 if clause is not None:
-                    best[f"caption:{p['span']}"] = (clause, conf * 0.8)
+                    best[f"caption:{p['span']}"] = (clause, conf * SECOND_CHOICE)
             clauses = [c for c, _ in best.values()]
             confs = [conf for _, conf in best.values()]
             readings.append(Reading(clauses, confs, max(confs) if confs else 0.0))
