@@ -51,3 +51,25 @@ def test_keys_distractor_layout():
 def test_env_kwargs_override():
     task = get_task("doorkey-5x5", {"max_steps": 20})
     assert isinstance(task, Task) and task.make_env().unwrapped.max_steps == 20
+
+
+@pytest.mark.parametrize("task", task_names())
+def test_every_task_passes_gymnasiums_env_checker(task):
+    """`check_env` on the raw env, and `gym.make` with the passive checker on: one reset and a few steps,
+    with every warning an error (a mission outside its MissionSpace makes the observation invalid)."""
+    import warnings
+
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env
+
+    t = get_task(task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env = gym.make(t.env_id, **t.env_kwargs)  # the env checker is on by default
+        obs, _ = env.reset(seed=3)
+        assert env.observation_space.contains(obs)
+        for a in (0, 2, 1, 2, 5):
+            obs, *_ = env.step(a)
+            assert env.observation_space.contains(obs)
+        check_env(env.unwrapped, skip_render_check=True)
+        env.close()

@@ -53,14 +53,19 @@ class KeysDistractorEnv(MiniGridEnv):
             raise ValueError("KeysDistractorEnv needs size >= 7 (a left room at least two cells wide)")
         if max_steps is None:
             max_steps = 10 * size**2
+        # the mission names the colour twice, so it has two placeholders (MissionSpace.contains finds two)
         mission_space = MissionSpace(
-            mission_func=self._gen_mission, ordered_placeholders=[COLOR_NAMES]
+            mission_func=self._mission_text, ordered_placeholders=[COLOR_NAMES, COLOR_NAMES]
         )
         super().__init__(mission_space=mission_space, grid_size=size, max_steps=max_steps, **kwargs)
 
     @staticmethod
-    def _gen_mission(color: str) -> str:
-        return f"pick up the {color} key, open the {color} door and get to the goal"
+    def _mission_text(key_color: str, door_color: str) -> str:
+        return f"pick up the {key_color} key, open the {door_color} door and get to the goal"
+
+    @classmethod
+    def _gen_mission(cls, color: str) -> str:
+        return cls._mission_text(color, color)
 
     def _gen_grid(self, width: int, height: int) -> None:
         self.grid = Grid(width, height)
