@@ -9,7 +9,7 @@
 | ``wrong_key`` | picked up a key that does not match the locked door | −1 | key | ``picked_up:key:D`` |
 | ``locked_door`` | tried the locked door without its key | −1 | door | ``locked_out:door`` |
 | ``wasted`` | done / toggling, picking up or dropping nothing | −1 | actions | ``wasted`` |
-| ``detour`` | forward moves away from the goal (progress −1), outside spins | −1 | path | — |
+| ``detour`` | forward moves away from the goal (steps-to-go rises), outside spins | −1 | path | — |
 | ``timeout`` | ran out of time: the whole episode | −1 | time | — |
 | ``key_pickup`` | picked up the door's key | +1 | key | ``picked_up:key:C`` |
 | ``door_open`` | unlocked the door | +1 | door | ``unlocked:door`` |
@@ -95,7 +95,8 @@ def find_moments(traj: Trajectory, judgement: Judgement) -> list[Moment]:
                 by_kind["door_open"].append(t)
             elif e == "reached:goal":
                 by_kind["goal"].append(t)
-        if traj.actions[t] == 2 and judgement.progress[t] < 0 and t not in spin_steps and "moved_forward" in events:
+        away = judgement.steps_to_go[t + 1] > judgement.steps_to_go[t]  # lava and dead ends read as no change
+        if traj.actions[t] == 2 and away and t not in spin_steps and "moved_forward" in events:
             by_kind["detour"].append(t)
     if traj.truncated and not traj.success:
         by_kind["timeout"] = list(range(len(traj)))
