@@ -34,6 +34,8 @@ def validate_command(
 
     Example: nlf feedback validate runs/demo/text.jsonl --trajectories runs/demo/trajectories.jsonl
     """
+    from nlfeedback.feedback.labels import check_labelled
+
     trajs = load_trajectories(trajectories)
     result = read_feedback(file, trajs, skip_invalid=skip_invalid)
     for e in result.errors[:50]:
@@ -41,7 +43,53 @@ def validate_command(
     if result.errors:
         err_console.print(f"{file}: {len(result.errors)} invalid, {len(result.records)} valid", soft_wrap=True)
         raise typer.Exit(1)
+    label_problems = check_labelled(result.records, trajs)
+    for fid, problems in list(label_problems.items())[:50]:
+        for p in problems:
+            err_console.print(f"{file}: feedback {fid}: {p}", soft_wrap=True)
+    if label_problems:
+        err_console.print(f"{file}: {len(label_problems)} labelled remarks contradict their captions", soft_wrap=True)
+        raise typer.Exit(1)
     console.print(f"{file}: {len(result.records)} valid feedback items", soft_wrap=True)
+
+
+@app.command("import-labels")
+@cli_errors
+def import_labels_command(
+    file: Annotated[Path, typer.Argument(help="Annotation JSONL: one labelled remark per line (README: Labelled human remarks).")],
+    trajectories: Annotated[Path, typer.Option("--trajectories", "-t", help="The trajectories the remarks are about.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Feedback JSONL to write (nlf.feedback/1 with labels).")],
+    runs: Annotated[Path | None, typer.Option(help="JSON object mapping the lines' 'run' names to trajectory ids.")] = None,
+    id_prefix: Annotated[str, typer.Option(help="Record ids are PREFIX-LINE.")] = "human",
+    labeller: Annotated[str | None, typer.Option(help="Who labelled the remarks (stored in labels.labeller).")] = None,
+    skip_invalid: Annotated[bool, typer.Option(help="Write the good lines and report the bad ones (exit 0).")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+) -> None:
+    """Turn labelled remarks (steps as `nlf show` numbers them) into human text feedback with gold labels.
+
+    Every label is checked against the trajectory's captions; without --skip-invalid any bad line stops
+    the import with `file:line: what` and nothing is written.
+
+    Example: nlf feedback import-labels remarks.jsonl -t runs/demo/trajectories.jsonl -o runs/demo/human.jsonl
+    """
+    from nlfeedback.feedback.labels import import_annotations
+    from nlfeedback.feedback.store import FeedbackWriter
+    from nlfeedback.jsonl import open_output, prepare_output
+
+    prepare_output(out, force=force, can_append=False)
+    trajs = load_trajectories(trajectories)
+    run_map = json.loads(runs.read_text()) if runs else None
+    records, errors = import_annotations(str(file), trajs, runs=run_map, id_prefix=id_prefix, labeller=labeller)
+    for e in errors[:50]:
+        err_console.print(e, soft_wrap=True)
+    if errors and not skip_invalid:
+        err_console.print(f"{file}: {len(errors)} problems; nothing written (--skip-invalid writes the good lines)",
+                          soft_wrap=True)
+        raise typer.Exit(1)
+    with open_output(out, force=force) as raw:
+        FeedbackWriter(out, writer=raw).write_all(records)
+    console.print(f"wrote {len(records)} labelled remarks to {out}" + (f"; skipped {len(errors)} problems" if errors else ""),
+                  soft_wrap=True)
 
 
 @app.command("stats")

@@ -21,6 +21,10 @@ KINDS = ("text", "scalar", "sketch", "preference")
 TEXT_TYPES = ("evaluative", "imperative", "descriptive", "vague", "mixed")
 CATEGORIES = ("evaluative", "imperative", "descriptive", "negation", "double_negation", "temporal",
               "referent", "mixed", "vague")
+# Categories a person labelling human remarks may give: the critics' categories plus what people do that
+# no template does (sarcasm, counterfactual advice, quantities, explicit step numbers, whole-run verdicts,
+# off-topic text).
+LABEL_CATEGORIES = CATEGORIES + ("sarcasm", "counterfactual", "quantity", "step_number", "whole_run", "off_topic")
 NOISE_NAMES = ("stochastic", "mistake", "skip", "equal", "myopic", "wrong_referent", "vague")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True)
@@ -81,6 +85,22 @@ class TextIntent(BaseModel):
     split: Literal["train", "heldout"]
     noise: list[str] = Field(default_factory=list)
     said_referent: str | None = None  # with wrong_referent noise: what the text named instead
+
+
+class TextLabels(BaseModel):
+    """Gold labels of a human remark, made by someone who read it (not the writer's own intent record).
+
+    ``clauses`` as in an intent (steps 0-based; ``scope: "general"`` clauses carry their ``pattern`` and the
+    steps of this trajectory it covers). ``negates``: this remark was written by hand as the negation of
+    the remark with that id (a negation-flip probe pair)."""
+
+    model_config = _STRICT
+    clauses: list[Clause]
+    categories: list[Literal["evaluative", "imperative", "descriptive", "negation", "double_negation",
+                             "temporal", "referent", "mixed", "vague", "sarcasm", "counterfactual",
+                             "quantity", "step_number", "whole_run", "off_topic"]] = Field(default_factory=list)
+    labeller: str | None = None
+    negates: str | None = None
 
 
 class ScalarIntent(BaseModel):
@@ -153,6 +173,13 @@ class TextFeedback(FeedbackBase):
     kind: Literal["text"] = "text"
     text: str = Field(max_length=10_000)
     intent: TextIntent | None = None
+    labels: TextLabels | None = None  # human remarks only: gold clauses from someone who read the remark
+
+    @model_validator(mode="after")
+    def _labels_are_human(self) -> TextFeedback:
+        if self.labels is not None and self.source.type != "human":
+            raise ValueError("'labels' are for human remarks (critics record an 'intent')")
+        return self
 
 
 class ScalarFeedback(FeedbackBase):

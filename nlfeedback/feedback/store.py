@@ -43,11 +43,12 @@ def check_against_trajectories(fb: FeedbackBase, trajectories: Mapping[str, Traj
         if fb.other_segment[1] > len(other):
             raise ValueError(
                 f"field 'other_segment': {fb.other_segment} is outside trajectory {other.id} ({len(other)} steps)")
-    if isinstance(fb, TextFeedback) and fb.intent is not None:
-        for i, clause in enumerate(fb.intent.clauses):
-            if clause.steps and max(clause.steps) >= len(traj):
-                raise ValueError(f"field 'intent.clauses.{i}.steps': step {max(clause.steps)} is outside "
-                                 f"trajectory {traj.id} ({len(traj)} steps)")
+    if isinstance(fb, TextFeedback):
+        for name, gold in (("intent", fb.intent), ("labels", fb.labels)):
+            for i, clause in enumerate(gold.clauses if gold is not None else ()):
+                if clause.steps and max(clause.steps) >= len(traj):
+                    raise ValueError(f"field '{name}.clauses.{i}.steps': step {max(clause.steps)} is outside "
+                                     f"trajectory {traj.id} ({len(traj)} steps)")
 
 
 def read_feedback(path: str | Path, trajectories: Mapping[str, Trajectory] | None = None, *,

@@ -1,5 +1,9 @@
-"""Evaluate an interpreter on critic feedback: targets for every item, negation probes, metrics, and the
-list of what it misread."""
+"""Evaluate an interpreter on labelled feedback — critic remarks with intents, human remarks with gold
+labels —: targets for every item, negation probes, metrics, and the list of what it misread.
+
+Negation probes: for critic remarks, each single-clause remark that :func:`negate` can negate, and its
+negation; for human remarks, the hand-written pairs in the file (a record whose ``labels.negates`` names
+the remark it negates)."""
 
 from __future__ import annotations
 
@@ -11,14 +15,24 @@ from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
 from nlfeedback.language.targets import Targets
-from nlfeedback.metrics.interpretation import (InterpretationReport, flip_failed, intended_steps, mean_target,
-                                                score, step_errors)
+from nlfeedback.errors import NlfError
+from nlfeedback.metrics.interpretation import (InterpretationReport, flip_failed, gold_of, intended_steps,
+                                                mean_target, score, step_errors)
 from nlfeedback.trajectory import Trajectory
 
 
 def negation_probes(items: Sequence[TextFeedback]) -> list[tuple[TextFeedback, TextFeedback]]:
-    """(item, negated copy) for single-clause items a simple rule can negate."""
+    """(item, its negation): hand-written pairs among human remarks, and for single-clause critic remarks
+    the copy a simple rule can negate."""
+    by_id = {fb.id: fb for fb in items}
     out = []
+    for fb in items:
+        if fb.labels is not None and fb.labels.negates is not None:
+            original = by_id.get(fb.labels.negates)
+            if original is None or original.trajectory_id != fb.trajectory_id:
+                raise NlfError(f"feedback {fb.id}: 'labels.negates' names {fb.labels.negates!r}, which is not a "
+                               "labelled remark on the same trajectory in the files read")
+            out.append((original, fb))
     for fb in items:
         if fb.intent is None or len(fb.intent.clauses) != 1 or fb.intent.clauses[0].polarity == 0:
             continue
@@ -47,6 +61,37 @@ class Evaluation:
         report.skipped_no_intent = self.skipped_no_intent
         return report
 
+    def intervals(self, rounds: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, list[float]]:
+        """Percentile-bootstrap intervals of the overall rates, resampling trajectories (a trajectory's
+        remarks share its run, so they are not independent): metric → [low, high]."""
+        import numpy as np
+
+        from nlfeedback.metrics.interpretation import Tally
+
+        fields = ("sign_total", "sign_errors", "tp", "fp", "fn", "clauses", "clause_wrong", "clause_missed")
+        index = {tid: i for i, tid in enumerate(dict.fromkeys(fb.trajectory_id for fb in self.items))}
+        counts = np.zeros((len(index), len(fields)))  # per trajectory: the tallies' counts
+        for fb, t in zip(self.items, self.targets):
+            one = Tally()
+            one.add_item(intended_steps(fb), t, gold_of(fb).clauses)
+            counts[index[fb.trajectory_id]] += [getattr(one, f) for f in fields]
+        rng = np.random.default_rng(seed)
+        draws = counts[rng.integers(len(index), size=(rounds, len(index)))].sum(axis=1)  # (rounds, fields)
+        c = dict(zip(fields, draws.T))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = c["tp"] / (c["tp"] + c["fp"])
+            r = c["tp"] / (c["tp"] + c["fn"])
+            rates = {"sign_error_rate": c["sign_errors"] / c["sign_total"], "attribution_f1": 2 * p * r / (p + r),
+                     "clause_sign_error_rate": (c["clause_wrong"] + c["clause_missed"]) / c["clauses"],
+                     "missed_rate": c["clause_missed"] / c["clauses"]}
+        a = (1 - level) / 2
+        out = {}
+        for k, v in rates.items():
+            v = v[np.isfinite(v)]
+            if len(v):
+                out[k] = [round(float(np.quantile(v, a)), 4), round(float(np.quantile(v, 1 - a)), 4)]
+        return out
+
     def misreadings(self) -> list[dict[str, Any]]:
         """One record per misread item — a sign error or a wrongly attributed step — and per failed
         negation probe, worst first (most wrong steps): what to read to see *how* an interpreter fails."""
@@ -56,9 +101,10 @@ class Evaluation:
             e = step_errors(intended, t)
             if not (e.wrong_sign or e.missed or e.extra):
                 continue
+            gold = gold_of(fb)
             out.append({"problem": "misread", "feedback_id": fb.id, "text": fb.text,
-                        "categories": list(fb.intent.categories), "split": fb.intent.split,
-                        "intent": [{"steps": _span(c.steps), "polarity": c.polarity} for c in fb.intent.clauses],
+                        "categories": gold.categories, "split": gold.split,
+                        "intent": [{"steps": _span(c.steps), "polarity": c.polarity} for c in gold.clauses],
                         "intended_steps": len(intended), "wrong_sign_steps": _span(e.wrong_sign),
                         "missed_steps": _span(e.missed), "extra_steps": _span(e.extra),
                         "_badness": len(e.wrong_sign) + len(e.extra)})
@@ -66,9 +112,10 @@ class Evaluation:
             intended = intended_steps(fb)
             if flip_failed(intended, t0, t1):
                 steps = list(intended)
+                gold = gold_of(fb)
                 out.append({"problem": "negation-probe", "feedback_id": fb.id, "text": fb.text,
-                            "negated_text": neg.text, "categories": list(fb.intent.categories),
-                            "split": fb.intent.split, "polarity": fb.intent.clauses[0].polarity,
+                            "negated_text": neg.text, "categories": gold.categories,
+                            "split": gold.split, "polarity": gold.clauses[0].polarity,
                             "mean_target": _rounded(mean_target(t0, steps)),
                             "negated_mean_target": _rounded(mean_target(t1, steps)), "_badness": len(steps)})
         out.sort(key=lambda r: (r["problem"], -r["_badness"]))
@@ -94,15 +141,17 @@ def _rounded(x: float | None) -> float | None:
 
 def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], *,
                    train_env_ids: set[str] | None = None, probes: bool = True) -> Evaluation:
-    """Interpret every critic item (and, with ``probes``, the negation of each single-clause one)."""
-    text_items = [fb for fb in items if isinstance(fb, TextFeedback) and fb.intent is not None]
+    """Interpret every labelled item (and, with ``probes``, the negation probes: see the module doc)."""
+    labelled = [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
+    probe_texts = {fb.id for fb in labelled if fb.labels is not None and fb.labels.negates is not None}
+    text_items = [fb for fb in labelled if fb.id not in probe_texts]  # a hand-written negation is a probe only
     pairs = [(fb, trajectories[fb.trajectory_id]) for fb in text_items]
     ev = Evaluation(text_items, interpret_many(interp, pairs))
-    ev.skipped_no_intent = sum(isinstance(fb, TextFeedback) and fb.intent is None for fb in items)
+    ev.skipped_no_intent = sum(isinstance(fb, TextFeedback) and gold_of(fb) is None for fb in items)
     if train_env_ids is not None:
         ev.heldout_task = [trajectories[fb.trajectory_id].env_id not in train_env_ids for fb in text_items]
     if probes:
-        pp = negation_probes(text_items)
+        pp = negation_probes(labelled)
         negated = interpret_many(interp, [(neg, trajectories[fb.trajectory_id]) for fb, neg in pp])
         originals = {t.feedback_id: t for t in ev.targets}
         ev.probes = [(fb, neg, originals[fb.id], t) for (fb, neg), t in zip(pp, negated)]

@@ -1,4 +1,7 @@
-"""Interpretation metrics: how often, and how, an interpreter misreads feedback (needs recorded intents).
+"""Interpretation metrics: how often, and how, an interpreter misreads feedback.
+
+Scored against the item's *gold*: a critic's recorded ``intent``, or the ``labels`` someone gave a human
+remark (:func:`gold_of`). Items with neither are skipped.
 
 Definitions (DESIGN.md):
 
@@ -12,8 +15,16 @@ Definitions (DESIGN.md):
   :func:`nlfeedback.language.negation.negate`, on the same trajectory), the share where the mean
   target over the intended steps does not change sign (abstaining on either counts as a failure).
 
-Each is reported overall and by category (the intent's categories), by phrasing split (train, heldout)
-and for trajectories of tasks the interpreter was not trained on (``heldout-task``).
+Clause-level (one count per gold clause with polarity ±1 and steps in the trajectory; the figures people
+quote for human remarks):
+
+* ``clause_sign_error_rate``: the share of clauses whose mean target over their steps has the wrong sign
+  or no weight at all (missed counts as an error).
+* ``missed_rate``: the share of clauses with zero weight on every one of their steps.
+
+Each is reported overall and by category (the gold's categories), by split (train, heldout phrasing;
+``human`` for labelled human remarks) and for trajectories of tasks the interpreter was not trained on
+(``heldout-task``).
 """
 
 from __future__ import annotations
@@ -25,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from nlfeedback.feedback.schema import TextFeedback
+from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.language.targets import Targets
 
 
@@ -39,8 +50,11 @@ class Tally:
     items: int = 0
     probes: int = 0
     flip_failures: int = 0
+    clauses: int = 0
+    clause_wrong: int = 0
+    clause_missed: int = 0
 
-    def add_item(self, intended: dict[int, int], t: Targets) -> None:
+    def add_item(self, intended: dict[int, int], t: Targets, clauses: Sequence[Clause] = ()) -> None:
         self.items += 1
         e = step_errors(intended, t)
         self.sign_total += len(intended)
@@ -48,6 +62,13 @@ class Tally:
         self.tp += len(intended) - len(e.missed)
         self.fp += len(e.extra)
         self.fn += len(e.missed)
+        for c in clauses:
+            verdict = clause_reading(c, t)
+            if verdict is None:
+                continue
+            self.clauses += 1
+            self.clause_wrong += verdict == "wrong"
+            self.clause_missed += verdict == "missed"
 
     def as_dict(self) -> dict[str, Any]:
         p = self.tp / (self.tp + self.fp) if self.tp + self.fp else (1.0 if not self.fn else 0.0)
@@ -59,6 +80,10 @@ class Tally:
             "attribution_precision": round(p, 4), "attribution_recall": round(r, 4), "attribution_f1": round(f1, 4),
             "probes": self.probes,
             "negation_flip_failure": round(self.flip_failures / self.probes, 4) if self.probes else None,
+            "clauses": self.clauses,
+            "clause_sign_error_rate": (round((self.clause_wrong + self.clause_missed) / self.clauses, 4)
+                                       if self.clauses else None),
+            "missed_rate": round(self.clause_missed / self.clauses, 4) if self.clauses else None,
         }
 
 
@@ -83,11 +108,43 @@ def mean_target(t: Targets, steps: list[int]) -> float | None:
     return float((t.targets[steps] * w).sum() / w.sum()) if w.sum() > 0 else None
 
 
+def clause_reading(c: Clause, t: Targets) -> str | None:
+    """How one gold clause was read: ``right``, ``wrong`` (mean target of the other sign or zero) or
+    ``missed`` (no weight on any of its steps); ``None`` for a clause that cannot be scored here (polarity 0,
+    or no steps in this trajectory)."""
+    steps = [s for s in c.steps if 0 <= s < len(t.weights)]
+    if c.polarity == 0 or not steps:
+        return None
+    m = mean_target(t, steps)
+    if m is None:
+        return "missed"
+    return "right" if np.sign(m) == c.polarity else "wrong"
+
+
+@dataclass(frozen=True)
+class Gold:
+    """What an item means: its clauses, categories and split (from a critic's intent or human labels)."""
+
+    clauses: list[Clause]
+    categories: list[str]
+    split: str
+
+
+def gold_of(fb: TextFeedback) -> Gold | None:
+    """The item's gold reading: the critic's ``intent``, else the human ``labels``, else ``None``."""
+    if fb.intent is not None:
+        return Gold(list(fb.intent.clauses), list(fb.intent.categories), fb.intent.split)
+    if fb.labels is not None:
+        return Gold(list(fb.labels.clauses), list(fb.labels.categories), "human")
+    return None
+
+
 def intended_steps(fb: TextFeedback) -> dict[int, int]:
     """Step → intended polarity (the most specific clause wins where clauses overlap)."""
     out: dict[int, int] = {}
-    assert fb.intent is not None
-    clauses = sorted(fb.intent.clauses, key=lambda c: -len(c.steps))
+    gold = gold_of(fb)
+    assert gold is not None
+    clauses = sorted(gold.clauses, key=lambda c: -len(c.steps))
     for c in clauses:
         if c.polarity == 0:
             continue
@@ -129,21 +186,23 @@ def score(items: Sequence[TextFeedback], targets: Sequence[Targets], *,
     """Score targets against intents. ``probes``: (original item, its targets, targets of its negation)."""
     report = InterpretationReport()
     for i, (fb, t) in enumerate(zip(items, targets)):
-        if fb.intent is None:
+        gold = gold_of(fb)
+        if gold is None:
             report.skipped_no_intent += 1
             continue
         intended = intended_steps(fb)
-        groups = [report.overall, report.by_split[fb.intent.split]]
-        groups += [report.by_category[c] for c in fb.intent.categories]
+        groups = [report.overall, report.by_split[gold.split]]
+        groups += [report.by_category[c] for c in gold.categories]
         if heldout_task is not None and heldout_task[i]:
             groups.append(report.by_split["heldout-task"])
         for g in groups:
-            g.add_item(intended, t)
+            g.add_item(intended, t, gold.clauses)
     for i, (fb, t0, t1) in enumerate(probes):
-        assert fb.intent is not None
+        gold = gold_of(fb)
+        assert gold is not None
         failed = flip_failed(intended_steps(fb), t0, t1)
-        groups = [report.overall, report.by_split[fb.intent.split]]
-        groups += [report.by_category[c] for c in fb.intent.categories]
+        groups = [report.overall, report.by_split[gold.split]]
+        groups += [report.by_category[c] for c in gold.categories]
         if probe_heldout_task is not None and probe_heldout_task[i]:
             groups.append(report.by_split["heldout-task"])
         for g in groups:

@@ -1,4 +1,5 @@
-"""``oracle-intent``: reads the critic's recorded intent — the upper bound of interpretation."""
+"""``oracle-intent``: reads the critic's recorded intent, or a human remark's gold labels — the upper bound
+of interpretation."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ class OracleInterpreter:
     def read_many(self, items: Sequence[tuple[TextFeedback, Trajectory]]) -> list[Reading]:
         out = []
         for fb, _traj in items:
-            if fb.intent is None:
-                raise NlfError(f"feedback {fb.id}: oracle-intent needs a recorded intent (human feedback has none)")
-            clauses = [c for c in fb.intent.clauses if c.polarity != 0]
+            gold = fb.intent if fb.intent is not None else fb.labels
+            if gold is None:
+                raise NlfError(f"feedback {fb.id}: oracle-intent needs a recorded intent or gold labels")
+            clauses = [c for c in gold.clauses if c.polarity != 0]
             out.append(Reading(clauses, [1.0] * len(clauses), 1.0))
         return out
