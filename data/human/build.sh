@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Rebuild the labelled human-style sets (nlf.feedback/1 with labels) from the writers' annotations in
+# annotations/: train.jsonl (every train* writer), evalA.jsonl, evalB.jsonl (sealed) and their
+# hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
+# captions; a line that fails is reported and left out.
+set -euo pipefail
+cd "$(dirname "$0")"
+import() {  # annotation file, trajectory set, output
+  local name; name="$(basename "$1" .jsonl)"
+  nlf feedback import-labels "$1" -t "trajectories-$2.jsonl" --runs "runs-$2.json" --id-prefix "hs-$name" \
+    --labeller "writer-$name" --skip-invalid --force --out "$3"
+}
+tmp="$(mktemp -d)"
+trap 'rm -r "$tmp"' EXIT
+for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")"; done
+cat "$tmp"/train*.jsonl > train.jsonl
+for set in evalA evalB; do
+  import "annotations/$set.jsonl" "$set" "$set.jsonl"
+  import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
+done
+for set in train evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-$set.jsonl"; done
