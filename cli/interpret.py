@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import cli_errors, console, progress
+from cli.common import cli_errors, console, progress, progress_bar
 from nlfeedback.errors import NlfError
 
 
@@ -63,58 +63,52 @@ def interpret_command(
 @cli_errors
 def train_interpreter_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint to write.")],
-    feedback: Annotated[list[Path] | None, typer.Option("--feedback", "-f", help="Critic text feedback (train split).")] = None,
+    feedback: Annotated[list[Path] | None, typer.Option("--feedback", "-f", help=(
+        "Labelled text feedback to learn from: human remarks with labels, critic remarks (train phrasings).")
+    )] = None,
     trajectories: Annotated[list[Path] | None, typer.Option("--trajectories", "-t", help="Their trajectories.")] = None,
-    generate: Annotated[bool, typer.Option(help="Generate critic feedback instead (rollouts + language critic).")] = False,
+    generate: Annotated[bool, typer.Option(help="Also generate critic remarks (rollouts + language critic, train phrasings).")] = False,
     tasks: Annotated[str, typer.Option(help="Tasks for --generate, comma-separated.")] = "doorkey-5x5,doorkey-6x6,lavagap-5,lavagap-7,keys-distractor,empty-random-6x6",
-    items: Annotated[int, typer.Option(min=10, help="Remarks per task with --generate.")] = 500,
-    episodes: Annotated[int, typer.Option(min=2, help="Episodes per task with --generate.")] = 100,
-    epochs: Annotated[int, typer.Option(min=1)] = 40,
-    hidden: Annotated[int, typer.Option(min=8)] = 256,
-    members: Annotated[int, typer.Option(min=1, help="Ensemble size per draw (averaged probabilities).")] = 3,
-    draws: Annotated[int, typer.Option(min=1, help="Train on this many draws of feedback (with --generate: seeds "
-                                                   "seed, seed+1, …; with --feedback: the same remarks, own seeds) "
-                                                   "and pool their members.")] = 1,
-    embed_dropout: Annotated[float | None, typer.Option(min=0.0, max=0.95, help="Share of training examples read from "
-                                                        "their scalar cues alone, embeddings zeroed (default: TrainConfig's).")] = None,
+    items: Annotated[int, typer.Option(min=10, help="Critic remarks per task with --generate.")] = 700,
+    episodes: Annotated[int, typer.Option(min=2, help="Episodes per task with --generate.")] = 150,
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    human_repeats: Annotated[int, typer.Option(min=1, help="Each human remark is seen this many times per epoch.")] = 2,
+    train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned.")] = 2,
     seed: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
-    """Train the `trained` interpreter on critic feedback with train-split phrasings; save a checkpoint.
+    """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
 
-    Example: nlf train-interpreter --generate --out runs/interpreter.pt
+    Example: nlf train-interpreter --generate -f data/human/train.jsonl -t data/human/trajectories-train.jsonl
+    --out runs/interpreter.pt
     """
-    from nlfeedback.feedback.schema import TextFeedback
-    from nlfeedback.language.interpreters.trained import TrainConfig
-    from nlfeedback.language.train_interpreter import combine_interpreters, generate_training_feedback, train_interpreter
+    from nlfeedback.language.reader import ReaderConfig
+    from nlfeedback.language.train_interpreter import TrainConfig, generate_training_feedback, train_interpreter
 
-    if generate == bool(feedback):
-        raise NlfError("give either --feedback/--trajectories or --generate")
-    if not generate:
-        if not trajectories:
-            raise NlfError("--feedback needs --trajectories")
-        loaded, trajs_map = _load(feedback, trajectories)
-        fb = [x for x in loaded if isinstance(x, TextFeedback) and x.intent is not None]
-        env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb})
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
-    parts = []
-    for d in range(draws):
-        if generate:
-            trajs, fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed + d)
-            env_ids = sorted({t.env_id for t in trajs})
-        extra = {} if embed_dropout is None else {"embed_dropout": embed_dropout}
-        config = TrainConfig(epochs=epochs, hidden=hidden, seed=seed + d, members=members, **extra)
-        interp, report = train_interpreter(fb, config, meta={"train_env_ids": env_ids})
-        parts.append(interp)
-        console.print(f"{f'draw {d + 1}/{draws}: ' if draws > 1 else ''}trained on {report['remarks']} remarks "
-                      f"({report['examples']} fragment examples); validation accuracy {report['val_accuracy']}",
-                      soft_wrap=True)
-    combine_interpreters(parts).save(out)
-    console.print(f"saved {out} ({draws * members} members)", soft_wrap=True)
+    if not generate and not feedback:
+        raise NlfError("give --feedback/--trajectories, --generate, or both")
+    if feedback and not trajectories:
+        raise NlfError("--feedback needs --trajectories")
+    fb, trajs_map = _load(feedback, trajectories) if feedback else ([], {})
+    if generate:
+        names = [t.strip() for t in tasks.split(",") if t.strip()]
+        gen_trajs, gen_fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed)
+        trajs_map.update({t.id: t for t in gen_trajs})
+        fb += gen_fb
+    config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats,
+                         reader=ReaderConfig(train_layers=train_layers))
+    env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
+    with progress_bar("training") as advance:
+        interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance)
+    interp.save(out)
+    console.print(f"trained on {report['remarks']} remarks ({report['human_remarks']} human, {report['critic_remarks']} "
+                  f"critic) about {report['trajectories']} trajectories, {report['epochs']} epochs in "
+                  f"{report['seconds']:.0f} s; saved {out}", soft_wrap=True)
 
 
 def _table(title: str, rows: dict) -> Table:
     table = Table(title=title, title_justify="left")
-    for col in ("", "items", "sign err", "attr P", "attr R", "attr F1", "probes", "neg. flip fail"):
+    for col in ("", "items", "sign err", "attr P", "attr R", "attr F1", "probes", "neg. flip fail", "clauses",
+                "clause sign err", "missed"):
         table.add_column(col, justify="left" if not col else "right")
 
     def fmt(v):
@@ -123,13 +117,15 @@ def _table(title: str, rows: dict) -> Table:
     for name, r in rows.items():
         table.add_row(name, fmt(r["items"]), fmt(r["sign_error_rate"]), fmt(r["attribution_precision"]),
                       fmt(r["attribution_recall"]), fmt(r["attribution_f1"]), fmt(r["probes"]),
-                      fmt(r["negation_flip_failure"]))
+                      fmt(r["negation_flip_failure"]), fmt(r["clauses"]), fmt(r["clause_sign_error_rate"]),
+                      fmt(r["missed_rate"]))
     return table
 
 
 @cli_errors
 def eval_interpreter_command(
-    feedback: Annotated[list[Path], typer.Option("--feedback", "-f", help="Critic text feedback (with intents).")],
+    feedback: Annotated[list[Path], typer.Option("--feedback", "-f", help=(
+        "Labelled text feedback: critic remarks (intents) and/or human remarks with gold 'labels'."))],
     trajectories: Annotated[list[Path], typer.Option("--trajectories", "-t", help="Their trajectories.")],
     interpreter: Annotated[str, typer.Option(help="keyword | zero-shot | trained | oracle-intent")] = "trained",
     checkpoint: Annotated[Path | None, typer.Option(help="Trained interpreter checkpoint.")] = None,
@@ -137,8 +133,9 @@ def eval_interpreter_command(
         help="Also write every misread item and failed negation probe to this JSONL file, worst first.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --errors file.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    intervals: Annotated[bool, typer.Option(help="Bootstrap 95% intervals of the overall rates (resampling trajectories).")] = False,
 ) -> None:
-    """Misinterpretation metrics against the critics' intents, overall, by category and by split.
+    """Misinterpretation metrics against critics' intents or human labels, overall, by category and by split.
 
     Example: nlf eval-interpreter --feedback runs/demo/text.jsonl --trajectories runs/demo/trajectories.jsonl
     --interpreter trained --errors runs/demo/misread.jsonl
@@ -159,6 +156,8 @@ def eval_interpreter_command(
     evaluation = run_evaluation(interp, items, trajs, train_env_ids=train_ids)
     report = evaluation.report().to_json()
     report["interpreter"] = interpreter
+    if intervals:
+        report["intervals"] = evaluation.intervals()
     if errors is not None:
         misread = evaluation.misreadings()
         with open_output(errors, force=force) as writer:
@@ -170,8 +169,11 @@ def eval_interpreter_command(
         return
     console.print(_table(f"{interpreter}: overall and by split", {"overall": report["overall"], **report["by_split"]}))
     console.print(_table("by category", report["by_category"]))
+    if intervals:
+        console.print("95% bootstrap intervals (trajectories resampled): " + ", ".join(
+            f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in report["intervals"].items()), soft_wrap=True)
     if report["skipped_no_intent"]:
-        console.print(f"{report['skipped_no_intent']} items without intent (human) were not scored")
+        console.print(f"{report['skipped_no_intent']} items without intent or labels were not scored")
     if errors is not None:
         n_probe = sum(r["problem"] == "negation-probe" for r in misread)
         console.print(f"wrote {len(misread) - n_probe} misread items and {n_probe} failed negation probes to {errors}",

@@ -129,16 +129,6 @@ def test_affirmative_takes_out_verb_negators_and_maps_offsets(text, plain):
         assert out[where[key]:where[key + 3]] == "key"
 
 
-def test_a_remark_and_its_negation_give_the_encoder_the_same_words():
-    from nlfeedback.language.interpreters.trained import span_request
-
-    text = "that little detour early on, dont do that"
-    (plain, spans), exclude = span_request(text, [(0, 27), (29, len(text))])
-    (plain2, spans2), _ = span_request(negate(text), [(0, 27), (29, len(negate(text)))])
-    assert plain == plain2 and spans == spans2 and exclude == []
-    assert [plain[a:b] for a, b in spans[1:]] == ["that little detour early on", "do that"]
-
-
 def test_negation_sign_counts_grammatical_negators():
     assert negation_sign("don't walk into the lava") == -1
     assert negation_sign("not bad, you didn't waste time") == 1
@@ -164,38 +154,6 @@ def test_grounding_temporal_references(bumpy_traj):
     start = ground(Parse("wall_bump", -1, 1.0, when="start"), bumpy_traj)
     assert bumps[0] in start.steps and bumps[-1] not in start.steps or len(bumpy_traj) < 9
     assert ground(Parse("lava", -1, 1.0), bumpy_traj) is None
-
-
-def test_trained_reads_an_explicit_step_number(trained, bumpy_traj):
-    bumps = [i for i, e in enumerate(bumpy_traj.events) if "bumped:wall" in e]
-    t = interpret(trained, human(bumpy_traj, f"at step {bumps[-1] + 1} you bumped into the wall, careful"), bumpy_traj)
-    assert t.weights[bumps[-1]] > 0 and t.targets[bumps[-1]] < 0
-    assert t.weights[bumps[0]] == 0
-
-
-@pytest.mark.parametrize("praise", [False, True])
-def test_trained_reads_an_anaphor_as_the_judgement_of_what_came_before(trained, bumpy_traj, praise):
-    # "that … at action no. 7? dont. just dont": the number stays with its fragment ("no." is not a full
-    # stop), and "dont" / "just dont" judge that bump alone — once, not as a double negation.
-    bumps = [i for i, e in enumerate(bumpy_traj.events) if "bumped:wall" in e]
-    judgement = "more of that pls" if praise else "dont. just dont"
-    text = f"that bump into the wall at action no. {bumps[-1] + 1}? {judgement}"
-    t = interpret(trained, human(bumpy_traj, text), bumpy_traj)
-    assert t.weights[bumps[-1]] > 0 and (t.targets[bumps[-1]] > 0) == praise
-    assert not t.weights[bumps[0]]
-
-
-@pytest.mark.parametrize("text, polarity", [
-    ("dont.", -1), ("just dont", -1), ("never again pls", -1), ("don't do that", -1), ("no more of that", -1),
-    ("less of that please", -1), ("do that again", 1), ("more of that", 1),
-    ("ok", None), ("dont spin", None), ("you hit the wall", None), ("nah", None),
-])
-def test_anaphors(text, polarity):
-    from nlfeedback.language.anaphora import anaphor_polarity, is_anaphor
-
-    assert is_anaphor(text) == (polarity is not None)
-    if polarity is not None:
-        assert anaphor_polarity(text) == polarity
 
 
 def test_fragments_keep_a_numbered_reference_whole():
@@ -300,47 +258,6 @@ def test_misreadings_list_exactly_what_the_metrics_count():
     assert worst == sorted(worst, reverse=True)
     # the oracle reads the intents themselves: nothing is misread
     assert run_evaluation(make_interpreter("oracle-intent"), items, by_id).misreadings() == []
-
-
-def test_trained_checkpoint_round_trips(tmp_path):
-    from nlfeedback.language.interpreters.trained import TrainConfig, TrainedInterpreter
-    from nlfeedback.language.train_interpreter import generate_training_feedback, train_interpreter
-
-    _, fb = generate_training_feedback(["doorkey-5x5"], episodes=10, items=40, seed=3)
-    interp, report = train_interpreter(fb, TrainConfig(epochs=2, hidden=16))
-    assert report["remarks"] == 40 and set(report["val_accuracy"]) == {"moment", "valence", "when", "anchor", "scope"}
-    path = tmp_path / "i.pt"
-    interp.save(path)
-    back = TrainedInterpreter.load(path)
-    texts = ["don't walk into the lava", "nice, you got the key, but you bumped into the wall"]
-    assert interp.predict(texts) == back.predict(texts)
-    assert back.meta["report"] == report
-    assert back.config["world_words"] is True
-
-
-def test_checkpoints_without_the_world_words_cue_still_load(tmp_path):
-    """Checkpoints trained before the world-words cue (config without it) load and read with one input fewer."""
-    from nlfeedback.language.interpreters.trained import TrainConfig, TrainedInterpreter
-    from nlfeedback.language.train_interpreter import combine_interpreters, generate_training_feedback, train_interpreter
-
-    _, fb = generate_training_feedback(["doorkey-5x5"], episodes=10, items=40, seed=3)
-    old, _ = train_interpreter(fb, TrainConfig(epochs=2, hidden=16, world_words=False))
-    new, _ = train_interpreter(fb, TrainConfig(epochs=2, hidden=16))
-    import torch
-
-    from nlfeedback.errors import NlfError
-
-    path = tmp_path / "old.pt"
-    old.save(path)
-    ckpt = torch.load(path, weights_only=False)
-    del ckpt["config"]["world_words"]  # as written before the cue existed
-    torch.save(ckpt, path)
-    back = TrainedInterpreter.load(path)
-    assert "world_words" not in back.config
-    texts = ["don't walk into the lava", "top marks"]
-    assert back.predict(texts) == old.predict(texts)
-    with pytest.raises(NlfError, match="different model configs"):
-        combine_interpreters([old, new])
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path):
@@ -459,113 +376,6 @@ def test_step_numbers_in_digits_and_words(text, n):
     assert step_number(text) == n
 
 
-def test_restyle_never_changes_negation():
-    from nlfeedback.language.restyle import restyle
-
-    rng = np.random.default_rng(0)
-    for text in ["don't walk into the lava", "nice, you picked up the yellow key", "that wasn't a bad way to get the key",
-                 "you bumped into the wall at step 7", "never spin in place"]:
-        for _ in range(30):
-            assert negation_sign(restyle(text, rng)) == negation_sign(text)
-
-
-
-def test_restyle_spans_restyles_each_clause_and_says_where_it_landed():
-    from nlfeedback.language.restyle import restyle_spans
-
-    text = "nice job grabbing the key, but you walked into the lava"
-    spans = [(0, 25), (31, 55)]
-    rng = np.random.default_rng(0)
-    changed = 0
-    for _ in range(30):
-        out, new = restyle_spans(text, spans, rng)
-        assert out[new[0][1]:new[1][0]] == ", but "  # the connector between the clauses is kept as it is
-        assert "key" in out[new[0][0]:new[0][1]] or "Key" in out[new[0][0]:new[0][1]]
-        assert negation_sign(out[new[1][0]:new[1][1]]) == 1
-        changed += out != text
-    assert changed > 10
-    with pytest.raises(ValueError, match="overlap"):
-        restyle_spans(text, [(0, 30), (20, 40)], rng)
-
-
-def test_mixed_remarks_get_restyled_copies_labelled_clause_by_clause():
-    from nlfeedback.language.interpreters.trained import HEADS
-    from nlfeedback.language.train_interpreter import examples_from_feedback, generate_training_feedback
-
-    _, fb = generate_training_feedback(["doorkey-5x5"], episodes=10, items=60, seed=3)
-    mixed = [f for f in fb if len(f.intent.clauses) > 1][:5]
-    assert mixed
-    examples = examples_from_feedback(mixed, seed=0)
-    texts = {ex.text for ex in examples if HEADS["moment"][ex.labels["moment"]] != "none"}
-    assert len(texts) > len(mixed)  # restyled copies besides the originals
-    for ex in examples:
-        moment = HEADS["moment"][ex.labels["moment"]]
-        if moment != "none":
-            assert moment in {c.moment for f in mixed for c in f.intent.clauses}
-
-
-def test_names_world_tells_judgements_from_remarks_about_things():
-    from nlfeedback.language.world_words import names_world
-
-    for text in ["you walked into the orange tiles", "stop twirling", "got the key", "took ages", "nice, the gate is open",
-                 "don't bump the edge", "straight to the green square"]:
-        assert names_world(text), text
-    for text in ["nothing to moan about there", "top marks", "what a mess", "flawless", "meh", "great run"]:
-        assert not names_world(text), text
-
-
-def test_denied_complaints_that_name_nothing_judge_the_whole_run():
-    from nlfeedback.language.interpreters.trained import _whole_run
-    from nlfeedback.language.whole_run import judges_whole_run
-
-    for text in ["nothing to moan about there", "can't fault it", "I couldn't complain", "not a single mistake",
-                 "no gripes here", "no complaints"]:
-        assert judges_whole_run(text), text
-    for text in ["don't walk into the lava", "you didn't waste time", "that did nothing useful", "never again",
-                 "no fuss, great", "wasn't slow", "not good at all", "no lava this time", "great run"]:
-        assert not judges_whole_run(text), text
-    pred = {"span": (0, 27), "text": "nothing to moan about there", "moment": ("wasted", 0.9), "polarity": (1, 0.99),
-            "when": ("none", 1.0), "anchor": ("none", 1.0), "scope": ("episode", 1.0)}
-    assert _whole_run(pred)["moment"] == ("episode", 0.9) and _whole_run(pred)["polarity"] == (1, 0.99)
-    other = {**pred, "text": "don't press done for no reason"}
-    assert _whole_run(other) is other
-
-def test_decoding_abstains_only_when_none_or_neutral_dominates():
-    from nlfeedback.language.interpreters.trained import MOMENTS, _decode_moment, _decode_valence
-
-    p = np.zeros(len(MOMENTS))
-    p[MOMENTS.index("none")], p[MOMENTS.index("spin")], p[MOMENTS.index("wasted")] = 0.3, 0.4, 0.3
-    assert _decode_moment(p) == ("spin", pytest.approx(0.7))
-    p[MOMENTS.index("none")], p[MOMENTS.index("spin")], p[MOMENTS.index("wasted")] = 0.6, 0.2, 0.2
-    assert _decode_moment(p)[0] == "none"
-    assert _decode_valence(np.array([0.3, 0.3, 0.4]))[0] == 1  # classes -1, 0, +1
-    assert _decode_valence(np.array([0.2, 0.6, 0.2]))[0] == 0
-
-
-def test_a_moment_absent_from_the_trajectory_gives_way_to_the_likeliest_one_present(lava_traj):
-    """Feedback is about its trajectory: a fragment read as a key drop, on a lavagap run (no keys), whose
-    next likeliest present moment is lava, lands on the lava steps, with its confidence discounted."""
-    from nlfeedback.language.interpreters.trained import ALTERNATIVE_MIN, MOMENTS, _alternatives, _ground_likeliest
-
-    p = np.zeros(len(MOMENTS))
-    p[MOMENTS.index("drop_key")], p[MOMENTS.index("none")] = 0.9, 0.09
-    p[MOMENTS.index("wrong_key")], p[MOMENTS.index("lava")] = 0.006, 0.003
-    p[MOMENTS.index("goal")] = ALTERNATIVE_MIN / 2
-    alts = _alternatives(p, "drop_key")
-    assert alts == ("wrong_key", "lava")  # likeliest first; none, the chosen one and the
-    # improbable goal are left out
-    pred = {"span": (0, 20), "text": "go round the hot bit", "moment": ("drop_key", 0.91), "polarity": (-1, 0.9),
-            "when": ("none", 1.0), "anchor": ("none", 1.0), "scope": ("episode", 1.0), "alternatives": alts}
-    lava = [i for i, e in enumerate(lava_traj.events) if "entered:lava" in e]
-    moment, clause, conf = _ground_likeliest(pred, lava_traj)
-    assert moment == "lava" and clause.steps == lava and clause.polarity == -1
-    assert conf == pytest.approx(0.91 * 0.9 * 0.8)
-    assert _ground_likeliest({**pred, "alternatives": alts[:1]}, lava_traj) is None  # no key on this run
-    assert _ground_likeliest({**pred, "whole_run": True}, lava_traj) is None  # "can't fault it" keeps its reading
-    present = {**pred, "moment": ("lava", 0.91), "alternatives": ()}
-    assert _ground_likeliest(present, lava_traj)[0] == "lava" and _ground_likeliest(present, lava_traj)[2] == pytest.approx(0.91 * 0.9)
-
-
 # --- remarks in styles neither phrase bank uses --------------------------------------------------------
 HUMAN_STYLE_REMARKS = [  # (text, moment, polarity): written for this test, in neither phrase bank
 ("ugh you literally walked straight into lava", "lava", -1),
@@ -662,40 +472,40 @@ HUMAN_STYLE_REMARKS_2 = [
 HUMAN_STYLE_REMARKS_3 = [tuple(x) for x in json.loads((Path(__file__).parent / "data" / "human_style_remarks_3.json").read_text())]
 
 
-@pytest.mark.parametrize("remarks, min_moment, min_sign", [
-    (HUMAN_STYLE_REMARKS_3, 64, 67),  # measured 2026-12-02: moment 65/80, sign 68/80 (session-9 checkpoint 67/71, session-6 69/72)
-    (HUMAN_STYLE_REMARKS, 36, 34),    # measured 2026-12-02 (session 10 checkpoint): moment 39/40, sign 37/40 (earlier checkpoints 39/37, 39/36, 39/35, 39/37)
-    (HUMAN_STYLE_REMARKS_2, 34, 32),  # measured 2026-12-02 (session 10 checkpoint): moment 35/40, sign 38/40 (earlier checkpoints 37/39, 37/37, 36/34, 36/33)
+@pytest.fixture(scope="module")
+def moment_runs():
+    """moment → (a trajectory where it happens, its steps): the runs the remark lists are read on."""
+    from nlfeedback.critics.moments import find_moments
+    from nlfeedback.envs.judgement import judge
+
+    pool = []
+    for name, seed in (("doorkey-5x5", 11), ("keys-distractor", 12), ("lavagap-5", 13)):
+        pool += list(rollout(get_task(name), make_policy("expert", epsilon=0.2, mistakes=0.5), 40, seed=seed))
+    pool += list(rollout(get_task("doorkey-5x5"), make_policy("random"), 3, seed=14))
+    runs = {}
+    for t in pool:
+        for m in find_moments(t, judge(t)):
+            runs.setdefault(m.kind, (t, m.steps))
+        runs.setdefault("episode", (t, list(range(len(t)))))
+    return runs
+
+
+def read_moment_remarks(interp, remarks, runs):
+    """How many remarks get the right sign on their moment's steps (mean target over them)."""
+    from nlfeedback.metrics.interpretation import mean_target
+
+    items = [(human(runs[m][0], text, f"r{i}"), runs[m][0]) for i, (text, m, _) in enumerate(remarks)]
+    right = 0
+    for (text, moment, polarity), t in zip(remarks, interpret_many(interp, items)):
+        m = mean_target(t, runs[moment][1])
+        right += m is not None and np.sign(m) == polarity
+    return right
+
+
+@pytest.mark.parametrize("remarks, min_right", [  # measured 2026-12-04 (step-level reader): 71/80, 34/40, 34/40
+    (HUMAN_STYLE_REMARKS_3, 68), (HUMAN_STYLE_REMARKS, 32), (HUMAN_STYLE_REMARKS_2, 32),
 ])
-def test_trained_reads_human_style_remarks(trained, remarks, min_moment, min_sign):
-    """The shipped checkpoint on remarks in styles neither bank uses: its most confident fragment names
-    the right moment and sign for most of them."""
-    preds = trained.predict([t for t, _, _ in remarks])
-    moment_ok = sign_ok = 0
-    for (_, moment, polarity), frags in zip(remarks, preds):
-        cands = [f for f in frags if f["moment"][0] != "none" and f["polarity"][0] != 0]
-        if not cands:
-            continue
-        best = max(cands, key=lambda f: f["moment"][1] * f["polarity"][1])
-        moment_ok += best["moment"][0] == moment or (moment == "episode" and best["moment"][0] in ("episode", "vague"))
-        sign_ok += best["polarity"][0] == polarity
-    assert moment_ok >= min_moment and sign_ok >= min_sign, (moment_ok, sign_ok)
-
-
-def test_embedding_dropout_zeroes_whole_embeddings_of_some_rows_and_never_the_cues():
-    import torch
-
-    from nlfeedback.language.encoder import DIM
-    from nlfeedback.language.interpreters.trained import TrainConfig
-    from nlfeedback.language.train_interpreter import perturb_batch
-
-    x = torch.rand(4000, 2 * DIM + 20) + 0.5  # no zeros to begin with
-    gen = torch.Generator().manual_seed(0)
-    out = perturb_batch(x, TrainConfig(input_noise=0.0, embed_dropout=0.25), gen)
-    dropped = (out[:, :2 * DIM] == 0).all(dim=1)
-    assert ((out[:, :2 * DIM] == 0).any(dim=1) == dropped).all()  # a row loses both embeddings or nothing
-    assert 0.22 < float(dropped.float().mean()) < 0.28
-    assert torch.equal(out[~dropped], x[~dropped])
-    assert torch.equal(out[:, 2 * DIM:], x[:, 2 * DIM:])  # the scalar cues are never touched
-    noisy = perturb_batch(x, TrainConfig(input_noise=0.02, embed_dropout=0.0), gen)
-    assert not torch.equal(noisy[:, :2 * DIM], x[:, :2 * DIM]) and torch.equal(noisy[:, 2 * DIM:], x[:, 2 * DIM:])
+def test_trained_reads_human_style_remarks(trained, moment_runs, remarks, min_right):
+    """Spent regression sets (their errors were read for the previous reader): each remark, read on a run
+    where its moment happens, gets the right sign on that moment's steps for most of them."""
+    assert read_moment_remarks(trained, remarks, moment_runs) >= min_right

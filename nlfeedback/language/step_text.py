@@ -1,0 +1,152 @@
+"""Every step of a trajectory as the learned reader sees it: a short text and a few numbers.
+
+The reader matches a remark against each step. What a step *is* goes into a text read by the sentence
+encoder — the action and its caption, what the agent carries, the door, whether the step brought the
+agent closer to the goal, repetition ("third turn in a row") — and is free of the step's position, so the
+same text recurs across steps and trajectories and its embedding is computed once (cached). *Where* the
+step is goes into numbers the reader's head combines with the remark: position in the run (relative,
+first / last few steps, halves), before or after the key and the door, and how the step relates to the
+numbers the remark mentions ("step 12", "the first 5 moves", "the last 3", counting from 0 or 1).
+
+:func:`step_views` computes both for one trajectory; :func:`number_features` the remark × step part.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlfeedback.envs.judgement import judge
+from nlfeedback.envs.tasks import ACTION_NAMES
+from nlfeedback.trajectory import Trajectory
+
+# what kind of thing happened, as flags beside the step text (event name prefixes)
+_EVENT_KINDS = ("bumped", "entered:lava", "reached:goal", "picked_up", "dropped", "unlocked", "opened", "closed",
+                "passed", "locked_out", "wasted")
+_WASTED = ("did_nothing", "toggled_nothing", "pickup_nothing", "pickup_full", "drop_nothing", "drop_blocked")
+
+STEP_FEATURES = ("relative position", "first step", "last step", "first three", "last three", "first half",
+                 "second half", "before the key", "holding the key", "after unlocking", "after the door",
+                 "in a turn run", "same as the step before", "closer to the goal", "farther from the goal",
+                 "no progress", "run length", "run succeeded", "run ended in lava", "run timed out",
+                 *(f"action {a}" for a in ACTION_NAMES), *(f"event {e}" for e in _EVENT_KINDS))
+NUMBER_FEATURES = ("mentions a number", "is step n (from 1)", "is step n (from 0)", "within one of step n",
+                   "within the first n", "within the last n")
+N_STEP = len(STEP_FEATURES)
+N_NUMBER = len(NUMBER_FEATURES)
+
+_ORDINAL = {1: "", 2: "second ", 3: "third ", 4: "fourth "}
+
+
+@dataclass(frozen=True)
+class StepViews:
+    """``texts[t]``: what step ``t`` is (position-free); ``features``: ``(T, N_STEP)`` where it is."""
+
+    texts: list[str]
+    features: np.ndarray
+
+
+def _carrying(events: list[str], carrying: str | None) -> str | None:
+    for e in events:
+        parts = e.split(":")
+        if parts[0] == "picked_up":
+            carrying = " ".join(reversed(parts[1:]))  # "key:blue" → "blue key"
+        elif parts[0] == "dropped":
+            carrying = None
+    return carrying
+
+
+def step_views(traj: Trajectory) -> StepViews:
+    """The reader's view of every step of ``traj`` (replays it once through :func:`judge`)."""
+    T = len(traj)
+    j = judge(traj)
+    d = j.steps_to_go
+    spin = np.zeros(T, dtype=bool)
+    for a, b in j.spin_runs:
+        spin[a:b] = True
+    success = traj.success
+    lava_end = any("entered:lava" in ev for ev in traj.events)
+    timeout = traj.truncated and not success
+    texts: list[str] = []
+    feats = np.zeros((T, N_STEP), dtype=np.float32)
+    carrying: str | None = None
+    had_key = unlocked = passed = False
+    repeat = 1
+    for t in range(T):
+        events = traj.events[t]
+        before_carrying = carrying
+        carrying = _carrying(events, carrying)
+        had_key_before = had_key
+        had_key |= any(e.startswith("picked_up:key") for e in events)
+        unlocked_before, passed_before = unlocked, passed
+        unlocked |= any(e.startswith(("unlocked:door", "opened:door")) for e in events)
+        passed |= any(e.startswith("passed:door") for e in events)
+        same = t > 0 and traj.captions[t] == traj.captions[t - 1] and traj.actions[t] == traj.actions[t - 1]
+        repeat = repeat + 1 if same else 1
+        delta = d[t] - d[t + 1]
+        progress = "closer to the goal" if delta > 0 else "farther from the goal" if delta < 0 else "no closer to the goal"
+        parts = [f"{ACTION_NAMES[traj.actions[t]]}: {traj.captions[t]}"]
+        if repeat > 1:
+            parts.append(f"the {_ORDINAL.get(repeat, 'many-th ')}time in a row".replace("  ", " "))
+        if before_carrying or carrying:
+            parts.append(f"carrying the {carrying or before_carrying}")
+        if j.door_color is not None:
+            parts.append("door open" if unlocked else "door still locked")
+        parts.append(progress)
+        texts.append(", ".join(parts))
+        rel = t / max(T - 1, 1)
+        feats[t] = [rel, t == 0, t == T - 1, t < 3, t >= T - 3, rel < 0.5, rel >= 0.5,
+                    not had_key_before and j.door_color is not None, bool(before_carrying or carrying),
+                    unlocked_before, passed_before, spin[t], same, delta > 0, delta < 0, delta == 0,
+                    min(np.log1p(T) / 6.0, 1.0), success, lava_end, timeout,
+                    *(traj.actions[t] == a for a in range(len(ACTION_NAMES))),
+                    *(_has(events, kind) for kind in _EVENT_KINDS)]
+    return StepViews(texts, feats)
+
+
+def _has(events: list[str], kind: str) -> bool:
+    if kind == "wasted":
+        return any(e.split(":")[0] in _WASTED for e in events)
+    return any(e == kind or e.startswith(kind + ":") for e in events)
+
+
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_ORDINAL_WORDS = {w: i + 1 for i, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())}
+_NUMBER = re.compile(r"\b(\d{1,4})(?:st|nd|rd|th)?\b|\b(" + "|".join(list(_NUMBER_WORDS) + list(_ORDINAL_WORDS)) + r")\b",
+                     re.IGNORECASE)
+
+
+def numbers_in(text: str, limit: int = 3) -> list[int]:
+    """The first ``limit`` numbers a remark mentions, in digits, number words or ordinals."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        if m.group(1):
+            out.append(int(m.group(1)))
+        else:
+            w = m.group(2).lower()
+            out.append(_NUMBER_WORDS.get(w, _ORDINAL_WORDS.get(w, 0)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def number_features(text: str, T: int) -> np.ndarray:
+    """``(T, N_NUMBER)``: how each step relates to the numbers the remark mentions (max over numbers)."""
+    out = np.zeros((T, N_NUMBER), dtype=np.float32)
+    nums = numbers_in(text)
+    if not nums:
+        return out
+    out[:, 0] = 1.0
+    shown = np.arange(1, T + 1)
+    for n in nums:
+        out[:, 1] = np.maximum(out[:, 1], shown == n)
+        out[:, 2] = np.maximum(out[:, 2], shown - 1 == n)
+        out[:, 3] = np.maximum(out[:, 3], np.abs(shown - n) <= 1)
+        out[:, 4] = np.maximum(out[:, 4], (shown <= n) & (n < T))
+        out[:, 5] = np.maximum(out[:, 5], (T - shown < n) & (n < T))
+    return out

@@ -1,0 +1,153 @@
+"""The step-level reader's inputs: step texts, number features, pieces of long remarks, checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nlfeedback.envs import get_task
+from nlfeedback.language.step_text import NUMBER_FEATURES, STEP_FEATURES, number_features, numbers_in, step_views
+from nlfeedback.policies import make_policy
+from nlfeedback.rollout import rollout
+
+
+@pytest.fixture(scope="module")
+def doorkey_traj():
+    for t in rollout(get_task("doorkey-5x5"), make_policy("expert", mistakes=0.3), 100, seed=3):
+        if t.success and len(t) > 12 and any("bumped:wall" in e for e in t.events):
+            return t
+    raise AssertionError("no doorkey episode")
+
+
+def test_step_texts_say_what_happened_without_saying_where(doorkey_traj):
+    v = step_views(doorkey_traj)
+    T = len(doorkey_traj)
+    assert len(v.texts) == T and v.features.shape == (T, len(STEP_FEATURES))
+    for t, text in enumerate(v.texts):
+        assert doorkey_traj.captions[t] in text
+        assert str(t + 1) not in text.replace(doorkey_traj.captions[t], "")  # no step number in the text
+    pickup = next(t for t, e in enumerate(doorkey_traj.events) if any(x.startswith("picked_up:key") for x in e))
+    f = dict(zip(STEP_FEATURES, v.features.T))
+    assert f["before the key"][:pickup + 1].all() and not f["before the key"][pickup + 1:].any()
+    assert f["holding the key"][pickup:].all()
+    assert f["first step"][0] == 1 and f["last step"][-1] == 1 and f["relative position"][-1] == 1
+    assert f["run succeeded"].all()
+
+
+@pytest.mark.parametrize("text, numbers", [("at step 12 you hit the wall", [12]), ("the fifth move", [5]),
+                                           ("three bumps, twice at the 3rd step", [3, 3]),
+                                           ("no numbers here", [])])
+def test_numbers_in_remarks(text, numbers):
+    assert numbers_in(text)[:len(numbers)] == numbers[:3]
+
+
+def test_number_features_mark_the_named_step_counting_from_one_or_zero():
+    f = dict(zip(NUMBER_FEATURES, number_features("step 4 was bad", 10).T))
+    assert list(np.flatnonzero(f["is step n (from 1)"])) == [3]
+    assert list(np.flatnonzero(f["is step n (from 0)"])) == [4]
+    assert list(np.flatnonzero(f["within one of step n"])) == [2, 3, 4]
+    assert list(np.flatnonzero(f["within the first n"])) == [0, 1, 2, 3]
+    assert list(np.flatnonzero(f["within the last n"])) == [6, 7, 8, 9]
+    assert not number_features("nice run", 10).any()
+
+
+def test_long_remarks_are_read_in_pieces_not_cut():
+    from nlfeedback.language.reader import MAX_TOKENS, load_tokenizer, split_pieces
+
+    tok = load_tokenizer()
+    text = " ".join(f"Sentence {i} says the agent bumped into the wall again and again." for i in range(40))
+    pieces = split_pieces(text, tok)
+    assert len(pieces) > 1 and " ".join(pieces).split() == text.split()
+    assert all(len(tok.tokenize(p)) <= MAX_TOKENS - 2 for p in pieces)
+    one = "word " * 400  # no sentence ends at all: split at words
+    assert " ".join(split_pieces(one, tok)).split() == one.split()
+    assert split_pieces("short one", tok) == ["short one"]
+
+
+# --- the shipped reader on remarks of each kind (real model outputs) ----------------------------------------
+from nlfeedback.feedback.schema import Source, TextFeedback  # noqa: E402
+from nlfeedback.language.interpreters import interpret, make_interpreter  # noqa: E402
+
+
+def _human(traj, text):
+    return TextFeedback(id="fb", trajectory_id=traj.id, segment=[0, len(traj)], source=Source(type="human", annotator="a"),
+                        created_at="2026-12-04T00:00:00Z", annotation_seconds=1.0, text=text)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return make_interpreter("trained")
+
+
+@pytest.fixture(scope="module")
+def lava_run():
+    for t in rollout(get_task("lavagap-5"), make_policy("expert", mistakes=0.3), 200, seed=5):
+        if any("entered:lava" in e for e in t.events) and len(t) > 5:
+            return t
+    raise AssertionError("no lava episode")
+
+
+def _steps(traj, prefix):
+    return [i for i, e in enumerate(traj.events) if any(x.startswith(prefix) for x in e)]
+
+
+def _mean(t, steps):
+    w = t.weights[steps]
+    return float((t.targets[steps] * w).sum() / w.sum()) if w.sum() > 0 else 0.0
+
+
+CASES = [  # (category, text, event the remark is about, expected sign on those steps)
+    ("evaluative", "walking into the lava like that was awful", "entered:lava", -1),
+    pytest.param("negation", "that lava step was not smart at all", "entered:lava", -1, marks=pytest.mark.xfail(
+        strict=True, reason="known gap of the 2026-12-04 checkpoint: a negated praise word is read as praise")),
+    ("imperative", "don't ever step on the lava again", "entered:lava", -1),
+    ("counterfactual", "next time go through the gap instead of into the lava", "entered:lava", -1),
+    ("sarcasm", "wow, brilliant idea to stroll into the lava", "entered:lava", -1),
+    ("descriptive", "lava kills you, simple as that", "entered:lava", -1),
+    ("evaluative", "getting the key was spot on", "picked_up:key", 1),
+    ("negation", "you didn't waste any time grabbing the key, nice", "picked_up:key", 1),
+    ("evaluative", "reaching the goal was great", "reached:goal", 1),
+    ("referent", "bumping into that wall was clumsy", "bumped:wall", -1),
+]
+
+
+@pytest.mark.parametrize("category, text, event, sign", CASES)
+def test_reader_reads_each_kind_of_remark_on_its_steps(reader, lava_run, doorkey_traj, category, text, event, sign):
+    traj = lava_run if event == "entered:lava" else doorkey_traj
+    steps = _steps(traj, event)
+    assert steps, "the run has the event"
+    t = interpret(reader, _human(traj, text), traj)
+    assert np.sign(_mean(t, steps)) == sign, (text, t.targets[steps], t.weights[steps])
+
+
+@pytest.mark.xfail(strict=True, reason="known gap of the 2026-12-04 checkpoint: a bare 'step N' with no event "
+                   "word is not tied to step N")
+def test_reader_reads_an_explicit_step_number(reader, doorkey_traj):
+    bumps = _steps(doorkey_traj, "bumped:wall")
+    t = interpret(reader, _human(doorkey_traj, f"step {bumps[-1] + 1} was a silly mistake"), doorkey_traj)
+    assert t.weights[bumps[-1]] > 0 and t.targets[bumps[-1]] < 0
+
+
+def test_reader_reads_a_span_anchored_on_the_key(reader, doorkey_traj):
+    pickup = _steps(doorkey_traj, "picked_up:key")[0]
+    t = interpret(reader, _human(doorkey_traj, "everything after you picked up the key was clean"), doorkey_traj)
+    after = list(range(pickup + 1, len(doorkey_traj)))
+    assert _mean(t, after) > 0 and t.weights[after].mean() > t.weights[:pickup].mean()
+
+
+def test_reader_reads_a_whole_run_verdict(reader, doorkey_traj):
+    t = interpret(reader, _human(doorkey_traj, "honestly a solid run from start to finish"), doorkey_traj)
+    assert (t.weights > 0).mean() > 0.5 and _mean(t, list(range(len(doorkey_traj)))) > 0
+
+
+def test_reader_reads_mixed_praise_and_criticism(reader, lava_run):
+    lava = _steps(lava_run, "entered:lava")
+    early = [s for s in range(len(lava_run)) if s not in lava][:2]
+    t = interpret(reader, _human(lava_run, "the first couple of moves were fine, but then you walked into the lava"), lava_run)
+    assert _mean(t, lava) < 0
+
+
+def test_reader_reads_a_long_remark_in_pieces(reader, lava_run):
+    filler = " ".join(f"Sentence {i} is about nothing in particular, just chatter about my day." for i in range(25))
+    t = interpret(reader, _human(lava_run, filler + " Oh and walking into the lava at the end was terrible."), lava_run)
+    assert _mean(t, _steps(lava_run, "entered:lava")) < 0

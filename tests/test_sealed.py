@@ -1,0 +1,60 @@
+"""The sealed human-style evaluation sets stay sealed: no training-side file holds text taken from them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HUMAN = ROOT / "data" / "human"
+EVAL_SETS = sorted(HUMAN.glob("eval*.jsonl"))  # the sealed sets
+PROBE_SETS = sorted(HUMAN.glob("probes-eval*.jsonl"))  # their hand-written negation pairs
+EVAL_FILES = EVAL_SETS + PROBE_SETS
+MIN_WORDS = 5  # shorter remarks ("gg", "meh", "nice run") are common property of all writers
+SHINGLE = 8
+
+
+def training_side() -> list[Path]:
+    """Everything the reader or its training data is made from: code, phrase banks, the training corpus."""
+    files = sorted((ROOT / "nlfeedback").rglob("*.py")) + sorted((ROOT / "data" / "phrasebanks").glob("*.toml"))
+    files += sorted(HUMAN.glob("train*.jsonl")) + sorted((HUMAN / "annotations").glob("train*.jsonl"))
+    return files
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _eval_texts() -> list[str]:
+    texts = []
+    for f in EVAL_FILES:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            texts.append(json.loads(line)["text"])
+    return texts
+
+
+def test_there_are_two_sealed_sets_of_at_least_300_remarks_with_hand_written_probes():
+    sizes = {f.name: sum(1 for _ in f.open()) for f in EVAL_SETS}
+    assert len(sizes) >= 2 and all(n >= 300 for n in sizes.values()), sizes
+    for f in PROBE_SETS:
+        recs = [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines()]
+        assert sum("negates" in r["labels"] for r in recs) >= 50, f
+
+
+@pytest.mark.parametrize("path", training_side(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_training_side_file_contains_evaluation_text(path):
+    corpus = _norm(path.read_text(encoding="utf-8"))
+    words = corpus.split()
+    shingles = {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    leaked = []
+    for text in _eval_texts():
+        n = _norm(text)
+        w = n.split()
+        if len(w) < MIN_WORDS:
+            continue
+        if n in corpus or any(" ".join(w[i:i + SHINGLE]) in shingles for i in range(len(w) - SHINGLE + 1)):
+            leaked.append(text)
+    assert not leaked, f"{path} holds text of a sealed evaluation set: {leaked[:3]}"
