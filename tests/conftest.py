@@ -16,6 +16,19 @@ def doorkey_trajectories() -> list[Trajectory]:
     return list(rollout(get_task("doorkey-5x5"), make_policy("expert", epsilon=0.1, mistakes=0.2), 12, seed=3))
 
 
+@pytest.fixture(scope="session")
+def lava_episode() -> Trajectory:
+    """A lavagap-5 episode of more than five steps that ends in the lava."""
+    from nlfeedback.envs import get_task
+    from nlfeedback.policies import make_policy
+    from nlfeedback.rollout import rollout
+
+    for t in rollout(get_task("lavagap-5"), make_policy("expert", mistakes=0.3), 200, seed=5):
+        if any("entered:lava" in e for e in t.events) and len(t) > 5:
+            return t
+    raise AssertionError("no lava episode")
+
+
 @pytest.fixture
 def traj_file(tmp_path: Path, doorkey_trajectories: list[Trajectory]) -> Path:
     path = tmp_path / "trajectories.jsonl"

@@ -19,11 +19,8 @@ from nlfeedback.rollout import rollout
 
 
 @pytest.fixture(scope="module")
-def lava_traj():
-    for t in rollout(get_task("lavagap-5"), make_policy("expert", mistakes=0.3), 200, seed=5):
-        if any("entered:lava" in e for e in t.events) and len(t) > 4:
-            return t
-    raise AssertionError("no lava episode")
+def lava_traj(lava_episode):
+    return lava_episode
 
 
 def test_shown_steps_are_one_based_ranges():

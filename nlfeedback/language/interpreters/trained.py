@@ -68,6 +68,7 @@ class TrainedInterpreter:
         self.tokenizer = load_tokenizer()
         self.steps = StepCache()
         self._memo: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        self._readings: dict[tuple[str, str], Reading] = {}
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TrainedInterpreter:
@@ -139,8 +140,14 @@ class TrainedInterpreter:
         return out
 
     def read_many(self, items: Sequence[tuple[TextFeedback, Trajectory]]) -> list[Reading]:
-        preds = self.predict([(fb.text, traj) for fb, traj in items])
-        return [reading_of(p) for p in preds]
+        keys = [(fb.text, traj.id) for fb, traj in items]
+        todo = [(fb.text, traj) for (fb, traj), k in zip(items, keys) if k not in self._readings]
+        if len(self._readings) > MEMO_LIMIT:
+            self._readings.clear()
+            todo = [(fb.text, traj) for fb, traj in items]
+        for (text, traj), pred in zip(todo, self.predict(todo)):
+            self._readings[(text, traj.id)] = reading_of(pred)
+        return [self._readings[k] for k in keys]
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
