@@ -1,0 +1,52 @@
+"""Make trajectory pools for human-style remark writing: train, evalA, evalB (disjoint seeds)."""
+import json, sys, random
+from pathlib import Path
+import numpy as np
+from nlfeedback.envs.tasks import get_task
+from nlfeedback.policies.base import make_policy
+from nlfeedback.rollout import rollout
+from nlfeedback.trajectory import write_trajectories
+
+TASKS = ["doorkey-5x5", "doorkey-6x6", "lavagap-5", "lavagap-7", "empty-6x6", "empty-random-6x6",
+         "lavacrossing-9", "keys-distractor"]
+CONFIGS = {"clean": dict(name="expert"), "blunder": dict(name="expert", epsilon=0.05, mistakes=0.3),
+           "messy": dict(name="expert", epsilon=0.25, mistakes=0.5), "random": dict(name="random")}
+
+def pool(base_seed, per_task):
+    out = []
+    for ti, task_name in enumerate(TASKS):
+        task = get_task(task_name)
+        chosen = []
+        for ci, (cname, cfg) in enumerate(CONFIGS.items()):
+            kw = dict(cfg); name = kw.pop("name")
+            pol = make_policy(name, **kw)
+            n = per_task[cname]
+            if task_name == "empty-6x6" and cname == "clean":
+                n = 1
+            seen = set()
+            for traj in rollout(task, pol, episodes=n * 4, seed=base_seed + 97 * ti + ci):
+                key = tuple(traj.actions)
+                if key in seen:
+                    continue
+                if cname == "random" and len(traj) > 160 and sum(len(t) > 160 for t in chosen) >= 1:
+                    continue  # at most one very long time-out per task
+                seen.add(key)
+                chosen.append(traj)
+                if sum(1 for t in chosen if t.policy == traj.policy) >= n:
+                    break
+        out += chosen
+    return out
+
+if __name__ == "__main__":
+    which = sys.argv[1]
+    if which == "train":
+        trajs = pool(1000, {"clean": 5, "blunder": 18, "messy": 16, "random": 3})
+    elif which == "evalA":
+        trajs = pool(2000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
+    elif which == "evalB":
+        trajs = pool(3000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
+    Path("pools").mkdir(exist_ok=True)
+    write_trajectories(f"pools/{which}.jsonl", trajs)
+    from collections import Counter
+    print(which, len(trajs), Counter((t.env_id.split('-')[1], t.policy.split('(')[0]) for t in trajs))
+    print("lengths", sorted(len(t) for t in trajs)[-10:], "mean", np.mean([len(t) for t in trajs]))
