@@ -23,7 +23,7 @@ many remarks about the same runs costs little more than encoding the remarks.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -145,12 +145,6 @@ def split_pieces(text: str, tokenizer, limit: int = MAX_TOKENS - 2) -> list[str]
     if current:
         pieces.append(current)
     return pieces
-
-
-@dataclass
-class ReaderMeta:
-    config: dict[str, Any] = field(default_factory=lambda: asdict(ReaderConfig()))
-    trained_on: dict[str, Any] = field(default_factory=dict)
 
 
 def save_reader(model, path: str, meta: dict[str, Any]) -> None:
