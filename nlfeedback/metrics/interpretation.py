@@ -3,7 +3,7 @@
 Scored against the item's *gold*: a critic's recorded ``intent``, or the ``labels`` someone gave a human
 remark (:func:`gold_of`). Items with neither are skipped.
 
-Definitions (DESIGN.md):
+Definitions (docs/design.md):
 
 * ``sign_error_rate``: over intended steps (steps of clauses with polarity ±1), the share where the
   target's sign differs from the intended polarity; a step the interpreter gave zero weight (abstained)

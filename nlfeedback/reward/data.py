@@ -1,4 +1,4 @@
-"""Training data for reward models, one builder per feedback kind (see the table in DESIGN.md).
+"""Training data for reward models, one builder per feedback kind (see the table in docs/design.md).
 
 | kind | what the model is fitted to |
 |---|---|
