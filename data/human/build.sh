@@ -2,7 +2,8 @@
 # Rebuild the labelled human-style sets (nlf.feedback/1 with labels) from the writers' annotations in
 # annotations/: train.jsonl (every train* writer), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
-# captions; a line that fails is reported and left out.
+# captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
+# errors freely; it is never trained on.
 set -euo pipefail
 cd "$(dirname "$0")"
 import() {  # annotation file, trajectory set, output
@@ -14,8 +15,10 @@ tmp="$(mktemp -d)"
 trap 'rm -r "$tmp"' EXIT
 for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")"; done
 cat "$tmp"/train*.jsonl > train.jsonl
+for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
+cat "$tmp"/dev*.jsonl > dev.jsonl
 for set in evalA evalB; do
   import "annotations/$set.jsonl" "$set" "$set.jsonl"
   import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
 done
-for set in train evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-$set.jsonl"; done
+for set in train dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-$set.jsonl"; done

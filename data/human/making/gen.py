@@ -45,6 +45,8 @@ if __name__ == "__main__":
         trajs = pool(2000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
     elif which == "evalB":
         trajs = pool(3000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
+    elif which == "dev":
+        trajs = pool(4000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
     Path("pools").mkdir(exist_ok=True)
     write_trajectories(f"pools/{which}.jsonl", trajs)
     from collections import Counter
