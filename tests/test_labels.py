@@ -97,6 +97,27 @@ def test_clause_level_sign_error_and_missed_rate_hand_computed():
     assert d["clauses"] == 3 and d["clause_sign_error_rate"] == round(2 / 3, 4) and d["missed_rate"] == round(1 / 3, 4)
 
 
+def test_rule_error_scores_the_rule_by_what_it_gives_on_the_run():
+    rule = Clause(steps=[2], polarity=-1, strength=1.0, scope="general", pattern="entered:lava")
+    run_clause = Clause(steps=[0], polarity=1, strength=1.0)
+    right, missing = Tally(), Tally()
+    right.add_rules([rule, run_clause], _t([0, 0, -1, 0], [0, 0, 1, 0]))  # the read rule covers the lava step
+    missing.add_rules([rule, run_clause], _t([0, 0, 0, 0], [0, 0, 0, 0]))  # no rule read: every step unweighted
+    assert (right.rules, right.as_dict()["rule_error_rate"]) == (1, 0.0)
+    assert (missing.rules, missing.as_dict()["rule_error_rate"]) == (1, 1.0)
+    assert Tally().as_dict()["rule_error_rate"] is None
+
+
+def test_a_general_rule_is_scored_through_the_rules_an_interpreter_reads(lava_traj):
+    lava = [i for i, e in enumerate(lava_traj.events) if "entered:lava" in e][0]
+    rule = labelled_feedback(_ann("lava kills you, never touch it",
+                                  {"quote": "lava kills you, never touch it", "steps": str(lava + 1), "polarity": -1,
+                                   "strength": 1, "scope": "general", "pattern": "entered:lava"}), lava_traj,
+                             id="h-1", annotator="x")
+    report = run_evaluation(make_interpreter("oracle-intent"), [rule], {lava_traj.id: lava_traj}).report().to_json()
+    assert report["overall"]["rules"] == 1 and report["overall"]["rule_error_rate"] == 0
+
+
 def test_human_labels_are_scored_and_hand_written_negations_are_probes(lava_traj):
     lava = [i for i, e in enumerate(lava_traj.events) if "entered:lava" in e][0]
     common = {"trajectory_id": lava_traj.id}

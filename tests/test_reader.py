@@ -64,6 +64,28 @@ def test_long_remarks_are_read_in_pieces_not_cut():
     assert split_pieces("short one", tok) == ["short one"]
 
 
+
+def test_frozen_and_fine_tuned_layers_compose_to_the_full_encoder():
+    """Training caches the frozen layers' states per text; upper(lower(x)) must be the encoder's output,
+    and a text's states must not depend on what else is in its batch (padding)."""
+    import torch
+
+    from nlfeedback.language.reader import ReaderConfig, build_reader, load_tokenizer, token_states, tokenize
+
+    tok = load_tokenizer()
+    model = build_reader(ReaderConfig()).eval()
+    texts = ["nice", "you walked into the lava, that was bad", "the first half was a mess but then it was fine"]
+    enc = tokenize(texts, tok)
+    with torch.inference_mode():
+        full = model.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        split = model.upper(model.lower(enc["input_ids"], enc["attention_mask"]), enc["attention_mask"])
+        alone = token_states(texts, tok, model.encode, batch=1)
+        together = token_states(texts, tok, model.encode, batch=64)
+    m = enc["attention_mask"].bool()
+    assert torch.allclose(full[m], split[m], atol=1e-5)
+    for a, b, n in zip(alone, together, enc["attention_mask"].sum(1)):
+        assert len(a) == len(b) == int(n) and torch.allclose(a, b, atol=1e-4)
+
 # --- the shipped reader on remarks of each kind (real model outputs) ----------------------------------------
 from nlfeedback.feedback.schema import Source, TextFeedback  # noqa: E402
 from nlfeedback.language.interpreters import interpret, make_interpreter  # noqa: E402
@@ -148,3 +170,66 @@ def test_reader_reads_a_long_remark_in_pieces(reader, lava_run):
     filler = " ".join(f"Sentence {i} is about nothing in particular, just chatter about my day." for i in range(25))
     t = interpret(reader, _human(lava_run, filler + " Oh and walking into the lava at the end was terrible."), lava_run)
     assert _mean(t, _steps(lava_run, "entered:lava")) < 0
+
+
+def test_a_reading_does_not_depend_on_the_other_remarks_read_with_it(doorkey_traj, lava_run):
+    """Remarks are encoded in length-sorted batches and the step heads run on padded batches: reading a remark
+    alone or among others on other runs gives the same per-step predictions."""
+    from nlfeedback.language.interpreters.trained import TrainedInterpreter
+
+    text = "you grabbed the key fast but then bumped the wall"
+    alone = TrainedInterpreter.load().predict([(text, doorkey_traj)])[0]
+    others = [(f"remark number {i} about nothing much, really" * (i % 3 + 1), lava_run) for i in range(40)]
+    mixed = TrainedInterpreter.load().predict(others + [(text, doorkey_traj)])[-1]
+    for k in ("about", "positive", "strength"):
+        assert np.allclose(alone[k], mixed[k], atol=1e-4), k
+
+
+def test_the_about_threshold_is_chosen_on_development_remarks_and_kept_in_the_checkpoint(tmp_path, lava_run):
+    from nlfeedback.feedback.labels import labelled_feedback
+    from nlfeedback.language.interpreters.trained import TrainedInterpreter
+    from nlfeedback.language.train_interpreter import choose_about_threshold
+
+    lava = _steps(lava_run, "entered:lava")[0]
+    dev = [labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
+        {"quote": text, "steps": str(lava + 1), "polarity": -1, "strength": 1}]}, lava_run, id=f"d{i}", annotator="x")
+        for i, text in enumerate(["walking into the lava was dumb", "the lava at the end, ugh", "never touch lava"])]
+    interp = TrainedInterpreter.load()
+    grid = (0.3, 0.5, 0.7)
+    chosen, rows = choose_about_threshold(interp, dev, {lava_run.id: lava_run}, grid)
+    assert [r["about_threshold"] for r in rows] == list(grid) and chosen in grid and interp.about == chosen
+    best = max(r["attribution_f1"] - r["clause_sign_error_rate"] for r in rows)
+    assert next(r for r in rows if r["about_threshold"] == chosen)["attribution_f1"] - \
+        next(r for r in rows if r["about_threshold"] == chosen)["clause_sign_error_rate"] == best
+    # a higher threshold never reads more steps
+    f1 = {r["about_threshold"]: r for r in rows}
+    assert f1[0.7]["missed_rate"] >= f1[0.3]["missed_rate"]
+    interp.save(tmp_path / "r.pt")
+    assert TrainedInterpreter.load(tmp_path / "r.pt").about == chosen
+
+
+def test_training_refuses_development_remarks_that_are_also_training_remarks(lava_run):
+    from nlfeedback.errors import NlfError
+    from nlfeedback.feedback.labels import labelled_feedback
+    from nlfeedback.language.train_interpreter import train_interpreter
+
+    items = [labelled_feedback({"text": f"remark {i} about the lava", "categories": ["evaluative"], "clauses": [
+        {"quote": f"remark {i} about the lava", "steps": "all", "polarity": -1, "strength": 1}]}, lava_run,
+        id=f"t{i}", annotator="x") for i in range(20)]
+    with pytest.raises(NlfError, match="development remarks are also training remarks"):
+        train_interpreter(items, {lava_run.id: lava_run}, dev=items[:1])
+
+
+def test_the_sign_from_words_variant_builds_and_reads_per_step():
+    import torch
+
+    from nlfeedback.language.reader import ReaderConfig, build_reader, load_tokenizer, pad_batch
+    from nlfeedback.language.step_text import N_NUMBER, N_STEP
+
+    model = build_reader(ReaderConfig(sign_sees_step=False)).eval()
+    assert hasattr(model, "judge_out") and not hasattr(model, "out")
+    rows = [{"text": "you didn't walk into the lava", "step_emb": np.zeros((7, 384), np.float32),
+             "step_feats": np.zeros((7, N_STEP), np.float32), "number_feats": np.zeros((7, N_NUMBER), np.float32)}]
+    with torch.inference_mode():
+        z, rule = model(**pad_batch(rows, load_tokenizer()))
+    assert z.shape == (1, 7, 3) and rule.shape[0] == 1

