@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.common import cli_errors, console, err_console
+from cli.common import cli_errors, console, err_console, esc
 from nlfeedback.errors import NlfError
 
 
@@ -41,13 +41,16 @@ class SweepDisplay:
     def __exit__(self, *exc) -> None:
         self.bar.__exit__(*exc)
 
+    def notice(self, message: str) -> None:
+        (self.bar.console if self.live else err_console).print(message, highlight=False, soft_wrap=True, markup=False)
+
     def __call__(self, p) -> None:
         info = f"{p.failed} failed" + (f", {p.skipped} already done" if p.skipped else "")
         eta = _duration(p.eta_s)
         if self.task is None:
             self.task = self.bar.add_task("cells", total=p.total, info=info, eta=eta)
             if not self.live:
-                err_console.print(f"{p.total} cells, {p.skipped} already done, {p.total - p.done} to run")
+                err_console.print(f"{p.total} cells, {p.skipped} already done, {p.total - p.done} to run", markup=False)
         self.bar.update(self.task, completed=p.done, info=info, eta=eta)
         if p.last is not None:
             status = p.last["status"]
@@ -57,9 +60,9 @@ class SweepDisplay:
             if status != "ok":
                 line += f"\n    {str(p.last.get('error') or '').splitlines()[0][:300] if p.last.get('error') else ''}"
             if self.live:
-                self.bar.console.print(line, highlight=False, soft_wrap=True)
+                self.bar.console.print(line, highlight=False, soft_wrap=True, markup=False)
             else:
-                err_console.print(line, highlight=False, soft_wrap=True)
+                err_console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 @cli_errors
@@ -84,7 +87,8 @@ def ablate_command(
 
     Each cell runs the online feedback loop and writes RUN_DIR/cells/<key>/result.json; finished cells
     are skipped when the same folder is used again, failed ones are retried. Build the report with
-    `nlf report RUN_DIR`.
+    `nlf report RUN_DIR`. Ctrl-C stops starting cells and waits for the running ones (their results are
+    kept); a second Ctrl-C or SIGTERM stops them at once (they rerun on resume).
 
     Example: nlf ablate data/ablations/quick.toml --out runs/quick --workers 2
     """
@@ -95,25 +99,26 @@ def ablate_command(
     selection = parse_selection(cfg, only) if only else None
     if dry_run:
         cells = cfg.cells(selection)
-        table = Table(title=f"{config} · {len(cells)} cells" + (f" ({selection.describe()})" if selection else ""),
+        table = Table(title=esc(f"{config} · {len(cells)} cells" + (f" ({selection.describe()})" if selection else "")),
                       title_justify="left")
         for col in ("cell", "status"):
             table.add_column(col)
         for cell in cells:
             stored = read_result(out / "cells" / cell.key / "result.json")
-            table.add_row(cell.key, stored.get("status", "?") if stored else "to run")
+            table.add_row(esc(cell.key), esc(stored.get("status", "?")) if stored else "to run")
         console.print(table)
         return
     with SweepDisplay() as display:
         summary = run_ablation(cfg, out, workers=workers, backend=backend, ray_address=ray_address,
-                               progress=display, config_text=config.read_text(encoding="utf-8"), only=selection)
+                               progress=display, config_text=config.read_text(encoding="utf-8"), only=selection,
+                               notice=display.notice)
     if json_out:
         console.print_json(json.dumps(summary.to_json()))
     else:
         console.print(f"{summary.total} cells: {summary.ok} ok, {summary.failed} failed ({summary.skipped} were "
                       f"already done, {summary.ran} ran now, {_duration(summary.elapsed_s)}); results in "
-                      f"{out / 'cells'}", soft_wrap=True)
-        console.print(f"next: nlf report {out}")
+                      f"{out / 'cells'}", soft_wrap=True, markup=False)
+        console.print(f"next: nlf report {out}", markup=False)
     if summary.failed:
         keys = list(summary.failed_cells)
         raise NlfError(f"{summary.failed} of {summary.total} cells failed (e.g. {keys[0]}: "

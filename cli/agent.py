@@ -34,8 +34,13 @@ def train_agent_command(
                                                   "oracle-intent")] = "trained",
     noise: Annotated[str, typer.Option(help="--online: teacher noise, as nlf critique --noise.")] = "",
     phrasing: Annotated[str, typer.Option(help="--online text: the critic's phrase bank, heldout | train")] = "heldout",
+    force: Annotated[bool, typer.Option(help="Replace a run already in --out (the old run stays until the new one "
+                                             "is complete).")] = False,
 ) -> None:
     """Train a PPO agent and log true return, success rate and proxy return as it learns.
+
+    The run is written to .OUT.PID.tmp beside --out and moved into place when training ends; a run
+    already in --out is refused without --force (and kept if the new one fails or is stopped).
 
     Example: nlf train-agent --task doorkey-5x5 --reward runs/demo/reward-sketch.pt --steps 150000 --seed 0
     --out runs/demo/agent-sketch
@@ -45,6 +50,7 @@ def train_agent_command(
     from nlfeedback.agents.train import AgentConfig, train_agent
     from nlfeedback.envs.tasks import get_task
     from nlfeedback.errors import NlfError
+    from nlfeedback.jsonl import staged_dir
     from nlfeedback.reward.model import RewardModel
 
     the_task = get_task(task)
@@ -56,7 +62,9 @@ def train_agent_command(
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                            phrasing=phrasing, agent={"reward_scale": reward_scale})
-        summary = run_online(cfg, out, progress=None if json_out else lambda m: console.print(m, soft_wrap=True))
+        with staged_dir(out, force=force) as run_dir:
+            summary = run_online(cfg, run_dir, progress=None if json_out else
+                                 lambda m: console.print(m, soft_wrap=True, markup=False))
         what = (f"online {critic}, seed {seed}: {summary['feedback']['items']} feedback items "
                 f"({summary['feedback']['annotator_seconds']:.0f} annotator-s);")
     else:
@@ -65,7 +73,8 @@ def train_agent_command(
         model = None if reward == "oracle" else RewardModel.load(reward)
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                              reward_scale=reward_scale)
-        summary = train_agent(the_task, model, config, out)
+        with staged_dir(out, force=force, inputs=[None if reward == "oracle" else reward]) as run_dir:
+            summary = train_agent(the_task, model, config, run_dir)
         what = f"reward {summary['reward']}, seed {seed}, {summary['fps']:.0f} fps:"
     if json_out:
         console.print_json(json.dumps({k: v for k, v in summary.items() if k != "curve"}))
@@ -73,4 +82,4 @@ def train_agent_command(
     f = summary["final"]
     console.print(f"{the_task.name}, {what} true return {f['true_return']:.3f}, success {f['success_rate']:.0%}, "
                   f"proxy return {f['proxy_return']:.3f}, violations/episode {f['violations']:.2f}; gaming flagged: "
-                  f"{summary['gaming']}; wrote {out}", soft_wrap=True)
+                  f"{summary['gaming']}; wrote {out}", soft_wrap=True, markup=False)

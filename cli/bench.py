@@ -82,7 +82,7 @@ def bench_agent_command(
     console.print(f"PPO on {result['task']}: true reward {result['oracle_fps']:,.0f} fps, learned reward "
                   f"{result['learned_reward_fps']:,.0f} fps, ratio {result['ratio']:.2f} (median of rounds; range "
                   f"{result['round_ratios'][0]:.2f}–{result['round_ratios'][-1]:.2f}) ({result['machine']})",
-                  soft_wrap=True)
+                  soft_wrap=True, markup=False)
 
 
 @app.command("ablate")
@@ -111,4 +111,4 @@ def bench_ablate_command(
     if "ray_s" in result:
         line += (f"; ray (2 CPUs, local cluster) {result['ray_s']:.1f}s, overhead {result['ray_overhead']:+.0%} "
                  f"against local (target ≤ +15%; cluster start {result['ray_cluster_start_s']:.0f}s not counted)")
-    console.print(line + f" ({result['machine']})", soft_wrap=True)
+    console.print(line + f" ({result['machine']})", soft_wrap=True, markup=False)

@@ -53,8 +53,8 @@ def collect_command(
     console.print(f"{what[summary.stopped]}: saved {summary.saved} {kind} items to {out} this session "
                   f"({summary.done_before + summary.saved + summary.already} of {summary.total} done by {name}; "
                   f"{left} left" + (f", {summary.skipped} skipped for now" if summary.skipped else "") + ")",
-                  soft_wrap=True)
+                  soft_wrap=True, markup=False)
     if left:
-        console.print("resume with the same command", soft_wrap=True)
+        console.print("resume with the same command", soft_wrap=True, markup=False)
     if summary.stopped == "interrupted":
         raise typer.Exit(130)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
 import sys
+from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nlfeedback.errors import NlfError
+from nlfeedback.errors import NlfError, Terminated, sigterm_as_exception
 
 console = Console(emoji=False, highlight=False)
 err_console = Console(stderr=True, emoji=False, highlight=False)
@@ -22,19 +23,36 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 
+def esc(value: Any) -> str:
+    """``value`` as text that rich prints literally: anything from a user or a file goes through this
+    before it is put into a markup string (a name such as ``[/]`` would otherwise be read as markup)."""
+    return escape(str(value))
+
+
+def _notes(e: BaseException) -> list[str]:
+    return [str(n) for n in getattr(e, "__notes__", ())]
+
+
 def cli_errors(fn: F) -> F:
-    """Turn the project's own errors into ``error: …`` on stderr and exit code 1 (never a traceback)."""
+    """Turn the project's own errors into ``error: …`` on stderr and exit code 1 (never a traceback);
+    Ctrl-C into exit 130 and SIGTERM into exit 143, each saying what became of the outputs."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with sigterm_as_exception():
+                return fn(*args, **kwargs)
         except NlfError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {esc(e)}", highlight=False, soft_wrap=True)
+            for note in _notes(e):
+                err_console.print(f"  {esc(note)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err_console.print("interrupted; everything written so far is kept")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as e:
+            what = "terminated" if isinstance(e, Terminated) else "interrupted"
+            notes = _notes(e)
+            kept = "; ".join(notes) if notes else "everything written so far is kept"
+            err_console.print(f"{what}; {esc(kept)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -44,7 +62,7 @@ def progress(items: Iterable[T], total: int, description: str) -> Iterator[T]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(esc(description), total=total)
         for item in items:
             yield item
             bar.advance(task)
@@ -56,7 +74,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task(description, total=None)
+        task = bar.add_task(esc(description), total=None)
 
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -66,19 +84,19 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
 
 def summary_table(title: str, rows: dict[str, dict[str, Any]]) -> Table:
     """A table of rollout summaries (``RolloutSummary.to_json`` dicts) keyed by a label."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=esc(title), title_justify="left")
     for col in ("", "episodes", "success", "mean return", "mean length"):
         table.add_column(col, justify="right" if col else "left")
     for label, s in rows.items():
-        table.add_row(label, str(s["episodes"]), f"{s['success_rate']:.1%}", f"{s['mean_return']:.3f}",
+        table.add_row(esc(label), str(s["episodes"]), f"{s['success_rate']:.1%}", f"{s['mean_return']:.3f}",
                       f"{s['mean_length']:.1f}")
     return table
 
 
 def events_table(events: dict[str, int], title: str = "events") -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=esc(title), title_justify="left")
     table.add_column("event")
     table.add_column("count", justify="right")
     for name, count in events.items():
-        table.add_row(name, str(count))
+        table.add_row(esc(name), str(count))
     return table

@@ -12,7 +12,8 @@ from cli.common import cli_errors, console, progress
 from nlfeedback.critics import CritiqueStats, critique, parse_noise
 from nlfeedback.critics.cost import parse_costs
 from nlfeedback.feedback.store import FeedbackWriter
-from nlfeedback.jsonl import open_output
+from nlfeedback.errors import NlfError
+from nlfeedback.jsonl import check_output, open_output
 from nlfeedback.trajectory import read_trajectories
 
 
@@ -38,14 +39,17 @@ def critique_command(
     Example: nlf critique --trajectories runs/demo/trajectories.jsonl --kind text --split heldout
     --noise mistake=0.1,skip=0.05 --budget 200 --seed 0 --out runs/demo/text.jsonl
     """
+    check_output(out, inputs=[trajectories], append=append, force=force)  # before any work
     trajs = read_trajectories(trajectories).records
+    if not trajs:
+        raise NlfError(f"{trajectories}: no trajectories in the file; nothing to critique")
     teacher = parse_noise(noise)
     costs = parse_costs(cost)
     stats = CritiqueStats()
     items = critique(trajs, kind, budget=budget, seed=seed, split=split, noise=teacher, costs=costs,
                      segment_length=segment_length, stats=stats)
     total = budget or len(trajs)
-    with open_output(out, append=append, force=force) as raw_writer:
+    with open_output(out, append=append, force=force, inputs=[trajectories]) as raw_writer:
         writer = FeedbackWriter(out, writer=raw_writer)
         for fb in progress(items, total, f"{kind} critic"):
             writer.write(fb)
@@ -55,4 +59,4 @@ def critique_command(
         console.print_json(json.dumps(summary))
         return
     console.print(f"wrote {stats.written} {kind} feedback items to {out} "
-                  f"({stats.skipped} skipped by noise; noise applied: {dict(stats.noise) or 'none'})", soft_wrap=True)
+                  f"({stats.skipped} skipped by noise; noise applied: {dict(stats.noise) or 'none'})", soft_wrap=True, markup=False)

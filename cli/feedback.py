@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import cli_errors, console, err_console
+from cli.common import cli_errors, console, err_console, esc
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import PreferenceFeedback, ScalarFeedback, SketchFeedback, TextFeedback
 from nlfeedback.feedback.stats import feedback_stats
@@ -39,18 +39,20 @@ def validate_command(
     trajs = load_trajectories(trajectories)
     result = read_feedback(file, trajs, skip_invalid=skip_invalid)
     for e in result.errors[:50]:
-        err_console.print(str(e), soft_wrap=True)
+        err_console.print(str(e), soft_wrap=True, markup=False)
     if result.errors:
-        err_console.print(f"{file}: {len(result.errors)} invalid, {len(result.records)} valid", soft_wrap=True)
+        err_console.print(f"{file}: {len(result.errors)} invalid, {len(result.records)} valid", soft_wrap=True,
+                          markup=False)
         raise typer.Exit(1)
     label_problems = check_labelled(result.records, trajs)
     for fid, problems in list(label_problems.items())[:50]:
         for p in problems:
-            err_console.print(f"{file}: feedback {fid}: {p}", soft_wrap=True)
+            err_console.print(f"{file}: feedback {fid}: {p}", soft_wrap=True, markup=False)
     if label_problems:
-        err_console.print(f"{file}: {len(label_problems)} labelled remarks contradict their captions", soft_wrap=True)
+        err_console.print(f"{file}: {len(label_problems)} labelled remarks contradict their captions", soft_wrap=True,
+                          markup=False)
         raise typer.Exit(1)
-    console.print(f"{file}: {len(result.records)} valid feedback items", soft_wrap=True)
+    console.print(f"{file}: {len(result.records)} valid feedback items", soft_wrap=True, markup=False)
 
 
 @app.command("import-labels")
@@ -76,20 +78,21 @@ def import_labels_command(
     from nlfeedback.feedback.store import FeedbackWriter
     from nlfeedback.jsonl import open_output, prepare_output
 
-    prepare_output(out, force=force, can_append=False)
+    inputs = [file, trajectories, runs]
+    prepare_output(out, force=force, can_append=False, inputs=inputs)
     trajs = load_trajectories(trajectories)
     run_map = json.loads(runs.read_text()) if runs else None
     records, errors = import_annotations(str(file), trajs, runs=run_map, id_prefix=id_prefix, labeller=labeller)
     for e in errors[:50]:
-        err_console.print(e, soft_wrap=True)
+        err_console.print(str(e), soft_wrap=True, markup=False)
     if errors and not skip_invalid:
         err_console.print(f"{file}: {len(errors)} problems; nothing written (--skip-invalid writes the good lines)",
-                          soft_wrap=True)
+                          soft_wrap=True, markup=False)
         raise typer.Exit(1)
-    with open_output(out, force=force) as raw:
+    with open_output(out, force=force, can_append=False, inputs=inputs) as raw:
         FeedbackWriter(out, writer=raw).write_all(records)
     console.print(f"wrote {len(records)} labelled remarks to {out}" + (f"; skipped {len(errors)} problems" if errors else ""),
-                  soft_wrap=True)
+                  soft_wrap=True, markup=False)
 
 
 @app.command("stats")
@@ -114,14 +117,14 @@ def stats_command(
     for key in ("by_kind", "by_source", "by_annotator", "by_split", "by_category", "by_noise"):
         if stats[key]:
             console.print(f"  {key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in stats[key].items()),
-                          soft_wrap=True)
+                          soft_wrap=True, markup=False)
     table = Table(title="annotator-seconds (human: measured; critic: cost model)", title_justify="left")
     for col in ("source", "kind", "items", "seconds", "mean s/item", "median s/item"):
         table.add_column(col, justify="left" if col in ("source", "kind") else "right")
     for src in sorted(stats["annotation_seconds"], key=lambda s: s != "human"):  # humans first
         label = src
         for kind, row in stats["annotation_seconds"][src].items():
-            table.add_row(label, kind, str(row["items"]), f"{row['seconds']:.1f}", f"{row['seconds_per_item']:.1f}",
+            table.add_row(esc(label), esc(kind), str(row["items"]), f"{row['seconds']:.1f}", f"{row['seconds_per_item']:.1f}",
                           f"{row['median_seconds']:.1f}")
     console.print(table)
     if stats["human_seconds_by_annotator"]:
@@ -130,7 +133,7 @@ def stats_command(
             people.add_column(col, justify="left" if col in ("annotator", "kind") else "right")
         for name, kinds in stats["human_seconds_by_annotator"].items():
             for kind, row in kinds.items():
-                people.add_row(name, kind, str(row["items"]), f"{row['seconds']:.1f}",
+                people.add_row(esc(name), esc(kind), str(row["items"]), f"{row['seconds']:.1f}",
                                f"{row['seconds_per_item']:.1f}", f"{row['median_seconds']:.1f}")
         console.print(people)
 
@@ -153,26 +156,26 @@ def show_command(
         raise NlfError(f"{file}: no feedback with id {feedback_id!r}")
     traj = trajs[fb.trajectory_id]
     who = fb.source.annotator if fb.source.type == "human" else f"critic {fb.source.name}"
-    console.print(f"[bold]{fb.id}[/] {fb.kind} by {who}, {fb.annotation_seconds:.1f} s, on {traj.id} "
+    console.print(f"[bold]{esc(fb.id)}[/] {fb.kind} by {esc(who)}, {fb.annotation_seconds:.1f} s, on {esc(traj.id)} "
                   f"steps {fb.segment[0] + 1}–{fb.segment[1]} of {len(traj)}", soft_wrap=True)
     marks: dict[int, str] = {}
     if isinstance(fb, TextFeedback):
-        console.print(f'  "{fb.text}"', soft_wrap=True)
+        console.print(f'  "{fb.text}"', soft_wrap=True, markup=False)
         if fb.intent:
             console.print(f"  intent: {fb.intent.type}, categories {', '.join(fb.intent.categories)}, "
                           f"template {fb.intent.template} ({fb.intent.split})"
-                          + (f", noise {fb.intent.noise}" if fb.intent.noise else ""), soft_wrap=True)
+                          + (f", noise {fb.intent.noise}" if fb.intent.noise else ""), soft_wrap=True, markup=False)
             for c in fb.intent.clauses:
                 sign = "+" if c.polarity > 0 else "−" if c.polarity < 0 else "0"
                 for s in c.steps:
                     marks[s] = marks.get(s, "") + sign
     elif isinstance(fb, ScalarFeedback):
         console.print(f"  rating {fb.value:g} on [{fb.scale[0]:g}, {fb.scale[1]:g}]"
-                      + (f" (meant {fb.intent.value:g})" if fb.intent else ""))
+                      + (f" (meant {fb.intent.value:g})" if fb.intent else ""), markup=False)
     elif isinstance(fb, PreferenceFeedback):
         answer = {0: "this segment", 1: "the other segment", 0.5: "can't tell"}[fb.preferred]
         console.print(f"  preferred: {answer}; other: {fb.other_trajectory_id} steps "
-                      f"{fb.other_segment[0] + 1}–{fb.other_segment[1]}", soft_wrap=True)
+                      f"{fb.other_segment[0] + 1}–{fb.other_segment[1]}", soft_wrap=True, markup=False)
     table = Table(box=None)
     for col in ("step", "action", "caption", "reward"):
         table.add_column(col)
@@ -181,7 +184,7 @@ def show_command(
     if marks:
         table.add_column("intent")
     for t in range(fb.segment[0], fb.segment[1]):
-        row = [str(t + 1), ACTION_NAMES[traj.actions[t]], traj.captions[t], f"{traj.rewards[t]:.2f}"]
+        row = [str(t + 1), ACTION_NAMES[traj.actions[t]], esc(traj.captions[t]), f"{traj.rewards[t]:.2f}"]
         if isinstance(fb, SketchFeedback):
             row.append(f"{fb.curve[t - fb.segment[0]]:+.2f}")
         if marks:

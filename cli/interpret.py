@@ -15,11 +15,13 @@ from nlfeedback.errors import NlfError
 
 def _load(feedback: list[Path], trajectories: list[Path]):
     from nlfeedback.feedback.store import read_feedback
-    from nlfeedback.trajectory import load_trajectories
+    from nlfeedback.trajectory import check_digests, load_trajectories
 
     trajs = {}
     for t in trajectories:
-        trajs.update(load_trajectories(t))
+        loaded = load_trajectories(t)
+        check_digests(t, loaded.values())  # what is learned from or scored must be the recorded episode
+        trajs.update(loaded)
     items = []
     for f in feedback:
         items += read_feedback(f, trajs).records
@@ -42,22 +44,26 @@ def interpret_command(
     Example: nlf interpret --feedback runs/demo/text.jsonl --trajectories runs/demo/trajectories.jsonl
     --interpreter trained --out runs/demo/targets.jsonl
     """
-    from nlfeedback.jsonl import open_output
+    from nlfeedback.jsonl import check_output, open_output
     from nlfeedback.language.apply import interpret_feedback
     from nlfeedback.language.interpreters import make_interpreter
 
+    inputs = [*feedback, *trajectories, checkpoint]
+    check_output(out, inputs=inputs, append=append, force=force)  # before any work
     items, trajs = _load(feedback, trajectories)
-    interp = make_interpreter(interpreter, checkpoint=str(checkpoint) if checkpoint else None)
     n_text = sum(fb.kind == "text" for fb in items)
+    if not n_text:
+        raise NlfError(f"no text feedback in {', '.join(map(str, feedback))}; nothing to interpret")
+    interp = make_interpreter(interpreter, checkpoint=str(checkpoint) if checkpoint else None)
     written = abstained = spread = 0
-    with open_output(out, append=append, force=force) as writer:
+    with open_output(out, append=append, force=force, inputs=inputs) as writer:
         for t in progress(interpret_feedback(items, trajs, interp, apply_rules=apply_rules), n_text, interpreter):
             writer.write(t.to_json())
             written += 1
             spread += t.rule_of is not None
             abstained += t.rule_of is None and not t.weights.any()
     console.print(f"wrote {written} target records to {out}: {n_text} text items ({abstained} abstained), "
-                  f"{spread} from general rules on other trajectories", soft_wrap=True)
+                  f"{spread} from general rules on other trajectories", soft_wrap=True, markup=False)
 
 
 @cli_errors
@@ -84,6 +90,10 @@ def train_interpreter_command(
     from nlfeedback.language.reader import ReaderConfig
     from nlfeedback.language.train_interpreter import TrainConfig, generate_training_feedback, train_interpreter
 
+    from nlfeedback.jsonl import atomic_path, check_output
+
+    inputs = [*(feedback or []), *(trajectories or [])]
+    check_output(out, inputs=inputs, can_append=False, can_force=False)  # before hours of training
     if not generate and not feedback:
         raise NlfError("give --feedback/--trajectories, --generate, or both")
     if feedback and not trajectories:
@@ -99,10 +109,11 @@ def train_interpreter_command(
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:
         interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance)
-    interp.save(out)
+    with atomic_path(out, inputs=inputs, can_force=False) as tmp:
+        interp.save(tmp)
     console.print(f"trained on {report['remarks']} remarks ({report['human_remarks']} human, {report['critic_remarks']} "
                   f"critic) about {report['trajectories']} trajectories, {report['epochs']} epochs in "
-                  f"{report['seconds']:.0f} s; saved {out}", soft_wrap=True)
+                  f"{report['seconds']:.0f} s; saved {out}", soft_wrap=True, markup=False)
 
 
 def _table(title: str, rows: dict) -> Table:
@@ -144,8 +155,9 @@ def eval_interpreter_command(
     from nlfeedback.language.evaluate import run_evaluation
     from nlfeedback.language.interpreters import make_interpreter
 
+    inputs = [*feedback, *trajectories, checkpoint]
     if errors is not None:  # refuse to overwrite before spending time on the evaluation
-        prepare_output(errors, force=force, can_append=False)
+        prepare_output(errors, force=force, can_append=False, inputs=inputs)
 
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter, checkpoint=str(checkpoint) if checkpoint else None)
@@ -160,7 +172,7 @@ def eval_interpreter_command(
         report["intervals"] = evaluation.intervals()
     if errors is not None:
         misread = evaluation.misreadings()
-        with open_output(errors, force=force) as writer:
+        with open_output(errors, force=force, can_append=False, inputs=inputs) as writer:
             for rec in misread:
                 writer.write(rec)
         report["errors_file"] = str(errors)
@@ -177,4 +189,4 @@ def eval_interpreter_command(
     if errors is not None:
         n_probe = sum(r["problem"] == "negation-probe" for r in misread)
         console.print(f"wrote {len(misread) - n_probe} misread items and {n_probe} failed negation probes to {errors}",
-                      soft_wrap=True)
+                      soft_wrap=True, markup=False)

@@ -74,10 +74,10 @@ def quickstart_command(
     path = config or data_dir() / "ablations" / "quick.toml"
     cfg = load_config(path)
     with SweepDisplay() as display:
-        summary = run_ablation(cfg, out, workers=workers, progress=display,
+        summary = run_ablation(cfg, out, workers=workers, progress=display, notice=display.notice,
                                config_text=Path(path).read_text(encoding="utf-8"))
     console.print(f"{summary.total} cells: {summary.ok} ok, {summary.failed} failed "
-                  f"({summary.elapsed_s:.0f} s)", soft_wrap=True)
+                  f"({summary.elapsed_s:.0f} s)", soft_wrap=True, markup=False)
     print_report(build_report(out))
     if summary.failed:
         raise NlfError(f"{summary.failed} cells failed; their errors are in {out}/cells/*/result.json")

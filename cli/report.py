@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import cli_errors, console
+from cli.common import cli_errors, console, esc
 
 
 @cli_errors
@@ -45,10 +45,10 @@ def print_report(report) -> None:
         lo, hi = r["ci95"]
         value = f"{r['mean']:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
         items = row["feedback_items"]["mean"]
-        table.add_row(row["task"], row["noise"] or ("—" if row["arm"] == "oracle" else "off"), row["arm"],
+        table.add_row(esc(row["task"]), esc(row["noise"] or ("—" if row["arm"] == "oracle" else "off")), esc(row["arm"]),
                       "—" if row["budget"] is None else str(row["budget"]), str(r["n"]),
                       f"{items:,.0f}" if items is not None else "—", value)
     console.print(table)
     for line in report.summary:
-        console.print(f"- {line.replace('**', '')}", soft_wrap=True)
-    console.print(f"report: {report.path} ({len(report.plots)} plots in {report.path.parent / 'plots'})")
+        console.print(f"- {line.replace('**', '')}", soft_wrap=True, markup=False)
+    console.print(f"report: {report.path} ({len(report.plots)} plots in {report.path.parent / 'plots'})", markup=False)

@@ -30,6 +30,7 @@ def train_reward_command(
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     members: Annotated[int, typer.Option(min=1, help="Ensemble size.")] = 1,
     seed: Annotated[int, typer.Option(min=0)] = 0,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out (the old file stays until success).")] = False,
 ) -> None:
     """Train a reward model r(obs, action) from one kind of feedback (or several with --kind mixed).
 
@@ -37,10 +38,13 @@ def train_reward_command(
     --kind sketch --out runs/demo/reward-sketch.pt
     """
     from cli.interpret import _load
+    from nlfeedback.jsonl import atomic_path, check_output
     from nlfeedback.language.interpreters import make_interpreter
     from nlfeedback.reward.data import build_reward_data
     from nlfeedback.reward.train import RewardConfig, train_reward
 
+    inputs = [*feedback, *trajectories]
+    check_output(out, inputs=inputs, force=force, can_append=False)  # before any work
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter) if kind in ("text", "mixed") and any(f.kind == "text" for f in items) else None
     data = build_reward_data(items, trajs, kind, interpreter=interp, sketch_mode=sketch_mode, form=form)
@@ -48,9 +52,10 @@ def train_reward_command(
     model, report = train_reward(data, kind, config)
     model.meta["interpreter"] = interpreter if interp is not None else None
     model.meta["sketch_mode"] = data.sketch_mode
-    model.save(out)
+    with atomic_path(out, inputs=inputs, force=force) as tmp:
+        model.save(tmp)
     final = {k: round(v, 4) for k, v in report["final"].items() if k not in ("member", "epoch")}
-    console.print(f"trained {kind} reward on {data.counts}; final losses {final}; saved {out}", soft_wrap=True)
+    console.print(f"trained {kind} reward on {data.counts}; final losses {final}; saved {out}", soft_wrap=True, markup=False)
 
 
 @cli_errors
@@ -80,6 +85,6 @@ def eval_reward_command(
         console.print_json(json.dumps(result))
         return
     console.print(f"{reward} ({model.kind}, {model.obs_mode} view) on {result['trajectories']} trajectories: "
-                  f"reward_spearman {result['reward_spearman']}", soft_wrap=True)
+                  f"reward_spearman {result['reward_spearman']}", soft_wrap=True, markup=False)
     for k, v in result["event_sign_agreement"].items():
-        console.print(f"  {k}: sign agreement {v} over {result['event_counts'][k]} steps")
+        console.print(f"  {k}: sign agreement {v} over {result['event_counts'][k]} steps", markup=False)

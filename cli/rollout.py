@@ -10,7 +10,7 @@ import typer
 
 from cli.common import cli_errors, console, events_table, progress, summary_table
 from nlfeedback.envs.tasks import DEFAULT_TASK, get_task
-from nlfeedback.jsonl import open_output
+from nlfeedback.jsonl import check_output, open_output
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import RolloutSummary, rollout
 
@@ -37,11 +37,12 @@ def rollout_command(
     Example: nlf rollout --task doorkey-5x5 --policy expert --epsilon 0.2 --mistakes 0.3
     --episodes 200 --seed 0 --out runs/demo/trajectories.jsonl
     """
+    check_output(out, inputs=[checkpoint], append=append, force=force)
     the_task = get_task(task)
     pol = make_policy(policy, epsilon=epsilon, mistakes=mistakes,
                       checkpoint=str(checkpoint) if checkpoint else None, deterministic=not stochastic)
     summary = RolloutSummary()
-    with open_output(out, append=append, force=force) as writer:
+    with open_output(out, append=append, force=force, inputs=[checkpoint]) as writer:
         for traj in progress(rollout(the_task, pol, episodes, seed), episodes, f"{the_task.name} {pol.label}"):
             writer.write(traj.to_json())
             summary.add(traj)
@@ -51,4 +52,4 @@ def rollout_command(
         return
     console.print(summary_table(f"{the_task.name} · {pol.label} · seed {seed}", {pol.label: result}))
     console.print(events_table(result["events"]))
-    console.print(f"wrote {summary.episodes} trajectories to {out}", soft_wrap=True)
+    console.print(f"wrote {summary.episodes} trajectories to {out}", soft_wrap=True, markup=False)

@@ -65,4 +65,4 @@ def serve_command(
             console.print(f"open {url}   (Ctrl-C stops; everything submitted is saved)", soft_wrap=True, markup=False)
 
         serve(collector, host=host, port=port, token=token, on_ready=ready)
-    err_console.print(f"stopped; {collector.written} items saved to {out} in this session", soft_wrap=True)
+    err_console.print(f"stopped; {collector.written} items saved to {out} in this session", soft_wrap=True, markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from cli.common import cli_errors, console
+from cli.common import cli_errors, console, esc
 from nlfeedback.envs.render import LEGEND, carrying_text, render_grid
 from nlfeedback.envs.tasks import ACTION_NAMES
 from nlfeedback.trajectory import Trajectory, replay_steps
@@ -44,20 +44,20 @@ def parse_steps(spec: str | None, length: int) -> range:
 def print_trajectory(traj: Trajectory, steps: range, grid: bool = True) -> None:
     outcome = "reached the goal" if traj.success else ("timed out" if traj.truncated else "ended")
     console.print(
-        f"[bold]{traj.id}[/]  {traj.env_id} seed {traj.seed}  policy {traj.policy}\n"
+        f"[bold]{esc(traj.id)}[/]  {esc(traj.env_id)} seed {traj.seed}  policy {esc(traj.policy)}\n"
         f"{len(traj)} steps, {outcome}, return {traj.true_return:.3f}", highlight=False,
     )
     if grid:
-        console.print(f"[dim]{LEGEND}[/]")
+        console.print(f"[dim]{esc(LEGEND)}[/]")
     for st in replay_steps(traj):
         if st.step not in steps:
             continue
         if st.step == 0:
-            head = f"step 0/{len(traj)}: start, {carrying_text(st.env)}"
+            head = f"step 0/{len(traj)}: start, {esc(carrying_text(st.env))}"
         else:
             action = ACTION_NAMES[traj.actions[st.step - 1]]
-            head = (f"step {st.step}/{len(traj)}: [bold]{action}[/] → {traj.captions[st.step - 1]}"
-                    f"  (reward {traj.rewards[st.step - 1]:.2f}, {carrying_text(st.env)})")
+            head = (f"step {st.step}/{len(traj)}: [bold]{action}[/] → {esc(traj.captions[st.step - 1])}"
+                    f"  (reward {traj.rewards[st.step - 1]:.2f}, {esc(carrying_text(st.env))})")
         console.print(head, highlight=False)
         if grid:
             console.print(grid_renderable(st.env), end="")

@@ -31,10 +31,11 @@ def validate_command(
         raise typer.BadParameter("--replay takes sample, all or none")
     report = validate_trajectory_file(file, replay_mode=replay, sample=sample, skip_invalid=skip_invalid)
     for e in report.errors[:50]:
-        err_console.print(str(e), highlight=False, soft_wrap=True)
+        err_console.print(str(e), highlight=False, soft_wrap=True, markup=False)
     if len(report.errors) > 50:
         err_console.print(f"… and {len(report.errors) - 50} more")
     if report.errors:
-        err_console.print(f"{file}: {len(report.errors)} invalid, {report.valid} valid", soft_wrap=True)
+        err_console.print(f"{file}: {len(report.errors)} invalid, {report.valid} valid", soft_wrap=True, markup=False)
         raise typer.Exit(1)
-    console.print(f"{file}: {report.valid} valid trajectories, {report.replayed} replayed exactly", soft_wrap=True)
+    console.print(f"{file}: {report.valid} valid trajectories, {report.replayed} replayed exactly", soft_wrap=True,
+                  markup=False)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class NlfError(Exception):
@@ -25,3 +30,27 @@ class ReplayMismatch(NlfError):
 
 class UnknownTask(NlfError):
     """A task name or gymnasium id that is not in the suite."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` runs (temporary outputs are removed, pool workers
+    stopped). The CLI turns it into exit code 143."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_exception() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` instead of ending the process on the spot, so
+    that temporary outputs are removed, old files kept and worker processes stopped. Main thread only
+    (elsewhere a no-op); the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

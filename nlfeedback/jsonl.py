@@ -7,6 +7,12 @@ write that was cut short (crash, Ctrl-C, full disk): it is reported, never parse
 Writing appends whole lines under an advisory ``flock`` so that two processes can append to one file
 without interleaving; interactive writers ``fsync`` after every record so that a crash loses at most
 the record being written.
+
+A command's output goes through one mechanism (:func:`check_output`, :func:`open_output`,
+:func:`atomic_path`, :func:`staged_dir`): an existing output is refused without ``--force`` (or
+``--append``), an output that is one of the command's inputs is refused, and everything is written to
+a temporary file beside the output that replaces it (or, with ``--append``, is appended to it in one
+locked write) only when the command succeeds. A failure, Ctrl-C or SIGTERM leaves the output as it was.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
+import shutil
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +41,16 @@ def format_validation_error(err: ValidationError) -> str:
     errors = err.errors(include_url=False)
     parts = []
     for e in errors[:3]:
-        loc = ".".join(str(p) for p in e.get("loc", ())) or "record"
-        msg = e.get("msg", "invalid")
+        loc = ".".join(str(p) for p in e.get("loc", ()))
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         if e.get("type") == "extra_forbidden":
             msg = "unknown field"
         elif e.get("type") == "missing":
             msg = "missing field"
-        parts.append(f"field '{loc}': {msg}")
+        if not loc and msg.startswith("field '"):  # a whole-record check that names its field itself
+            parts.append(msg)
+        else:
+            parts.append(f"field '{loc or 'record'}': {msg}")
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more
 
@@ -64,7 +76,7 @@ def decode_json_line(path: Path, number: int, raw: bytes, has_newline: bool) -> 
     if not text.strip():
         return None
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as e:
         raise RecordError(path, number, f"invalid JSON: {e.msg} at column {e.colno}") from None
     except (ValueError, RecursionError) as e:
@@ -76,6 +88,17 @@ def decode_json_line(path: Path, number: int, raw: bytes, has_newline: bool) -> 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed (JSON has no NaN or Infinity)")
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads``: a key given twice in one object is an error (JSON would
+    silently keep the last)."""
+    value: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in value:
+            raise ValueError(f"key {k!r} appears twice in one object")
+        value[k] = v
+    return value
 
 
 def check_schema(value: dict[str, Any], expected: str) -> str | None:
@@ -196,8 +219,20 @@ class JsonlWriter:
             self._held = False
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
+    @property
+    def held(self) -> bool:
+        """Whether this writer holds its file lock now (inside :meth:`locked`)."""
+        return self._held
+
+    def size(self) -> int:
+        """The file's size in bytes now (under the lock: the offset the next record is written at)."""
+        return os.fstat(self._fd).st_size
+
     def write(self, record: dict[str, Any]) -> None:
-        line = (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+        self.write_bytes((json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
+
+    def write_bytes(self, line: bytes) -> None:
+        """Append whole lines (``line`` ends with a newline) in one locked write."""
         held = self._held
         if not held:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -227,49 +262,269 @@ class JsonlWriter:
         self.close()
 
 
-def prepare_output(path: str | Path, *, append: bool = False, force: bool = False,
-                   can_append: bool = True) -> Path:
-    """Check an output path before writing: an existing file is refused unless ``append`` or ``force``.
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: the same path once links are resolved, or hard links to one inode."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
 
-    ``can_append=False`` is for commands without ``--append``: the refusal then names only ``--force``.
+
+def _check_inputs(path: Path, inputs: Iterable[str | Path | None]) -> None:
+    for inp in inputs:
+        if inp is not None and same_file(path, inp):
+            raise NlfError(f"{path}: is also an input of this command ({inp}); writing it would destroy the "
+                           "input. Write to another file")
+
+
+def check_output(path: str | Path, *, inputs: Iterable[str | Path | None] = (), append: bool = False,
+                 force: bool = False, can_append: bool = True, can_force: bool = True) -> Path:
+    """Check a command's output path before anything is computed or written.
+
+    Refused: an output that is one of ``inputs`` (the same file after resolving links, whatever the
+    flags), a directory, an existing file without ``append`` or ``force``, and appending after a cut-short
+    last line. ``can_append`` / ``can_force`` say which of those flags the command has, so that the
+    refusal names only those.
     """
     path = Path(path)
     if append and force:
         raise NlfError("--append and --force exclude each other")
-    if path.exists() and path.is_dir():
+    _check_inputs(path, inputs)
+    if path.is_dir():
         raise NlfError(f"{path}: is a directory, expected a file path")
     if path.exists() and not (append or force):
-        remedy = "pass --append to add to it or --force to replace it" if can_append else "pass --force to replace it"
+        if can_append and can_force:
+            remedy = "pass --append to add to it or --force to replace it"
+        elif can_force:
+            remedy = "pass --force to replace it"
+        elif can_append:
+            remedy = "pass --append to add to it"
+        else:
+            remedy = "delete it first or choose another path"
         raise NlfError(f"{path}: already exists; {remedy}")
     if append:
         check_appendable(path)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NlfError(f"{path}: {parent} is a file, not a folder")
+            break
     return path
 
 
-class ReplacingWriter(JsonlWriter):
-    """Write to a temporary file next to ``path`` and move it over ``path`` only on success.
+prepare_output = check_output  # the name commands used before ``inputs`` was added
 
-    Used for ``--force``: if the run fails or is interrupted, the old file is left exactly as it was.
+
+def temp_beside(path: Path) -> Path:
+    """The temporary name a command writes ``path`` under until it succeeds: ``.NAME.PID.tmp`` beside it."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise NlfError(f"{path}: cannot create its folder: {e.strerror or e}") from None
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _note_unchanged(exc: BaseException | None, path: Path, existed: bool, append: bool = False,
+                    done: bool = False) -> None:
+    """Say on the exception what became of the output (the CLI prints it after the error or interrupt).
+    ``done``: the output was put in place before the exception (a signal held back until then)."""
+    if exc is None:
+        return
+    if done:
+        note = f"{path}: written in full before the interrupt"
+    elif append:
+        note = f"{path}: nothing appended (the file is as it was)"
+    elif existed:
+        note = f"{path}: left as it was (nothing of this run was written)"
+    else:
+        note = f"{path}: not written"
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back for the few system calls that put an output in place, then deliver them.
+
+    Only in the main thread (where Python runs signal handlers); elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(got):
+            handler = old[s]
+            if callable(handler):
+                handler(s, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(s)
+
+
+class OutputWriter(JsonlWriter):
+    """A command's JSONL output: records go to a temporary file beside ``path`` (:func:`temp_beside`).
+
+    On success the temporary file replaces ``path`` (a new file, or ``--force``), or with ``append`` its
+    lines are added to ``path`` in one write under the file lock, after checking that none of the batch's
+    ``unique_key`` values (record ids) is already there. On an error, Ctrl-C or SIGTERM (which the CLI
+    turns into an exception) the temporary file is removed and ``path`` is exactly as it was: a batch is
+    written whole or not at all.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, append: bool = False, fsync: bool = False,
+                 unique_key: str | None = "id") -> None:
         self.final_path = Path(path)
-        tmp = self.final_path.with_name(f".{self.final_path.name}.{os.getpid()}.tmp")
-        if tmp.exists():
-            tmp.unlink()
-        super().__init__(tmp)
+        self.append = append
+        self.existed = self.final_path.exists()
+        self.unique_key = unique_key
+        self._keys: set[str] = set()
+        self._done = False
+        _make_parent(self.final_path)
+        tmp = temp_beside(self.final_path)
+        _remove(tmp)
+        super().__init__(tmp, fsync=fsync)
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
+    def write(self, record: dict[str, Any]) -> None:
+        super().write(record)
+        if self.unique_key is not None and isinstance(record.get(self.unique_key), str):
+            self._keys.add(record[self.unique_key])
+
+    def _commit(self) -> None:
+        with deferred_signals():
+            if self.append and self.final_path.exists():
+                data = self.path.read_bytes()
+                with JsonlWriter(self.final_path, fsync=True) as target, target.locked():
+                    if self._keys:
+                        clash = sorted(self._keys & _values_of(self.final_path, self.unique_key or "id"))
+                        if clash:
+                            more = f" (and {len(clash) - 1} more)" if len(clash) > 1 else ""
+                            raise NlfError(f"{self.final_path}: {self.unique_key} {clash[0]!r}{more} is already "
+                                           "in the file; nothing appended")
+                    if data:
+                        target.write_bytes(data)
+                self._done = True
+                self.path.unlink(missing_ok=True)
+            else:
+                os.replace(self.path, self.final_path)
+                self._done = True
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
-        if exc_type is None:
-            os.replace(self.path, self.final_path)
-        else:
-            self.path.unlink(missing_ok=True)
+        if exc is None:
+            try:
+                self._commit()
+                return
+            except BaseException as e:
+                _remove(self.path)
+                _note_unchanged(e, self.final_path, self.existed, self.append and self.existed, self._done)
+                raise
+        _remove(self.path)
+        _note_unchanged(exc, self.final_path, self.existed, self.append and self.existed)
 
 
-def open_output(path: str | Path, *, append: bool = False, force: bool = False, fsync: bool = False) -> JsonlWriter:
-    """A writer for a command's ``--out``, honouring ``--append`` / ``--force`` (see :func:`prepare_output`)."""
-    path = prepare_output(path, append=append, force=force)
-    if force and path.exists():
-        return ReplacingWriter(path)
-    return JsonlWriter(path, fsync=fsync)
+def _values_of(path: Path, key: str) -> set[str]:
+    """Every ``key`` value (a string) on the lines of a JSONL file; lines that do not parse are skipped."""
+    found: set[str] = set()
+    with open(path, "rb") as fh:
+        for raw in fh:
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and isinstance(value.get(key), str):
+                found.add(value[key])
+    return found
+
+
+def open_output(path: str | Path, *, append: bool = False, force: bool = False, fsync: bool = False,
+                inputs: Iterable[str | Path | None] = (), can_append: bool = True,
+                unique_key: str | None = "id") -> OutputWriter:
+    """The writer of a command's JSONL ``--out`` (checked by :func:`check_output`; see :class:`OutputWriter`)."""
+    path = check_output(path, inputs=inputs, append=append, force=force, can_append=can_append)
+    return OutputWriter(path, append=append, fsync=fsync, unique_key=unique_key)
+
+
+@contextmanager
+def atomic_path(path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: bool = False,
+                can_force: bool = True) -> Iterator[Path]:
+    """A command's output file that is not JSONL (a checkpoint): checked like :func:`check_output`, written
+    under :func:`temp_beside` by the block, and renamed over ``path`` only when the block succeeds."""
+    final = check_output(path, inputs=inputs, force=force, can_append=False, can_force=can_force)
+    existed = final.exists()
+    _make_parent(final)
+    tmp = temp_beside(final)
+    _remove(tmp)
+    done = False
+    try:
+        yield tmp
+        if not tmp.is_file():
+            raise NlfError(f"{final}: nothing was written")
+        with deferred_signals():
+            os.replace(tmp, final)
+            done = True
+    except BaseException as e:
+        _remove(tmp)
+        _note_unchanged(e, final, existed, done=done)
+        raise
+
+
+@contextmanager
+def staged_dir(path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: bool = False) -> Iterator[Path]:
+    """A command's output folder (a training run): refused when it already holds files unless ``force``,
+    or when an input lies inside it; written as ``.NAME.PID.tmp`` beside it by the block and moved into
+    place only when the block succeeds (an old folder is replaced then, not before)."""
+    final = Path(path)
+    if final.exists() and not final.is_dir():
+        raise NlfError(f"{final}: is a file, expected a folder")
+    resolved = Path(os.path.realpath(final))
+    for inp in inputs:
+        if inp is not None and (resolved == Path(os.path.realpath(inp)) or resolved in Path(os.path.realpath(inp)).parents):
+            raise NlfError(f"{final}: holds an input of this command ({inp}); write the run to another folder")
+    existed = final.is_dir() and any(final.iterdir())
+    if existed and not force:
+        raise NlfError(f"{final}: already holds a run; pass --force to replace it (the old run stays until the "
+                       "new one is complete) or choose another --out")
+    _make_parent(final)
+    tmp = temp_beside(final)
+    _remove(tmp)
+    tmp.mkdir()
+    done = False
+    try:
+        yield tmp
+        with deferred_signals():
+            if final.exists():
+                old = final.with_name(f".{final.name}.{os.getpid()}.old")
+                _remove(old)
+                os.rename(final, old)
+                os.rename(tmp, final)
+                done = True
+                _remove(old)
+            else:
+                os.rename(tmp, final)
+                done = True
+    except BaseException as e:
+        if not done:
+            _remove(tmp)
+        _note_unchanged(e, final, existed, done=done)
+        raise

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nlfeedback.envs.events import EventTracker
-from nlfeedback.envs.tasks import NUM_ACTIONS, task_for_env_id
+from nlfeedback.envs.tasks import NUM_ACTIONS, check_env_settings, task_for_env_id
 from nlfeedback.errors import NlfError, ReplayMismatch
 from nlfeedback.jsonl import JsonlWriter, ReadResult, read_records
 
@@ -52,7 +52,8 @@ class Trajectory(BaseModel):
         n = len(self.actions)
         for name in ("rewards", "events", "captions"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"'{name}' has {len(getattr(self, name))} entries but 'actions' has {n}")
+                raise ValueError(f"field '{name}': {len(getattr(self, name))} entries but 'actions' has {n}")
+        check_env_settings(self.env_id, self.env_kwargs)  # before anything hands them to gym.make
         return self
 
     # --- derived quantities -------------------------------------------------------------------
@@ -153,6 +154,54 @@ def replay_steps(traj: Trajectory, **env_overrides: Any) -> Iterator[ReplayStep]
                 )
     finally:
         env.close()
+
+
+def replay_key(traj: Trajectory) -> tuple[Any, ...]:
+    """What a replay depends on (env, kwargs, seed, actions) and the digest it must give: a cache key that
+    an edited record cannot share with the original."""
+    return (traj.env_id, tuple(sorted(traj.env_kwargs.items())), traj.seed, tuple(traj.actions), traj.obs_digest)
+
+
+def checked_replay_steps(traj: Trajectory) -> Iterator[ReplayStep]:
+    """:func:`replay_steps`, and once the whole episode is replayed, the check against ``obs_digest``:
+    :class:`ReplayMismatch` when the record's actions, seed or env do not give the recorded observations.
+
+    For replays that feed training or metrics; iterate to the end (the check comes after the last step).
+    """
+    digest = ObsDigest()
+    for st in replay_steps(traj):
+        digest.update(st.obs)
+        yield st
+    if digest.hexdigest() == traj.obs_digest:
+        if len(_VERIFIED) > 200_000:
+            _VERIFIED.clear()
+        _VERIFIED.add(replay_key(traj))
+    else:
+        raise ReplayMismatch(
+            f"trajectory {traj.id}: observation digest mismatch on replay (its actions, seed or env were changed "
+            f"after it was recorded: recorded {traj.obs_digest[:19]}…, replayed {digest.hexdigest()[:19]}…); "
+            "refusing to learn from or score it"
+        )
+
+
+_VERIFIED: set[tuple[Any, ...]] = set()  # replay keys whose replay gave the recorded digest
+
+
+def check_digest(traj: Trajectory) -> None:
+    """:class:`ReplayMismatch` unless replaying ``traj`` gives its ``obs_digest``. Cached by the record's
+    content (shared with every :func:`checked_replay_steps`): each distinct record is replayed once."""
+    if replay_key(traj) not in _VERIFIED:
+        for _ in checked_replay_steps(traj):
+            pass
+
+
+def check_digests(path: str | Path, trajectories: Iterable[Trajectory]) -> None:
+    """:func:`check_digest` on each, the error naming ``path`` (a file of replays that feed training or metrics)."""
+    for traj in trajectories:
+        try:
+            check_digest(traj)
+        except ReplayMismatch as e:
+            raise ReplayMismatch(f"{path}: {e}") from None
 
 
 @dataclass(frozen=True)

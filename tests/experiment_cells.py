@@ -71,3 +71,34 @@ def timed_cell(cell, run, out_dir: Path) -> dict[str, Any]:
     summary = fake_cell(cell, run, out_dir)
     summary["probe"] = {"pid": os.getpid(), "t0": t0, "t1": time.time(), "torch_threads": torch.get_num_threads()}
     return summary
+
+
+def _curve_cell(cell, run, out_dir: Path, rows: int, every_s: float) -> dict[str, Any]:
+    """Appends a curve row every ``every_s`` seconds to ``out_dir/curve.jsonl`` by path, as the online loop's
+    evaluation callback does (steps 2048, 4096, …), after leaving a ``pid-<pid>`` marker in the cell folder."""
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir.parent / f"pid-{os.getpid()}").write_text(cell.key)
+    for i in range(1, rows + 1):
+        time.sleep(every_s)
+        with open(out_dir / "curve.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"steps": 2048 * i}) + "\n")
+    return fake_summary(cell, run)
+
+
+def slow_curve_cell(cell, run, out_dir: Path) -> dict[str, Any]:
+    """Runs for about 8 seconds (40 rows): long enough to be stopped from outside."""
+    return _curve_cell(cell, run, out_dir, 40, 0.2)
+
+
+def short_curve_cell(cell, run, out_dir: Path) -> dict[str, Any]:
+    """Runs for about 2 seconds (3 rows, then a pause), so a test can interrupt its driver while it runs."""
+    summary = _curve_cell(cell, run, out_dir, 3, 0.1)
+    time.sleep(1.5)
+    return summary
+
+
+def quick_curve_cell(cell, run, out_dir: Path) -> dict[str, Any]:
+    """Three rows at once."""
+    return _curve_cell(cell, run, out_dir, 3, 0.0)

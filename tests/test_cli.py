@@ -161,7 +161,7 @@ def test_feedback_validate_reports_file_line_field(tmp_path, traj_file):
     lines[1] = json.dumps(rec)
     out.write_text("\n".join(lines) + "\n")
     r = invoke("feedback", "validate", str(out), "--trajectories", str(traj_file))
-    assert r.exit_code == 1 and f"{out}:2: " in r.output and "curve has" in r.output
+    assert r.exit_code == 1 and f"{out}:2: " in r.output and "field 'curve': " in r.output and "Value error" not in r.output
     r = invoke("feedback", "validate", str(out), "--trajectories", str(traj_file), "--skip-invalid")
     assert r.exit_code == 1 and "1 invalid, 2 valid" in r.output
     r = invoke("critique", "-t", str(traj_file), "--kind", "text", "--noise", "bogus=1", "--out", str(tmp_path / "x"))
@@ -218,8 +218,10 @@ def test_train_interpreter_cli(tmp_path):
 
     back = TrainedInterpreter.load(out)
     assert back.meta["config"]["reader"]["train_layers"] == 1 and back.meta["report"]["remarks"] == 30
-    r = invoke("train-interpreter", "--out", str(out))
+    r = invoke("train-interpreter", "--out", str(tmp_path / "other.pt"))
     assert r.exit_code == 1 and "--generate" in r.output
+    r = invoke("train-interpreter", "--generate", "--out", str(out))  # never replaces a checkpoint
+    assert r.exit_code == 1 and "already exists; delete it first" in r.output
 
 
 def test_bench_interpret_json():
@@ -245,8 +247,13 @@ def test_train_and_eval_reward(tmp_path, traj_file):
     assert invoke("rollout", "--task", "lavagap-5", "--episodes", "2", "--out", str(lava)).exit_code == 0
     r = invoke("eval-reward", "--reward", str(out), "-t", str(lava))
     assert r.exit_code == 1 and "trained on MiniGrid-DoorKey-5x5-v0" in r.output
-    r = invoke("train-reward", "-f", str(fb), "-t", str(traj_file), "--kind", "text", "--out", str(out))
+    before = out.read_bytes()
+    r = invoke("train-reward", "-f", str(fb), "-t", str(traj_file), "--kind", "sketch", "--out", str(out))
+    assert r.exit_code == 1 and "already exists; pass --force" in r.output
+    r = invoke("train-reward", "-f", str(fb), "-t", str(traj_file), "--kind", "text", "--force", "--out", str(out))
     assert r.exit_code == 1 and "no text feedback" in r.output
+    assert out.read_bytes() == before
+    assert not list(tmp_path.glob(".r.pt.*"))
 
 
 def test_train_agent_cli_and_bench_agent(tmp_path):

@@ -161,7 +161,7 @@ def test_records_are_human_without_intent_and_validated(doorkey_trajectories, ki
     ghost = Item(kind, tuple(Segment("traj-ghost", 0, 3) for _ in item.segments))
     with pytest.raises(AnswerError, match="no trajectory 'traj-ghost'"):
         make_record(ghost, "alice", answer_for(ghost), 1.0, trajs)
-    with pytest.raises(AnswerError, match="^curve has 2 values but the segment"):
+    with pytest.raises(AnswerError, match="^field 'curve': 2 values but the segment"):
         make_record(Item("sketch", (item.segments[0],)), "alice", {"curve": [0.0, 1.0]}, 1.0, trajs)
 
 

@@ -608,3 +608,190 @@ def test_ablate_and_report_end_to_end_with_the_online_loop(tmp_path):
         budget = "—" if label == "oracle" else "10"
         assert re.search(rf"\| {re.escape(label)} \| {budget} \| 1 \| [^|]+ \| [^|]+ \| {ret:.3f} \|", md), label
     assert (out / "plots" / "learning_curves.png").is_file()
+
+
+# --------------------------------------------------------------------------------------------- stopping a sweep
+
+SLOW_GRID = """
+name = "slow"
+[grid]
+tasks = ["doorkey-5x5"]
+kinds = ["oracle"]
+budgets = [10]
+seeds = 3
+[run]
+steps = 3000
+rounds = 1
+eval_every = 1000
+"""
+
+DRIVER = """
+import sys
+from nlfeedback.experiments.config import parse_config
+from nlfeedback.experiments.runner import run_ablation
+from tests import experiment_cells as ec
+
+cfg = parse_config(sys.argv[2], "slow.toml")
+try:
+    run_ablation(cfg, sys.argv[1], workers=2, cell_fn=getattr(ec, sys.argv[3]))
+except KeyboardInterrupt as e:
+    sys.exit(143 if type(e).__name__ == "Terminated" else 130)
+"""
+
+
+def _start_driver(out: Path, cell_fn: str):
+    """The driver in its own process; its output goes to files (an orphaned worker would hold a pipe open)."""
+    import subprocess
+    import sys
+
+    log = out.parent / f"{out.name}-driver.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(out), SLOW_GRID, cell_fn], cwd=REPO,
+                                stdout=fh, stderr=subprocess.STDOUT, text=True)
+    proc.log = log
+    return proc
+
+
+def _kill_leftovers(pids: list[int]) -> None:
+    import signal
+
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _worker_pids(out: Path, n: int, proc, timeout: float = 60.0) -> list[int]:
+    """Wait until ``n`` cells have started; their workers' pids."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        markers = list((out / "cells").glob("*/pid-*"))
+        if len(markers) >= n:
+            return [int(m.name.removeprefix("pid-")) for m in markers]
+        assert proc.poll() is None, proc.log.read_text()
+        time.sleep(0.05)
+    raise AssertionError("the cells did not start")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _gone(pids: list[int], timeout: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _resume_and_check_curves(out: Path) -> None:
+    import time
+
+    summary = run_ablation(tiny(SLOW_GRID), out, workers=2, cell_fn=ec.quick_curve_cell)
+    assert summary.ok == 3 and summary.failed == 0
+    time.sleep(1.0)  # a stale worker would go on appending meanwhile
+    for cell_dir in (out / "cells").iterdir():
+        rows = [json.loads(x)["steps"] for x in (cell_dir / "run" / "curve.jsonl").read_text().splitlines()]
+        assert rows == [2048, 4096, 6144], (cell_dir.name, rows)  # one run's rows only
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_stopping_the_driver_stops_its_workers_and_an_immediate_resume_is_clean(tmp_path, sig):
+    """SIGTERM: the driver stops its workers and exits 143. SIGKILL: the workers die with it anyway. Either
+    way, a resume right after owns every cell alone: no stale worker writes into the new run folders."""
+    import signal
+
+    out = tmp_path / "run"
+    proc = _start_driver(out, "slow_curve_cell")
+    pids = _worker_pids(out, 2, proc)
+    try:
+        os.kill(proc.pid, getattr(signal, sig))
+        rc = proc.wait(timeout=30)
+        assert rc == (143 if sig == "SIGTERM" else -signal.SIGKILL), proc.log.read_text()
+        assert _gone(pids, 10), "pool workers outlived their driver"
+        assert not results(out)  # the stopped cells have no result: they rerun on resume
+        _resume_and_check_curves(out)
+    finally:
+        _kill_leftovers(pids)
+
+
+@pytest.mark.slow
+def test_sigint_to_the_driver_alone_keeps_the_running_cells_results_and_starts_no_more(tmp_path):
+    import signal
+
+    out = tmp_path / "run"
+    proc = _start_driver(out, "short_curve_cell")
+    pids = _worker_pids(out, 2, proc)
+    try:
+        os.kill(proc.pid, signal.SIGINT)  # the driver only, as `kill -INT` does (the workers never see it)
+        rc = proc.wait(timeout=60)
+        log = proc.log.read_text()
+        assert rc == 130 and "waiting for the 2 running cell(s) to finish" in log, log
+        res = results(out)
+        assert len(res) == 2 and all(r["status"] == "ok" for r in res.values())
+        assert len(list((out / "cells").glob("*/pid-*"))) == 2  # the third cell never started
+        assert _gone(pids, 10)
+        summary = run_ablation(tiny(SLOW_GRID), out, workers=1, cell_fn=ec.quick_curve_cell)
+        assert summary.skipped == 2 and summary.ran == 1 and summary.ok == 3
+    finally:
+        _kill_leftovers(pids)
+
+
+def test_a_cell_still_owned_by_a_live_process_is_never_cleared_or_rerun(tmp_path, monkeypatch):
+    """A process of an earlier session that still holds a cell: the new session refuses (after a short
+    wait) instead of clearing its run folder under it; once it is gone the cell runs."""
+    import subprocess
+    import sys
+
+    from nlfeedback.experiments import runner
+
+    monkeypatch.setattr(runner, "OWNER_WAIT_S", 0.3)
+    cfg = tiny(SLOW_GRID)
+    cell = cfg.cells()[0]
+    cell_dir = tmp_path / "cells" / cell.key
+    (cell_dir / "run").mkdir(parents=True)
+    (cell_dir / "run" / "curve.jsonl").write_text('{"steps": 2048}\n')
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "os.write(fd, b'4242@elsewhere')\nprint('locked', flush=True)\ntime.sleep(60)",
+         str(cell_dir / ".owner")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(NlfError, match=f"cell {cell.key} is still being run by process 4242@elsewhere"):
+            run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.quick_curve_cell)
+        assert (cell_dir / "run" / "curve.jsonl").read_text() == '{"steps": 2048}\n'  # untouched
+        assert not results(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.quick_curve_cell)
+    assert summary.ok == 3
+
+
+def test_one_driver_at_a_time_in_a_run_folder(tmp_path):
+    import fcntl
+
+    (tmp_path / "cells").mkdir()
+    fd = os.open(tmp_path / ".driver.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as another driver's would be (flock conflicts across open files)
+        os.write(fd, b"777\n")
+        with pytest.raises(NlfError, match=r"another nlf ablate \(process 777\) is running in this folder"):
+            run_ablation(tiny(SLOW_GRID), tmp_path, workers=1, cell_fn=ec.quick_curve_cell)
+        assert not list((tmp_path / "cells").iterdir())
+    finally:
+        os.close(fd)

@@ -68,7 +68,7 @@ REJECTIONS = [
     ("scalar", lambda r, T: r.update(value=11), "outside the scale"),
     ("scalar", lambda r, T: r.update(scale=[10, 0]), "low < high"),
     ("scalar", lambda r, T: r.update(value="7"), "field 'value'"),
-    ("sketch", lambda r, T: r.update(curve=[0.0, 0.5]), "curve has 2 values but the segment"),
+    ("sketch", lambda r, T: r.update(curve=[0.0, 0.5]), "field 'curve': 2 values but the segment"),
     ("sketch", lambda r, T: r.update(curve=[0.0, 0.5, 1.5]), "field 'curve.2'"),
     ("preference", lambda r, T: r.update(preferred=2), "field 'preferred'"),
     ("preference", lambda r, T: r.update(other_trajectory_id="traj-gone"), "field 'other_trajectory_id'"),
@@ -148,3 +148,36 @@ def test_concurrent_appends_from_two_processes_lose_nothing(tmp_path, doorkey_tr
     records = read_feedback(path, {t.id: t for t in doorkey_trajectories}).records
     assert len(records) == 300
     assert {r.id for r in records} == {f"fb-w{w}-{i}" for w in (0, 1) for i in range(150)}
+
+
+def _append_same(path: str, traj_id: str, worker: int, n: int, barrier) -> None:
+    """Both workers open a writer, wait for each other, then append the same ids as fast as they can."""
+    from nlfeedback.errors import NlfError
+    from nlfeedback.feedback import FeedbackWriter, parse_feedback
+
+    with FeedbackWriter(path) as w:
+        barrier.wait(30)
+        for i in range(n):
+            rec = {"schema": "nlf.feedback/1", "id": f"fb-same-{i}", "kind": "text", "trajectory_id": traj_id,
+                   "segment": [0, 1], "source": {"type": "human", "annotator": f"a{worker}"},
+                   "created_at": "2026-11-25T10:00:00Z", "annotation_seconds": 1.0, "text": f"remark {i}"}
+            try:
+                w.write(parse_feedback(rec))
+            except NlfError as e:
+                assert "already in the file" in str(e)
+
+
+def test_two_writers_started_together_never_both_append_an_id(tmp_path, doorkey_trajectories):
+    """The duplicate check and the append happen under one lock, after reading what the other appended."""
+    path = tmp_path / "shared.jsonl"
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_append_same, args=(str(path), doorkey_trajectories[0].id, w, 200, barrier))
+             for w in (0, 1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    records = read_feedback(path, {t.id: t for t in doorkey_trajectories}).records  # reads: no duplicate id
+    assert sorted(r.id for r in records) == sorted(f"fb-same-{i}" for i in range(200))

@@ -53,7 +53,7 @@ def _good(doorkey_trajectories) -> dict:
         (lambda r: r.update(terminated=1), "field 'terminated'"),
         (lambda r: r["actions"].__setitem__(0, 7), "field 'actions.0'"),
         (lambda r: r["actions"].__setitem__(0, -1), "field 'actions.0'"),
-        (lambda r: r["rewards"].pop(), "'rewards' has"),
+        (lambda r: r["rewards"].pop(), "field 'rewards': 21 entries but 'actions' has"),
         (lambda r: r.update(obs_digest="md5:abc"), "field 'obs_digest'"),
         (lambda r: r.update(actions=[], rewards=[], events=[], captions=[]), "field 'actions'"),
         (lambda r: r.pop("env_id"), "field 'env_id': missing field"),

@@ -57,6 +57,7 @@ from nlfeedback.feedback.schema import (
     parse_feedback,
 )
 from nlfeedback.feedback.store import FeedbackWriter, check_against_trajectories, read_feedback, utc_now
+from nlfeedback.jsonl import same_file
 from nlfeedback.trajectory import Trajectory
 
 DEFAULT_SCALE: tuple[float, float] = SCALE
@@ -459,7 +460,7 @@ class Collector:
         self.out = Path(out)
         if self.out.exists() and self.out.is_dir():
             raise NlfError(f"{self.out}: is a directory, expected a feedback JSONL file")
-        if trajectory_path is not None and self.out.resolve() == Path(trajectory_path).resolve():
+        if trajectory_path is not None and same_file(self.out, trajectory_path):
             raise NlfError(f"--out {self.out} is the trajectory file; give a separate feedback file")
         if not kinds:
             raise NlfError("no feedback kinds to collect")

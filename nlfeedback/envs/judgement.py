@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from nlfeedback.policies.planner import DIR_VEC
-from nlfeedback.trajectory import Trajectory, replay_steps
+from nlfeedback.trajectory import Trajectory, checked_replay_steps, replay_key
 
 
 # Value a watching person attaches to an event, on top of the progress the step made.
@@ -321,12 +321,12 @@ def spin_runs(actions: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-_CACHE: dict[tuple[str, str], Judgement] = {}
+_CACHE: dict[tuple[object, ...], Judgement] = {}
 
 
 def judge(traj: Trajectory) -> Judgement:
-    """Replay ``traj`` and compute its judgement (cached per trajectory id and digest)."""
-    key = (traj.id, traj.obs_digest)
+    """Replay ``traj`` (checked against its ``obs_digest``) and compute its judgement (cached per record content)."""
+    key = replay_key(traj)
     if key in _CACHE:
         return _CACHE[key]
     togo: list[float] = []
@@ -335,7 +335,7 @@ def judge(traj: Trajectory) -> Judgement:
     key_colors: list[str] = []
     needed_at: list[bool] = []
     floor = 0.0
-    for st in replay_steps(traj):
+    for st in checked_replay_steps(traj):
         env = st.env.unwrapped
         if st.step == 0:
             for y in range(env.grid.height):

@@ -3,6 +3,10 @@
 Each task family is a class that opens with a table of its mission, actions, rewards and termination.
 ``get_task("doorkey-5x5")`` and ``get_task("MiniGrid-DoorKey-5x5-v0")`` return the same task;
 ``make_env(task)`` builds the environment with the env checker off (it only slows stepping).
+
+Each family also says which ``env_kwargs`` a record may set and to what (:attr:`Task.settings`):
+:func:`check_env_settings` is the one check every ``env_id`` / ``env_kwargs`` from a file or a user
+passes before it reaches ``gym.make``. Nothing else (``render_mode`` included) can be set from a file.
 """
 
 from __future__ import annotations
@@ -27,6 +31,32 @@ NUM_ACTIONS = len(ACTION_NAMES)
 
 
 @dataclass(frozen=True)
+class Setting:
+    """An ``env_kwargs`` entry a record may set: a whole number in ``[low, high]`` (odd ones only with ``odd``)."""
+
+    low: int
+    high: int
+    odd: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be a whole number from {self.low} to {self.high}, got {_short(value)}"
+        if not self.low <= value <= self.high:
+            return f"must be from {self.low} to {self.high}, got {value}"
+        if self.odd and value % 2 == 0:
+            return f"must be odd, got {value}"
+        return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+MAX_STEPS = Setting(1, 100_000)
+
+
+@dataclass(frozen=True)
 class Task:
     """A named environment configuration: ``name`` (short), ``env_id`` (gymnasium), ``env_kwargs``."""
 
@@ -38,6 +68,7 @@ class Task:
     family: ClassVar[str] = "task"
     has_lava: ClassVar[bool] = False
     has_door: ClassVar[bool] = False
+    settings: ClassVar[dict[str, Setting]] = {"max_steps": MAX_STEPS}  # what env_kwargs may set
 
     def make_env(self, **overrides: Any) -> gym.Env:
         """A fresh environment for this task (``overrides`` are extra env kwargs, e.g. ``render_mode``)."""
@@ -58,6 +89,7 @@ class DoorKeyTask(Task):
     """
 
     family: ClassVar[str] = "doorkey"
+    settings: ClassVar[dict[str, Setting]] = {"size": Setting(5, 16), "max_steps": MAX_STEPS}
     has_door: ClassVar[bool] = True
 
 
@@ -75,6 +107,7 @@ class LavaGapTask(Task):
     """
 
     family: ClassVar[str] = "lavagap"
+    settings: ClassVar[dict[str, Setting]] = {"size": Setting(5, 16), "max_steps": MAX_STEPS}
     has_lava: ClassVar[bool] = True
 
 
@@ -92,6 +125,7 @@ class LavaCrossingTask(Task):
     """
 
     family: ClassVar[str] = "lavacrossing"
+    settings: ClassVar[dict[str, Setting]] = {"size": Setting(5, 15, odd=True), "max_steps": MAX_STEPS}
     has_lava: ClassVar[bool] = True
 
 
@@ -109,6 +143,7 @@ class EmptyTask(Task):
     """
 
     family: ClassVar[str] = "empty"
+    settings: ClassVar[dict[str, Setting]] = {"size": Setting(4, 16), "max_steps": MAX_STEPS}
 
 
 @dataclass(frozen=True)
@@ -126,6 +161,7 @@ class KeysDistractorTask(Task):
     """
 
     family: ClassVar[str] = "keys-distractor"
+    settings: ClassVar[dict[str, Setting]] = {"size": Setting(7, 16), "max_steps": MAX_STEPS}
     has_door: ClassVar[bool] = True
 
 
@@ -154,7 +190,8 @@ def task_names() -> list[str]:
 def get_task(name_or_id: str, env_kwargs: dict[str, Any] | None = None) -> Task:
     """Resolve a short name (``doorkey-5x5``) or gymnasium id (``MiniGrid-DoorKey-5x5-v0``) to a task.
 
-    ``env_kwargs`` (e.g. from a trajectory record) override the task's own kwargs.
+    ``env_kwargs`` (e.g. from a trajectory record) override the task's own kwargs; they are checked
+    against the task's :attr:`~Task.settings` first (:class:`UnknownTask` names the bad one).
     """
     task = _BY_NAME.get(name_or_id) or _BY_ID.get(name_or_id)
     if task is None:
@@ -163,14 +200,43 @@ def get_task(name_or_id: str, env_kwargs: dict[str, Any] | None = None) -> Task:
             "(or their gymnasium ids, see `nlf tasks`)"
         )
     if env_kwargs:
+        problem = env_kwargs_problem(task, env_kwargs)
+        if problem:
+            raise UnknownTask(f"env_kwargs of {task.name}: {problem}")
         task = type(task)(task.name, task.env_id, {**task.env_kwargs, **env_kwargs}, task.summary)
     return task
 
 
+def env_kwargs_problem(task: Task, env_kwargs: Any) -> str | None:
+    """What is wrong with ``env_kwargs`` for ``task`` (``None`` when every entry is an allowed setting)."""
+    if not isinstance(env_kwargs, dict):
+        return f"expected an object, got {type(env_kwargs).__name__}"
+    allowed = type(task).settings
+    for key, value in env_kwargs.items():
+        if key not in allowed:
+            what = "is never read from a file" if key == "render_mode" else "is not a setting of this task"
+            return f"{_short(key)} {what} (allowed: {', '.join(allowed)})"
+        problem = allowed[key].problem(value)
+        if problem:
+            return f"{key!r} {problem}"
+    return None
+
+
+def check_env_settings(env_id: Any, env_kwargs: Any) -> None:
+    """Raise ``ValueError`` ("field 'env_id': …" / "field 'env_kwargs': …") unless ``env_id`` is a task of
+    the suite and ``env_kwargs`` sets only what that task allows, within range. Records are checked with
+    this when read, so nothing unchecked reaches ``gym.make``."""
+    task = _BY_ID.get(env_id) if isinstance(env_id, str) else None
+    if task is None:
+        raise ValueError(f"field 'env_id': {_short(env_id)} is not a task of the suite "
+                         f"(ids: {', '.join(_BY_ID)}; see `nlf tasks`)")
+    problem = env_kwargs_problem(task, env_kwargs)
+    if problem:
+        raise ValueError(f"field 'env_kwargs': {problem}")
+
+
 def task_for_env_id(env_id: str, env_kwargs: dict[str, Any] | None = None) -> Task:
-    """The suite task for a gymnasium id; ids outside the suite get a generic :class:`Task`."""
-    if env_id in _BY_ID:
-        return get_task(env_id, env_kwargs)
-    if env_id not in registry:
-        raise UnknownTask(f"unknown environment id {env_id!r} (not registered with gymnasium)")
-    return Task(env_id, env_id, dict(env_kwargs or {}))
+    """The suite task for a gymnasium id, with ``env_kwargs`` checked (:class:`UnknownTask` otherwise)."""
+    if env_id not in _BY_ID:
+        raise UnknownTask(f"environment id {env_id!r} is not a task of the suite (see `nlf tasks`)")
+    return get_task(env_id, env_kwargs)

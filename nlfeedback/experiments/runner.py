@@ -16,6 +16,14 @@ cells without a result (interrupted) are run again, their ``run/`` folder cleare
 is recorded as failed and the sweep goes on; a worker process that dies (killed, out of memory) marks the
 cells then running as failed, and the pool is restarted for the rest.
 
+Stopping: Ctrl-C (SIGINT) stops handing out cells and waits for the running ones, whose results are
+recorded (workers ignore SIGINT, so a terminal's Ctrl-C reaches only the driver's decision); a second
+Ctrl-C, or SIGTERM, stops the workers at once (their cells rerun on resume). Workers die with the driver
+even when it is killed outright (``PR_SET_PDEATHSIG`` on Linux, and a watch on the parent pid). A worker
+owns its cell while it runs (an ``flock`` on ``cells/<key>/.owner``): a session never clears or reruns a
+cell that a live process of an earlier session still owns, so a stale worker cannot write into a run
+that is no longer its own; and one driver at a time works in a run folder (``RUN_DIR/.driver.lock``).
+
 Backends run the same picklable :func:`execute_cell` wrapper: ``local`` on a ``spawn`` process pool of
 ``workers`` processes, ``ray`` as Ray tasks (``num_cpus=1`` each) on an existing cluster
 (``ray.init(address="auto")`` or a given address), at most ``workers`` at a time when given. Each worker
@@ -24,6 +32,7 @@ runs PyTorch on one thread, so workers do not fight over cores. Only the driver 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import multiprocessing
@@ -31,6 +40,8 @@ import os
 import shutil
 import signal
 import socket
+import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -43,7 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nlfeedback.errors import NlfError
+from nlfeedback.errors import NlfError, Terminated, sigterm_as_exception
 from nlfeedback.experiments.config import AblationConfig, Cell, CellSelection, RunSettings
 
 RESULT_SCHEMA = "nlf.cell-result/1"
@@ -123,11 +134,55 @@ def failure_result(cell: Cell, run: RunSettings, error: str, tb: str = "", **ext
     return {**_header(cell, run, "failed"), "error": error, "traceback": tb, **extra}
 
 
+OWNER_FILE = ".owner"
+OWNER_WAIT_S = 5.0  # how long a new session waits for a previous session's worker to die before refusing
+
+
+def _try_lock(path: Path) -> int | None:
+    """An open descriptor holding an exclusive ``flock`` on ``path``, or ``None`` if another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _holder(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip() or "?"
+    except OSError:
+        return "?"
+
+
 def execute_cell(cell_fn: CellFn, cell: Cell, run: RunSettings, cell_dir: str) -> dict[str, Any]:
-    """Run one cell in this (worker) process and return its result record; never raises for cell errors."""
+    """Run one cell in this (worker) process and return its result record; never raises for cell errors.
+
+    The cell is this process's while it runs: it holds the lock on ``cell_dir/.owner`` (see the module
+    docstring), and refuses to start when another live process holds it."""
     _limit_threads()
     started, t0, c0 = _now(), time.perf_counter(), time.process_time()
     where = {"host": socket.gethostname(), "pid": os.getpid()}
+    owner = Path(cell_dir) / OWNER_FILE
+    try:
+        owner.parent.mkdir(parents=True, exist_ok=True)  # a Ray worker on another machine may not have it
+        fd = _try_lock(owner)
+    except OSError:  # pragma: no cover - a filesystem without locks: run unguarded, as before
+        return _execute(cell_fn, cell, run, cell_dir, started, t0, c0, where)
+    if fd is None:
+        return failure_result(cell, run, f"CellBusy: process {_holder(owner)} still runs this cell; it was not "
+                              "started again", started_at=started, finished_at=_now(), worker=where)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}@{where['host']}\n".encode())
+        return _execute(cell_fn, cell, run, cell_dir, started, t0, c0, where)
+    finally:
+        os.close(fd)  # releases the lock: the cell is no longer this process's
+
+
+def _execute(cell_fn: CellFn, cell: Cell, run: RunSettings, cell_dir: str, started: str, t0: float, c0: float,
+             where: dict[str, Any]) -> dict[str, Any]:
     try:
         summary = cell_fn(cell, run, Path(cell_dir) / "run")
         if not isinstance(summary, dict):
@@ -236,10 +291,27 @@ class _Sweep:
             raise NlfError(f"{self.out} holds finished cells run with other settings than this config, e.g. "
                            f"{conflicts[0]}{more}; use another --out folder (or delete those cells)")
 
+    def check_owners(self, cells: list[Cell], wait_s: float | None = None) -> None:
+        """Refuse to go on while a live process of an earlier session still runs one of ``cells`` (it holds
+        the cell's lock); workers of a driver that was just killed get ``wait_s`` seconds to die first."""
+        deadline = time.monotonic() + (OWNER_WAIT_S if wait_s is None else wait_s)
+        for cell in cells:
+            owner = self.cell_dir(cell) / OWNER_FILE
+            if not owner.exists():
+                continue
+            while (fd := _try_lock(owner)) is None:
+                if time.monotonic() > deadline:
+                    raise NlfError(f"cell {cell.key} is still being run by process {_holder(owner)} (a worker of an "
+                                   f"earlier session?); stop it or let it finish, then run again. Nothing was "
+                                   f"started and {self.out} is as it was")
+                time.sleep(0.1)
+            os.close(fd)
+
     def prepare(self, cell: Cell) -> str:
         d = self.cell_dir(cell)
-        shutil.rmtree(d / "run", ignore_errors=True)
         d.mkdir(parents=True, exist_ok=True)
+        self.check_owners([cell], wait_s=0.0)
+        shutil.rmtree(d / "run", ignore_errors=True)
         self.running.add(cell.key)
         return str(d)
 
@@ -291,17 +363,41 @@ def _write_ablation_json(out: Path, config: AblationConfig, config_text: str | N
     return meta
 
 
+def _stderr_notice(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def _driver_lock(out: Path):
+    """One driver at a time in a run folder (the lock goes with the process, however it ends)."""
+    path = out / ".driver.lock"
+    fd = _try_lock(path)
+    if fd is None:
+        raise NlfError(f"{out}: another nlf ablate (process {_holder(path)}) is running in this folder; wait for "
+                       "it to end or stop it first")
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | None = None, backend: str = "local",
                  ray_address: str | None = None, cell_fn: CellFn = run_cell,
                  progress: Callable[[SweepProgress], None] | None = None,
-                 config_text: str | None = None, only: CellSelection | None = None) -> SweepSummary:
+                 config_text: str | None = None, only: CellSelection | None = None,
+                 notice: Callable[[str], None] | None = None) -> SweepSummary:
     """Run every unfinished cell of ``config`` (or of its ``only`` selection) into ``out_dir`` and return the
     counts; the totals count the selected cells.
 
     ``workers``: processes of the local pool (default 1); for Ray, the most cells in flight at once
     (default: as many as the cluster schedules). ``cell_fn(cell, run_settings, out_dir) -> summary dict``
     must be importable by the workers (a module-level function); the default runs the online loop.
-    ``progress`` is called in this process after planning and after each cell.
+    ``progress`` is called in this process after planning and after each cell; ``notice`` gets a line to
+    show when the sweep is interrupted (default: stderr). SIGTERM is handled like a second Ctrl-C (see the
+    module docstring) while this runs in the main thread.
     """
     if backend not in BACKENDS:
         raise NlfError(f"unknown backend {backend!r} (valid: {', '.join(BACKENDS)})")
@@ -311,7 +407,16 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
         raise NlfError("--ray-address only applies to --backend ray")
     out = Path(out_dir).resolve()
     (out / "cells").mkdir(parents=True, exist_ok=True)
+    with sigterm_as_exception(), _driver_lock(out):
+        return _run_ablation(config, out, workers, backend, ray_address, cell_fn, progress, config_text, only,
+                             notice or _stderr_notice)
+
+
+def _run_ablation(config: AblationConfig, out: Path, workers: int | None, backend: str, ray_address: str | None,
+                  cell_fn: CellFn, progress: Callable[[SweepProgress], None] | None, config_text: str | None,
+                  only: CellSelection | None, notice: Callable[[str], None]) -> SweepSummary:
     sweep = _Sweep(config, out, progress, only)
+    sweep.check_owners(sweep.todo)
     session = {"started_at": _now(), "backend": backend, "workers": workers, "ray_address": ray_address,
                "only": only.describe() if only else "all cells", "cells_total": len(sweep.cells),
                "cells_skipped": sweep.skipped}
@@ -321,7 +426,7 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
     try:
         if sweep.todo:
             if backend == "local":
-                _run_local(sweep, cell_fn, workers or 1)
+                _run_local(sweep, cell_fn, workers or 1, notice)
             else:
                 _run_ray(sweep, cell_fn, workers, ray_address)
     except KeyboardInterrupt:
@@ -343,47 +448,112 @@ _DIED = ("the worker process running this cell died (killed, out of memory or cr
          "in the pool at that moment is marked failed and is rerun on resume")
 
 
-def _run_local(sweep: _Sweep, cell_fn: CellFn, workers: int) -> None:
+def _run_local(sweep: _Sweep, cell_fn: CellFn, workers: int, notice: Callable[[str], None] = _stderr_notice) -> None:
     with _single_threaded_children():
-        _run_pool(sweep, cell_fn, workers)
+        _run_pool(sweep, cell_fn, workers, notice)
 
 
-def _run_pool(sweep: _Sweep, cell_fn: CellFn, workers: int) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _worker_init(driver_pid: int) -> None:
+    """Runs first in every pool worker: ignore Ctrl-C (the driver decides what stops), and die with the
+    driver however it ends (the kernel's parent-death signal on Linux; a watch on the parent pid too)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watch below still works
+            pass
+    if os.getppid() != driver_pid:  # the driver died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != driver_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nlf-driver-watch", daemon=True).start()
+
+
+def _new_pool(workers: int, ctx: Any) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes now and wait until they are gone (their cells rerun on resume)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    for p in procs:
+        p.join(timeout=10)
+
+
+def _run_pool(sweep: _Sweep, cell_fn: CellFn, workers: int, notice: Callable[[str], None] = _stderr_notice) -> None:
     ctx = multiprocessing.get_context("spawn")
     pending = deque(sweep.todo)
     in_flight: dict[Future, Cell] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     run = sweep.config.run
-    try:
-        while pending or in_flight:
-            while pending and len(in_flight) < workers:
-                cell = pending.popleft()
-                in_flight[pool.submit(execute_cell, cell_fn, cell, run, sweep.prepare(cell))] = cell
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            broken: list[Cell] = []
-            for fut in finished:
+    state = {"pool": _new_pool(workers, ctx)}
+    stopping: KeyboardInterrupt | None = None  # the first Ctrl-C: finish the running cells, start no more
+
+    def step() -> None:
+        pool = state["pool"]
+        while stopping is None and pending and len(in_flight) < workers:
+            cell = pending.popleft()
+            in_flight[pool.submit(execute_cell, cell_fn, cell, run, sweep.prepare(cell))] = cell
+        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        broken: list[Cell] = []
+        for fut in finished:
+            cell = in_flight.pop(fut)
+            if isinstance(fut.exception(), BrokenProcessPool):
+                broken.append(cell)
+            else:
+                _collect_local(sweep, cell, fut, run)
+        if broken:  # a worker died: every future still in flight fails with it; restart the pool
+            rest, _ = wait(in_flight)
+            for fut in rest:
                 cell = in_flight.pop(fut)
                 if isinstance(fut.exception(), BrokenProcessPool):
                     broken.append(cell)
                 else:
                     _collect_local(sweep, cell, fut, run)
-            if broken:  # a worker died: every future still in flight fails with it; restart the pool
-                rest, _ = wait(in_flight)
-                for fut in rest:
-                    cell = in_flight.pop(fut)
-                    if isinstance(fut.exception(), BrokenProcessPool):
-                        broken.append(cell)
-                    else:
-                        _collect_local(sweep, cell, fut, run)
-                procs = dict(getattr(pool, "_processes", None) or {})
-                pool.shutdown(wait=True, cancel_futures=True)
-                codes = "; ".join(f"pid {pid}: {_exit_reason(p.exitcode)}" for pid, p in sorted(procs.items()))
-                for cell in broken:
-                    sweep.record(cell, failure_result(cell, run, f"WorkerDied: {_DIED}" +
-                                                      (f" (worker exits: {codes})" if codes else "")))
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            procs = dict(getattr(pool, "_processes", None) or {})
+            pool.shutdown(wait=True, cancel_futures=True)
+            codes = "; ".join(f"pid {pid}: {_exit_reason(p.exitcode)}" for pid, p in sorted(procs.items()))
+            for cell in broken:
+                sweep.record(cell, failure_result(cell, run, f"WorkerDied: {_DIED}" +
+                                                  (f" (worker exits: {codes})" if codes else "")))
+            state["pool"] = _new_pool(workers, ctx)
+
+    try:
+        while in_flight or (pending and stopping is None):
+            try:
+                step()
+            except KeyboardInterrupt as e:
+                if isinstance(e, Terminated) or stopping is not None or not in_flight:
+                    raise
+                stopping = e
+                notice(f"interrupted: no more cells are started; waiting for the {len(in_flight)} running "
+                       "cell(s) to finish and saving their results. Ctrl-C again (or SIGTERM) stops them now; "
+                       "they rerun on resume")
+        if stopping is not None:
+            raise stopping
+    except BaseException:
+        for fut, cell in list(in_flight.items()):  # results that arrived before the stop are kept
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                in_flight.pop(fut)
+                sweep.record(cell, fut.result())
+        raise
     finally:
-        pool.shutdown(wait=not in_flight, cancel_futures=True)
+        if in_flight:
+            _stop_workers(state["pool"])
+        state["pool"].shutdown(wait=not in_flight, cancel_futures=True)
 
 
 def _exit_reason(code: int | None) -> str:

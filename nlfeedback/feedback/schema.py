@@ -156,9 +156,9 @@ class FeedbackBase(BaseModel):
     def _intent_matches_source(self) -> FeedbackBase:
         intent = getattr(self, "intent", None)
         if self.source.type == "human" and intent is not None:
-            raise ValueError("human feedback has no 'intent' (only scripted critics record one)")
+            raise ValueError("field 'intent': human feedback has no 'intent' (only scripted critics record one)")
         if self.source.type == "critic" and intent is None:
-            raise ValueError("critic feedback must record its 'intent'")
+            raise ValueError("field 'intent': critic feedback must record its 'intent'")
         return self
 
     @property
@@ -178,7 +178,7 @@ class TextFeedback(FeedbackBase):
     @model_validator(mode="after")
     def _labels_are_human(self) -> TextFeedback:
         if self.labels is not None and self.source.type != "human":
-            raise ValueError("'labels' are for human remarks (critics record an 'intent')")
+            raise ValueError("field 'labels': 'labels' are for human remarks (critics record an 'intent')")
         return self
 
 
@@ -192,9 +192,9 @@ class ScalarFeedback(FeedbackBase):
     def _in_scale(self) -> ScalarFeedback:
         lo, hi = self.scale
         if not lo < hi:
-            raise ValueError(f"scale {self.scale} must be [low, high] with low < high")
+            raise ValueError(f"field 'scale': {self.scale} must be [low, high] with low < high")
         if not lo <= self.value <= hi:
-            raise ValueError(f"value {self.value} is outside the scale [{lo:g}, {hi:g}]")
+            raise ValueError(f"field 'value': {self.value} is outside the scale [{lo:g}, {hi:g}]")
         return self
 
 
@@ -206,7 +206,8 @@ class SketchFeedback(FeedbackBase):
     @model_validator(mode="after")
     def _one_value_per_step(self) -> SketchFeedback:
         if len(self.curve) != self.length:
-            raise ValueError(f"curve has {len(self.curve)} values but the segment {self.segment} has {self.length} steps")
+            raise ValueError(f"field 'curve': {len(self.curve)} values but the segment {self.segment} has "
+                             f"{self.length} steps")
         return self
 
 

@@ -6,7 +6,7 @@ intent steps lie inside the episode. Problems are ``path:line: field …: reason
 
 Writing appends whole lines under an advisory file lock (two collectors may share one file) and, for
 interactive collection, fsyncs every record. Ids must be unique: a writer refuses an id already in the
-file or already written by it.
+file or already written by it, checking what other writers appended and appending under one lock.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import FEEDBACK_SCHEMA, FeedbackBase, PreferenceFeedback, TextFeedback, parse_feedback
-from nlfeedback.jsonl import JsonlWriter, ReadResult, read_records
+from nlfeedback.jsonl import JsonlWriter, OutputWriter, ReadResult, read_records
 from nlfeedback.trajectory import Trajectory
 
 
@@ -81,18 +81,58 @@ def existing_ids(path: Path) -> set[str]:
 
 
 class FeedbackWriter:
-    """Append feedback records; ``fsync=True`` for interactive collection (a crash loses at most one)."""
+    """Append feedback records; ``fsync=True`` for interactive collection (a crash loses at most one).
+
+    The duplicate-id check and the append happen under the file lock, after reading what other writers
+    appended since: two writers on one file never both append an id.
+    """
 
     def __init__(self, path: str | Path, *, fsync: bool = False, writer: JsonlWriter | None = None) -> None:
         self._writer = writer or JsonlWriter(path, fsync=fsync)
         self.path = self._writer.path
-        self._ids = existing_ids(self._writer.path)  # a --force writer starts from an empty temp file
+        self._ids: set[str] = set()
+        self._offset = 0
+        if isinstance(self._writer, OutputWriter) and self._writer.append:  # a batch for an existing file
+            self.path = self._writer.final_path
+            self._ids = existing_ids(self._writer.final_path)  # checked again under its lock on commit
+
+    def _refresh(self) -> None:
+        """Take in the ids appended to the file since the last look (call with the lock held)."""
+        path = self._writer.path
+        size = self._writer.size()
+        if size < self._offset:  # truncated or replaced under us: read it all again
+            self._offset = 0
+        if size == self._offset:
+            return
+        with open(path, "rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read(size - self._offset)
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        self._offset += end + 1
+        for raw in data[:end + 1].splitlines():
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and isinstance(value.get("id"), str):
+                self._ids.add(value["id"])
 
     def write(self, fb: FeedbackBase) -> None:
+        if self._writer.held:
+            self._check_and_write(fb)
+        else:
+            with self._writer.locked():
+                self._check_and_write(fb)
+
+    def _check_and_write(self, fb: FeedbackBase) -> None:
+        self._refresh()
         if fb.id in self._ids:
             raise NlfError(f"{self.path}: feedback id {fb.id!r} is already in the file")
         self._writer.write(fb.to_json())
         self._ids.add(fb.id)
+        self._offset = self._writer.size()
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from nlfeedback.policies.checkpoint import full_grid_obs
-from nlfeedback.trajectory import Trajectory, replay_steps
+from nlfeedback.trajectory import Trajectory, checked_replay_steps, replay_key
 
 N_OBJECTS, N_COLORS, N_STATES = 11, 6, 3
 CHANNELS = N_OBJECTS + N_COLORS + N_STATES
@@ -44,16 +44,18 @@ def env_observation(env: Any, obs: dict[str, Any], mode: str) -> np.ndarray:
     return np.asarray(obs["image"], dtype=np.uint8) if mode == "partial" else full_grid_obs(env)
 
 
-_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_CACHE: dict[tuple[object, str], np.ndarray] = {}
 
 
 def trajectory_states(traj: Trajectory, mode: str = "partial") -> np.ndarray:
-    """``(T+1, H, W, 3)`` uint8: every observation of ``traj``, the final one included (by replay; cached)."""
+    """``(T+1, H, W, 3)`` uint8: every observation of ``traj``, the final one included (by replay, checked
+    against ``obs_digest`` in the same pass: :class:`~nlfeedback.errors.ReplayMismatch` if it differs; cached
+    by the record's content, so the check costs nothing the second time)."""
     if mode not in OBS_MODES:
         raise ValueError(f"obs mode must be one of {OBS_MODES}, got {mode!r}")
-    key = (traj.id, mode)
+    key = (replay_key(traj), mode)
     if key not in _CACHE:
-        frames = [env_observation(st.env.unwrapped, st.obs, mode) for st in replay_steps(traj)]
+        frames = [env_observation(st.env.unwrapped, st.obs, mode) for st in checked_replay_steps(traj)]
         _CACHE[key] = np.stack(frames).astype(np.uint8)
         if len(_CACHE) > 20_000:
             _CACHE.clear()

@@ -16,7 +16,8 @@ Routes (all JSON unless said otherwise):
 Safety: nothing is read from disk by a name a request gives (pages come from a fixed list, frames
 are rendered from trajectories looked up by id), and the only file written is ``--out``, through the
 feedback store (lock + fsync per record). Every payload is validated; a bad one is answered with 422
-and ``{"error": "what is wrong"}``. With a token, every request must carry it (header
+and ``{"error": "what is wrong"}`` (a body that is not UTF-8, or has a key twice in one object,
+included); a body over ``MAX_BODY`` bytes is answered with 413 before it is read in full. With a token, every request must carry it (header
 ``X-NLF-Token``, ``Authorization: Bearer …``, the ``nlf_token`` cookie that ``/?token=…`` sets, or a
 ``token`` query parameter); without one (loopback only) requests must be addressed to a loopback host
 name, which stops other web sites from reaching the collector through DNS rebinding.
@@ -28,11 +29,13 @@ sends none, the server's own elapsed time is used.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
 import json
 import secrets
 import signal
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -61,12 +64,14 @@ from nlfeedback.collect.session import (
 )
 from nlfeedback.envs.tasks import ACTION_NAMES
 from nlfeedback.errors import NlfError
+from nlfeedback.jsonl import unique_keys
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 TOKEN_COOKIE = "nlf_token"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 MAX_TICKETS = 10_000
+MAX_BODY = 1_000_000  # bytes: the largest answer (a 20,000-point sketch) is well under this
 
 
 def is_loopback(host: str) -> bool:
@@ -180,6 +185,85 @@ def _validation_message(exc: RequestValidationError) -> str:
         parts.append(f"field '{where}': {msg}" if where else msg)
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more
+
+
+class BodyGuard:
+    """ASGI middleware in front of the app: a request body is read up to ``limit`` bytes (413 beyond, without
+    reading the rest), must be UTF-8 and, when it is JSON, must not repeat a key inside one object (422
+    ``{"error"}`` otherwise); the checked body is then handed to the app as it came."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        try:
+            declared = int(headers.get(b"content-length", b"0"))
+        except ValueError:
+            declared = 0
+        if declared > self.limit:
+            await self._answer(send, 413, f"the request body is {declared} bytes; at most {self.limit} are accepted")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._answer(send, 413, f"the request body is over {self.limit} bytes")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        problem = body_problem(body)
+        if problem:
+            await self._answer(send, 422, problem)
+            return
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _answer(send: Callable[[Any], Any], status: int, message: str) -> None:
+        payload = json.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def body_problem(body: bytes) -> str | None:
+    """What is wrong with a request body before the app parses it: not UTF-8, or a key twice in one object."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"the request body is not valid UTF-8 (byte {e.start})"
+    if not text.strip():
+        return None
+    try:
+        json.loads(text, object_pairs_hook=unique_keys)
+    except RecursionError:
+        return "the request body is nested too deeply"
+    except json.JSONDecodeError:
+        return None  # the app's own parser reports invalid JSON (422 with where it failed)
+    except ValueError as e:
+        return f"the request body is not acceptable JSON: {e}"
+    return None
 
 
 def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
@@ -330,6 +414,7 @@ def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
                 later.append(t.item.key)
         return {"skipped": True}
 
+    app.add_middleware(BodyGuard)  # outermost: bodies are capped before anything else reads them
     return app
 
 
@@ -338,6 +423,22 @@ def _host_name(header: str) -> str:
     if header.startswith("["):
         return header.split("]", 1)[0] + "]"
     return header.rsplit(":", 1)[0] if ":" in header else header
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port``, or :class:`NlfError` saying why not (port in use, …)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+    except OSError as e:
+        sock.close()
+        hint = "; another program (or another nlf serve) is using it: pass another --port, or --port 0 for any free one" \
+            if e.errno == errno.EADDRINUSE else ""
+        raise NlfError(f"cannot listen on {host}:{port}: {e.strerror or e}{hint}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _bearer(header: str | None) -> str | None:
@@ -374,10 +475,7 @@ def serve(collector: Collector, *, host: str = "127.0.0.1", port: int = 8765, to
     app = create_app(collector, token=token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    try:
-        sock = config.bind_socket()
-    except OSError as e:
-        raise NlfError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock = _bind(host, port)  # ourselves: uvicorn's own bind logs and exits 1 on a port in use
     sock.listen(128)  # connections wait in the backlog until the server loop takes them: ready from here on
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
