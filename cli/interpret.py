@@ -81,45 +81,58 @@ def train_interpreter_command(
     human_repeats: Annotated[int, typer.Option(min=1, help="Each human remark is seen this many times per epoch.")] = 2,
     train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned.")] = 2,
     seed: Annotated[int, typer.Option(min=0)] = 0,
+    sign_from_words: Annotated[bool, typer.Option(help=(
+        "Read each step's sign and strength from the remark's words alone, not the step's own content "
+        "(a variant not yet shown better than the default)."))] = False,
+    dev: Annotated[list[Path] | None, typer.Option(help=(
+        "Labelled remarks kept out of training, to choose the reader's 'about' threshold on (their "
+        "trajectories among --trajectories)."))] = None,
 ) -> None:
     """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
 
     Example: nlf train-interpreter --generate -f data/human/train.jsonl -t data/human/trajectories-train.jsonl
     --out runs/interpreter.pt
     """
+    from nlfeedback.feedback.schema import TextFeedback
     from nlfeedback.language.reader import ReaderConfig
     from nlfeedback.language.train_interpreter import TrainConfig, generate_training_feedback, train_interpreter
 
     from nlfeedback.jsonl import atomic_path, check_output
 
-    inputs = [*(feedback or []), *(trajectories or [])]
+    inputs = [*(feedback or []), *(trajectories or []), *(dev or [])]
     check_output(out, inputs=inputs, can_append=False, can_force=False)  # before hours of training
     if not generate and not feedback:
         raise NlfError("give --feedback/--trajectories, --generate, or both")
     if feedback and not trajectories:
         raise NlfError("--feedback needs --trajectories")
     fb, trajs_map = _load(feedback, trajectories) if feedback else ([], {})
+    if dev and not trajectories:
+        raise NlfError("--dev needs --trajectories (the development remarks' trajectories among them)")
+    dev_items, _ = _load(dev, trajectories) if dev else ([], {})
     if generate:
         names = [t.strip() for t in tasks.split(",") if t.strip()]
         gen_trajs, gen_fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed)
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats,
-                         reader=ReaderConfig(train_layers=train_layers))
+                         reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words))
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:
-        interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance)
+        interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance,
+                                           dev=[x for x in dev_items if isinstance(x, TextFeedback)])
     with atomic_path(out, inputs=inputs, can_force=False) as tmp:
         interp.save(tmp)
     console.print(f"trained on {report['remarks']} remarks ({report['human_remarks']} human, {report['critic_remarks']} "
                   f"critic) about {report['trajectories']} trajectories, {report['epochs']} epochs in "
                   f"{report['seconds']:.0f} s; saved {out}", soft_wrap=True, markup=False)
+    if "about_threshold" in report:
+        console.print(f"'about' threshold chosen on {len(dev_items)} development remarks: {report['about_threshold']}")
 
 
 def _table(title: str, rows: dict) -> Table:
     table = Table(title=title, title_justify="left")
     for col in ("", "items", "sign err", "attr P", "attr R", "attr F1", "probes", "neg. flip fail", "clauses",
-                "clause sign err", "missed"):
+                "clause sign err", "missed", "rules", "rule err"):
         table.add_column(col, justify="left" if not col else "right")
 
     def fmt(v):
@@ -129,7 +142,7 @@ def _table(title: str, rows: dict) -> Table:
         table.add_row(name, fmt(r["items"]), fmt(r["sign_error_rate"]), fmt(r["attribution_precision"]),
                       fmt(r["attribution_recall"]), fmt(r["attribution_f1"]), fmt(r["probes"]),
                       fmt(r["negation_flip_failure"]), fmt(r["clauses"]), fmt(r["clause_sign_error_rate"]),
-                      fmt(r["missed_rate"]))
+                      fmt(r["missed_rate"]), fmt(r["rules"]), fmt(r["rule_error_rate"]))
     return table
 
 
