@@ -87,6 +87,7 @@ def train_interpreter_command(
     dev: Annotated[list[Path] | None, typer.Option(help=(
         "Labelled remarks kept out of training, to choose the reader's 'about' threshold on (their "
         "trajectories among --trajectories)."))] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out checkpoint (once training succeeds).")] = False,
 ) -> None:
     """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
 
@@ -100,7 +101,7 @@ def train_interpreter_command(
     from nlfeedback.jsonl import atomic_path, check_output
 
     inputs = [*(feedback or []), *(trajectories or []), *(dev or [])]
-    check_output(out, inputs=inputs, can_append=False, can_force=False)  # before hours of training
+    check_output(out, inputs=inputs, force=force, can_append=False)  # before hours of training
     if not generate and not feedback:
         raise NlfError("give --feedback/--trajectories, --generate, or both")
     if feedback and not trajectories:
@@ -120,7 +121,7 @@ def train_interpreter_command(
     with progress_bar("training") as advance:
         interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance,
                                            dev=[x for x in dev_items if isinstance(x, TextFeedback)])
-    with atomic_path(out, inputs=inputs, can_force=False) as tmp:
+    with atomic_path(out, inputs=inputs, force=force) as tmp:
         interp.save(tmp)
     console.print(f"trained on {report['remarks']} remarks ({report['human_remarks']} human, {report['critic_remarks']} "
                   f"critic) about {report['trajectories']} trajectories, {report['epochs']} epochs in "

@@ -41,3 +41,16 @@ def write_lines(path: Path, records: list[dict | str]) -> Path:
         for r in records:
             fh.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_as_a_terminal_delivers_it():
+    """A shell that starts a job in the background (`cmd &`, CI runners) hands it SIGINT *ignored*, and an
+    ignored SIGINT stays ignored in every child: Ctrl-C could then never reach the commands the signal
+    tests start. Catching it here (Python's own handler) gives this process and its children the default
+    disposition, as under a terminal."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield

@@ -220,8 +220,13 @@ def test_train_interpreter_cli(tmp_path):
     assert back.meta["config"]["reader"]["train_layers"] == 1 and back.meta["report"]["remarks"] == 30
     r = invoke("train-interpreter", "--out", str(tmp_path / "other.pt"))
     assert r.exit_code == 1 and "--generate" in r.output
-    r = invoke("train-interpreter", "--generate", "--out", str(out))  # never replaces a checkpoint
-    assert r.exit_code == 1 and "already exists; delete it first" in r.output
+    before = out.read_bytes()
+    r = invoke("train-interpreter", "--generate", "--out", str(out))  # replaces a checkpoint only with --force
+    assert r.exit_code == 1 and "already exists; pass --force" in r.output and out.read_bytes() == before
+    r = invoke("train-interpreter", "--generate", "--tasks", "doorkey-5x5", "--items", "30", "--episodes", "5",
+               "--epochs", "1", "--train-layers", "1", "--seed", "1", "--out", str(out), "--force")
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() != before and TrainedInterpreter.load(out).meta["config"]["seed"] == 1
 
 
 def test_bench_interpret_json():
