@@ -443,18 +443,23 @@ class OutputWriter(JsonlWriter):
         _note_unchanged(exc, self.final_path, self.existed, self.append and self.existed)
 
 
+def string_values(lines: Iterable[bytes], key: str) -> set[str]:
+    """Every ``key`` value (a string) on JSONL ``lines``; lines that do not parse are skipped."""
+    found: set[str] = set()
+    for raw in lines:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get(key), str):
+            found.add(value[key])
+    return found
+
+
 def _values_of(path: Path, key: str) -> set[str]:
     """Every ``key`` value (a string) on the lines of a JSONL file; lines that do not parse are skipped."""
-    found: set[str] = set()
     with open(path, "rb") as fh:
-        for raw in fh:
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(value, dict) and isinstance(value.get(key), str):
-                found.add(value[key])
-    return found
+        return string_values(fh, key)
 
 
 def open_output(path: str | Path, *, append: bool = False, force: bool = False, fsync: bool = False,

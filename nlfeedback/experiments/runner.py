@@ -507,22 +507,19 @@ def _run_pool(sweep: _Sweep, cell_fn: CellFn, workers: int, notice: Callable[[st
         while stopping is None and pending and len(in_flight) < workers:
             cell = pending.popleft()
             in_flight[pool.submit(execute_cell, cell_fn, cell, run, sweep.prepare(cell))] = cell
-        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
         broken: list[Cell] = []
-        for fut in finished:
-            cell = in_flight.pop(fut)
-            if isinstance(fut.exception(), BrokenProcessPool):
-                broken.append(cell)
-            else:
-                _collect_local(sweep, cell, fut, run)
-        if broken:  # a worker died: every future still in flight fails with it; restart the pool
-            rest, _ = wait(in_flight)
-            for fut in rest:
+
+        def take(done) -> None:  # collect finished cells; those lost with a dead worker go to ``broken``
+            for fut in done:
                 cell = in_flight.pop(fut)
                 if isinstance(fut.exception(), BrokenProcessPool):
                     broken.append(cell)
                 else:
                     _collect_local(sweep, cell, fut, run)
+
+        take(wait(in_flight, return_when=FIRST_COMPLETED)[0])
+        if broken:  # a worker died: every future still in flight fails with it; restart the pool
+            take(wait(in_flight)[0])
             procs = dict(getattr(pool, "_processes", None) or {})
             pool.shutdown(wait=True, cancel_futures=True)
             codes = "; ".join(f"pid {pid}: {_exit_reason(p.exitcode)}" for pid, p in sorted(procs.items()))

@@ -11,7 +11,6 @@ file or already written by it, checking what other writers appended and appendin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -20,7 +19,7 @@ from typing import Any
 
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import FEEDBACK_SCHEMA, FeedbackBase, PreferenceFeedback, TextFeedback, parse_feedback
-from nlfeedback.jsonl import JsonlWriter, OutputWriter, ReadResult, read_records
+from nlfeedback.jsonl import JsonlWriter, OutputWriter, ReadResult, read_records, string_values
 from nlfeedback.trajectory import Trajectory
 
 
@@ -66,18 +65,10 @@ def read_feedback(path: str | Path, trajectories: Mapping[str, Trajectory] | Non
 
 def existing_ids(path: Path) -> set[str]:
     """Ids already in a feedback file (lines that do not parse are ignored here; readers report them)."""
-    ids: set[str] = set()
     if not path.exists():
-        return ids
+        return set()
     with open(path, "rb") as fh:
-        for raw in fh:
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(value, dict) and isinstance(value.get("id"), str):
-                ids.add(value["id"])
-    return ids
+        return string_values(fh, "id")
 
 
 class FeedbackWriter:
@@ -111,13 +102,7 @@ class FeedbackWriter:
         if end < 0:
             return
         self._offset += end + 1
-        for raw in data[:end + 1].splitlines():
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(value, dict) and isinstance(value.get("id"), str):
-                self._ids.add(value["id"])
+        self._ids |= string_values(data[:end + 1].splitlines(), "id")
 
     def write(self, fb: FeedbackBase) -> None:
         if self._writer.held:
