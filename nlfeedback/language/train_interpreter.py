@@ -193,14 +193,12 @@ def choose_about_threshold(interp: TrainedInterpreter, items: Sequence[TextFeedb
 
     rows = []
     for th in grid:
-        interp.about = float(th)
-        interp._readings.clear()
+        interp.set_about_threshold(th)
         o = run_evaluation(interp, items, dict(trajectories), probes=False).report().overall.as_dict()
         rows.append({"about_threshold": float(th), "attribution_f1": o["attribution_f1"],
                      "clause_sign_error_rate": o["clause_sign_error_rate"], "missed_rate": o["missed_rate"]})
     best = max(rows, key=lambda r: r["attribution_f1"] - (r["clause_sign_error_rate"] or 0.0))
-    interp.about = best["about_threshold"]
-    interp._readings.clear()
+    interp.set_about_threshold(best["about_threshold"])
     interp.meta["about_threshold"] = interp.about
     return interp.about, rows
 

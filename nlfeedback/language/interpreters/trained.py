@@ -96,6 +96,11 @@ class TrainedInterpreter:
             raise NlfError(str(e)) from None
         return cls(model, meta)
 
+    def set_about_threshold(self, threshold: float) -> None:
+        """Read steps at or above ``threshold``; readings made with the old one are dropped (predictions kept)."""
+        self.about = float(threshold)
+        self._readings.clear()
+
     def save(self, path: str | Path) -> None:
         from nlfeedback.language.reader import save_reader
 
