@@ -1,5 +1,9 @@
 """Line-oriented JSONL reading and writing shared by every record type.
 
+Lines are parsed and serialised by the :mod:`jsonlines` library (``jsonlines.Reader`` with a strict
+``loads``: no NaN or Infinity, no key twice in one object; ``jsonlines.Writer``); this module adds the
+``path:line:`` errors, the file lock, ``fsync`` and the all-or-nothing outputs on top.
+
 Reading reports each bad line as ``path:line: reason`` (a :class:`RecordError`) and either stops at the
 first one (default) or skips and counts (``skip_invalid=True``). A final line without a newline is a
 write that was cut short (crash, Ctrl-C, full disk): it is reported, never parsed.
@@ -18,6 +22,7 @@ locked write) only when the command succeeds. A failure, Ctrl-C or SIGTERM leave
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -29,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import jsonlines
 from pydantic import ValidationError
 
 from nlfeedback.errors import NlfError, RecordError
@@ -55,35 +61,85 @@ def format_validation_error(err: ValidationError) -> str:
     return "; ".join(parts) + more
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    """Yield ``(line_number, raw_line_without_newline, has_newline)`` for every line of a file."""
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            has_newline = raw.endswith(b"\n")
-            yield number, raw.rstrip(b"\n").rstrip(b"\r"), has_newline
+class _Lines:
+    """The lines of a JSONL file as :class:`jsonlines.Reader` reads them, without their line endings.
+
+    A final line without a newline (a write cut short) is held back, never parsed: :attr:`truncated` is
+    its number once iteration ends. jsonlines drops one leading record separator or BOM from a line;
+    a line that starts with one gets a record separator in front, so that the JSON parser still sees
+    (and rejects) the original text.
+    """
+
+    def __init__(self, fh: Iterable[bytes]) -> None:
+        self._fh = fh
+        self.number = 0  # the line last handed to the reader
+        self.escaped = False  # whether it got a record separator in front
+        self.truncated: int | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        for number, raw in enumerate(self._fh, start=1):
+            self.number = number
+            if not raw.endswith(b"\n"):
+                self.truncated = number
+                return
+            raw = raw.rstrip(b"\n").rstrip(b"\r")
+            self.escaped = raw.startswith(_SKIPPED_BY_JSONLINES)
+            yield b"\x1e" + raw if self.escaped else raw
 
 
-def decode_json_line(path: Path, number: int, raw: bytes, has_newline: bool) -> dict[str, Any] | None:
-    """Parse one raw line into a JSON object, or raise :class:`RecordError`. Blank lines give ``None``."""
-    if not has_newline:
-        raise RecordError(
-            path, number, "truncated final line (no trailing newline: the write was cut short); not parsed"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise RecordError(path, number, f"not valid UTF-8 (byte {e.start})") from None
+_SKIPPED_BY_JSONLINES = (b"\x1e", "\ufeff".encode("utf-8"))
+_BLANK = object()  # what :func:`_strict_loads` gives for a blank line
+
+
+def _strict_loads(text: str) -> Any:
+    """``json.loads`` for records: no NaN or Infinity, no key twice in one object; blank text is
+    :data:`_BLANK`. Every failure is a ``ValueError`` (jsonlines turns it into ``InvalidLineError``)."""
     if not text.strip():
-        return None
+        return _BLANK
     try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_keys)
-    except json.JSONDecodeError as e:
-        raise RecordError(path, number, f"invalid JSON: {e.msg} at column {e.colno}") from None
-    except (ValueError, RecursionError) as e:
-        raise RecordError(path, number, f"invalid JSON: {str(e)[:120] or type(e).__name__}") from None
-    if not isinstance(value, dict):
-        raise RecordError(path, number, f"expected a JSON object, got {type(value).__name__}")
-    return value
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_keys)
+    except RecursionError as e:
+        raise ValueError(str(e)[:120] or type(e).__name__) from None
+
+
+def _line_error(path: Path, number: int, err: jsonlines.InvalidLineError, escaped: bool) -> RecordError:
+    """The project's message for a line jsonlines could not read (``escaped``: see :class:`_Lines`)."""
+    cause = err.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return RecordError(path, number, f"not valid UTF-8 (byte {cause.start - escaped})")
+    if isinstance(cause, json.JSONDecodeError):
+        return RecordError(path, number, f"invalid JSON: {cause.msg} at column {cause.colno}")
+    if isinstance(cause, ValueError):
+        return RecordError(path, number, f"invalid JSON: {str(cause)[:120] or type(cause).__name__}")
+    return RecordError(path, number, f"invalid JSON: {err}")
+
+
+def json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
+    """``(line_number, object)`` for every non-blank line of a JSONL file, parsed by :mod:`jsonlines`, or
+    ``(line_number, RecordError)`` for a line that is not one JSON object (not UTF-8, invalid JSON, a key
+    twice, NaN, not an object, or a final line cut short: reported, never parsed)."""
+    with open(path, "rb") as fh:
+        lines = _Lines(fh)
+        with jsonlines.Reader(lines, loads=_strict_loads) as reader:
+            while True:
+                try:
+                    value = reader.read(allow_none=True)
+                except EOFError:
+                    break
+                except jsonlines.InvalidLineError as e:
+                    yield lines.number, _line_error(path, lines.number, e, lines.escaped)
+                    continue
+                if value is _BLANK:
+                    continue
+                if not isinstance(value, dict):
+                    yield lines.number, RecordError(path, lines.number,
+                                                    f"expected a JSON object, got {type(value).__name__}")
+                    continue
+                yield lines.number, value
+    if lines.truncated is not None:
+        yield lines.truncated, RecordError(
+            path, lines.truncated, "truncated final line (no trailing newline: the write was cut short); not parsed"
+        )
 
 
 def _reject_constant(name: str) -> Any:
@@ -141,11 +197,10 @@ def read_records(
         raise NlfError(f"{path}: is a directory, expected a JSONL file")
     result: ReadResult[T] = ReadResult(path)
     seen: dict[str, int] = {}
-    for number, raw, has_newline in iter_lines(path):
+    for number, value in json_objects(path):
         try:
-            value = decode_json_line(path, number, raw, has_newline)
-            if value is None:
-                continue
+            if isinstance(value, RecordError):
+                raise value
             problem = check_schema(value, schema)
             if problem:
                 raise RecordError(path, number, problem)
@@ -186,6 +241,19 @@ def check_appendable(path: Path) -> None:
             "truncated final line (no trailing newline); refusing to append after it. "
             "Inspect the file and remove or complete that line first.",
         )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One JSONL line (UTF-8, ending in a newline) as :class:`jsonlines.Writer` writes it; NaN and
+    Infinity are refused (``ValueError``), as is anything JSON cannot hold (``TypeError``)."""
+    buf = io.BytesIO()
+    with jsonlines.Writer(buf, dumps=_dumps) as writer:
+        writer.write(record)
+    return buf.getvalue()
 
 
 class JsonlWriter:
@@ -229,7 +297,7 @@ class JsonlWriter:
         return os.fstat(self._fd).st_size
 
     def write(self, record: dict[str, Any]) -> None:
-        self.write_bytes((json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"))
+        self.write_bytes(encode_line(record))
 
     def write_bytes(self, line: bytes) -> None:
         """Append whole lines (``line`` ends with a newline) in one locked write."""
@@ -446,14 +514,16 @@ class OutputWriter(JsonlWriter):
 def string_values(lines: Iterable[bytes], key: str) -> set[str]:
     """Every ``key`` value (a string) on JSONL ``lines``; lines that do not parse are skipped."""
     found: set[str] = set()
-    for raw in lines:
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get(key), str):
-            found.add(value[key])
-    return found
+    with jsonlines.Reader(lines) as reader:
+        while True:
+            try:
+                value = reader.read(allow_none=True)
+            except EOFError:
+                return found
+            except (jsonlines.InvalidLineError, RecursionError):
+                continue
+            if isinstance(value, dict) and isinstance(value.get(key), str):
+                found.add(value[key])
 
 
 def _values_of(path: Path, key: str) -> set[str]:
