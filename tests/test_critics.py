@@ -10,10 +10,10 @@ import pytest
 from nlfeedback.critics import CritiqueStats, TeacherNoise, critique, parse_noise
 from nlfeedback.critics.cost import DEFAULT_COSTS, parse_costs
 from nlfeedback.envs import get_task
-from nlfeedback.envs.judgement import judge
 from nlfeedback.errors import NlfError
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
+from nlfeedback.truth.judgement import judge
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,11 @@ from minigrid.core.world_object import Ball, Box, Door, Goal, Key, Wall
 from nlfeedback.critics import critique
 from nlfeedback.envs import get_task
 from nlfeedback.envs.events import EventTracker
-from nlfeedback.envs.judgement import (
+from nlfeedback.envs.keys_distractor import KeysDistractorEnv
+from nlfeedback.policies import make_policy
+from nlfeedback.rollout import record_episode
+from nlfeedback.trajectory import replay_steps
+from nlfeedback.truth.judgement import (
     PROGRESS_SCALE,
     door_locked,
     event_value,
@@ -29,10 +33,6 @@ from nlfeedback.envs.judgement import (
     layout_floor,
     steps_to_go,
 )
-from nlfeedback.envs.keys_distractor import KeysDistractorEnv
-from nlfeedback.policies import make_policy
-from nlfeedback.rollout import record_episode
-from nlfeedback.trajectory import replay_steps
 
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)
 ISSUE_LOOP = (FORWARD, LEFT, LEFT, FORWARD, RIGHT, RIGHT)

@@ -475,8 +475,8 @@ HUMAN_STYLE_REMARKS_3 = [tuple(x) for x in json.loads((Path(__file__).parent / "
 @pytest.fixture(scope="module")
 def moment_runs():
     """moment → (a trajectory where it happens, its steps): the runs the remark lists are read on."""
-    from nlfeedback.critics.moments import find_moments
-    from nlfeedback.envs.judgement import judge
+    from nlfeedback.truth.judgement import judge
+    from nlfeedback.truth.moments import find_moments
 
     pool = []
     for name, seed in (("doorkey-5x5", 11), ("keys-distractor", 12), ("lavagap-5", 13)):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nlfeedback.critics.moments import REFERENTS
 from nlfeedback.critics.phrasebank import load_phrasebank, parse_phrasebank
 from nlfeedback.errors import NlfError
+from nlfeedback.truth.moments import REFERENTS
 
 
 @pytest.mark.parametrize("split, minimum", [("train", 300), ("heldout", 100)])

@@ -405,9 +405,9 @@ def test_a_trajectory_with_altered_actions_trains_nothing(tmp_path, doorkey_traj
 
 
 def test_replays_for_training_and_metrics_check_the_digest_and_cache_by_content(doorkey_trajectories):
-    from nlfeedback.envs.judgement import judge
     from nlfeedback.reward.observations import trajectory_states
     from nlfeedback.trajectory import Trajectory
+    from nlfeedback.truth.judgement import judge
 
     good = doorkey_trajectories[0]
     bad = Trajectory.model_validate(tampered(good))

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from nlfeedback.agents.envs import make_env
-from nlfeedback.envs.judgement import WASTED_VERBS
 from nlfeedback.envs.tasks import Task
 from nlfeedback.policies.planner import find_cells
 from nlfeedback.reward.model import RewardModel
+from nlfeedback.truth.judgement import WASTED_VERBS
 
 BAD_EVENTS = ("entered:lava", "bumped:wall")
 

@@ -21,7 +21,6 @@ from nlfeedback.critics.noise import TeacherNoise
 from nlfeedback.critics.preference import DEFAULT_SEGMENT, choose_segment, noisy_preference, true_preference
 from nlfeedback.critics.scalar import SCALE, noisy_rating, true_rating
 from nlfeedback.critics.sketch import noisy_curve, true_curve
-from nlfeedback.envs.judgement import judge
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import (
     KINDS,
@@ -37,6 +36,7 @@ from nlfeedback.feedback.schema import (
 )
 from nlfeedback.feedback.store import utc_now
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.truth.judgement import judge
 
 
 @dataclass

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 from minigrid.core.constants import COLOR_NAMES
 
-from nlfeedback.critics.moments import REFERENTS, Moment, episode_quality, find_moments, pattern_steps
 from nlfeedback.critics.noise import TeacherNoise
 from nlfeedback.critics.phrasebank import PhraseBank, Template, load_phrasebank, render
-from nlfeedback.critics.temporal import TimeRef, time_refs
-from nlfeedback.envs.judgement import judge
 from nlfeedback.feedback.schema import Clause, TextIntent
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.truth.judgement import judge
+from nlfeedback.truth.moments import REFERENTS, Moment, episode_quality, find_moments, pattern_steps
+from nlfeedback.truth.temporal import TimeRef, time_refs
 
 FORMS = {"moment": 0.6, "episode": 0.17, "mixed": 0.15, "vague": 0.08}
 TEMPORAL_SHARE = 0.35  # chance of a temporal phrasing when one is possible

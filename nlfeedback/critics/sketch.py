@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nlfeedback.critics.noise import TeacherNoise
-from nlfeedback.envs.judgement import Judgement
+from nlfeedback.truth.judgement import Judgement
 
 SMOOTHING = 0.5
 LAG = 1

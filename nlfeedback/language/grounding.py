@@ -1,10 +1,10 @@
 """Grounding: which steps of a trajectory a parsed clause is about.
 
-A parse names a *moment* (the taxonomy of :mod:`nlfeedback.critics.moments`: lava, wall bumps, spinning,
+A parse names a *moment* (the taxonomy of :mod:`nlfeedback.truth.moments`: lava, wall bumps, spinning,
 the right key, …; or the whole episode), optionally a temporal reference (an explicit step number, the
 start / middle / end of the episode, or after / before an anchor event) and a scope. Grounding finds
 the moment's occurrences in the trajectory's events and keeps those the temporal reference picks out
-(windows as in :mod:`nlfeedback.critics.temporal`). Interpreters see what a person watching saw: the
+(windows as in :mod:`nlfeedback.truth.temporal`). Interpreters see what a person watching saw: the
 events and replayed states, never the feedback giver's intent.
 """
 
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from minigrid.core.constants import COLOR_NAMES
 
-from nlfeedback.critics.moments import Moment, find_moments, pattern_steps
-from nlfeedback.critics.temporal import AFTER_WINDOW, windows
-from nlfeedback.envs.judgement import judge
 from nlfeedback.feedback.schema import Clause
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.truth.judgement import judge
+from nlfeedback.truth.moments import Moment, find_moments, pattern_steps
+from nlfeedback.truth.temporal import AFTER_WINDOW, windows
 
 NUMBER = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.])")
 

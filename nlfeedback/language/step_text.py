@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nlfeedback.envs.judgement import judge
 from nlfeedback.envs.tasks import ACTION_NAMES
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.truth.judgement import judge
 
 # what kind of thing happened, as flags beside the step text (event name prefixes)
 _EVENT_KINDS = ("bumped", "entered:lava", "reached:goal", "picked_up", "dropped", "unlocked", "opened", "closed",

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from nlfeedback.critics.moments import pattern_steps
-from nlfeedback.envs.judgement import judge
 from nlfeedback.feedback.schema import Clause
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.truth.judgement import judge
+from nlfeedback.truth.moments import pattern_steps
 
 TARGETS_SCHEMA = "nlf.targets/1"
 BROAD = ("episode", "vague")

@@ -1,7 +1,7 @@
 """Reward metrics: a learned reward against the ground truth on held-out trajectories.
 
 * ``reward_spearman``: Spearman rank correlation between the learned r(s, a) and the dense ground truth
-  (the judged step values of :mod:`nlfeedback.envs.judgement`: progress plus event values) over all steps.
+  (the judged step values of :mod:`nlfeedback.truth.judgement`: progress plus event values) over all steps.
   The task's own reward is sparse (non-zero only at the goal), so a rank correlation against it says
   little; the judged values are its documented dense shaping.
 * ``event_sign_agreement``: for steps with each event — stepping into lava (should be negative), reaching
@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from nlfeedback.envs.judgement import judge
 from nlfeedback.envs.tasks import NUM_ACTIONS
 from nlfeedback.reward.model import RewardModel
 from nlfeedback.reward.observations import trajectory_states
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.truth.judgement import judge
 
 EVENTS = {"lava": ("entered:lava", -1), "goal": ("reached:goal", 1), "key": ("picked_up:key", 1),
           "door": ("unlocked:door", 1), "wall_bump": ("bumped:wall", -1)}

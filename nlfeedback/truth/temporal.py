@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nlfeedback.critics.moments import Moment
+from nlfeedback.truth.moments import Moment
 
 AFTER_WINDOW = 3
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nlfeedback.envs.judgement import WASTED_VERBS, Judgement
 from nlfeedback.trajectory import Trajectory
+from nlfeedback.truth.judgement import WASTED_VERBS, Judgement
 
 REFERENTS = {
     "lava": "lava", "wall_bump": "wall", "spin": "turning", "drop_key": "key", "wrong_key": "key",
