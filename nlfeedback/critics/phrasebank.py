@@ -1,7 +1,9 @@
-"""Phrase banks: the templates scripted language critics render intents with (``data/phrasebanks``).
+"""Phrase banks: the templates scripted language critics render intents with (package data,
+``nlfeedback/resources/phrasebanks``).
 
-The format is documented in ``data/phrasebanks/FORMAT.md``. Each split (``train``, ``heldout``) is a TOML
-file of template groups plus temporal-reference fillers (``[when]``) and anchors (``[anchor]``).
+The format is documented in ``nlfeedback/resources/phrasebanks/FORMAT.md``. Each split (``train``,
+``heldout``) is a TOML file of template groups plus temporal-reference fillers (``[when]``) and anchors
+(``[anchor]``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from nlfeedback.data import data_dir
+from nlfeedback.data import resource
 from nlfeedback.errors import NlfError
 
 SPLITS = ("train", "heldout")
@@ -127,7 +129,7 @@ def load_phrasebank(split: str) -> PhraseBank:
     """The phrase bank of a split (``train`` or ``heldout``)."""
     if split not in SPLITS:
         raise NlfError(f"unknown phrasing split {split!r}; valid: {', '.join(SPLITS)}")
-    return parse_phrasebank(data_dir() / "phrasebanks" / f"{split}.toml", split)
+    return parse_phrasebank(resource("phrasebanks", f"{split}.toml"), split)
 
 
 class _Slots(dict):

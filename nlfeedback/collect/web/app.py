@@ -41,7 +41,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources import files
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -66,7 +66,7 @@ from nlfeedback.envs.tasks import ACTION_NAMES
 from nlfeedback.errors import NlfError
 from nlfeedback.jsonl import unique_keys
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = files("nlfeedback.collect.web") / "static"  # package data
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 TOKEN_COOKIE = "nlf_token"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}

@@ -23,7 +23,7 @@ from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.language.targets import Reading
 from nlfeedback.trajectory import Trajectory
 
-DEFAULT_CHECKPOINT = "models/interpreter-trained.pt"
+DEFAULT_CHECKPOINT = "models/interpreter-trained.pt"  # package data, under nlfeedback/resources/
 ABOUT = 0.5  # a step is read when the reader is at least this sure the remark is about it
 GENERAL = 0.5
 BATCH = 64  # rows per step-head batch
@@ -31,9 +31,10 @@ MEMO_LIMIT = 200_000  # memoised readings kept before the memo is cleared
 
 
 def default_checkpoint() -> Path:
-    from nlfeedback.data import data_dir
+    """The shipped checkpoint, installed with the package (``nlfeedback/resources/models/``)."""
+    from nlfeedback.data import resource
 
-    return data_dir() / DEFAULT_CHECKPOINT
+    return resource(*DEFAULT_CHECKPOINT.split("/"))
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
