@@ -55,7 +55,7 @@ def train_agent_command(
 
     the_task = get_task(task)
     if online:
-        from nlfeedback.agents.online import OnlineConfig, run_online
+        from nlfeedback.experiments.online import OnlineConfig, run_online
 
         if critic is None or reward != "oracle":
             raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")

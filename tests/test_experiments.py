@@ -146,7 +146,7 @@ def test_shipped_configs_are_valid():
 
 
 def test_run_defaults_follow_the_online_loop():
-    online = pytest.importorskip("nlfeedback.agents.online")
+    online = pytest.importorskip("nlfeedback.experiments.online")
     defaults = online.OnlineConfig()
     assert {k: getattr(defaults, k) for k in RUN_DEFAULTS} == RUN_DEFAULTS
 

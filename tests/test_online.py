@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 import nlfeedback
 from cli.main import app
-from nlfeedback.agents.online import OnlineConfig, budget_schedule, run_online, step_schedule
 from nlfeedback.errors import NlfError
+from nlfeedback.experiments.online import OnlineConfig, budget_schedule, run_online, step_schedule
 from nlfeedback.feedback.store import read_feedback
 from nlfeedback.reward.model import RewardModel
 from nlfeedback.trajectory import load_trajectories
@@ -73,7 +73,7 @@ def test_online_text_reports_interpretation_metrics(tmp_path):
 
 
 def test_text_runs_record_the_trained_checkpoint_they_read_with():
-    from nlfeedback.agents.online import _interpreter_record
+    from nlfeedback.experiments.online import _interpreter_record
     from nlfeedback.language.interpreters.trained import default_checkpoint
 
     record = _interpreter_record(OnlineConfig(kind="text", interpreter="trained"))

@@ -1,1 +1,2 @@
-"""Ablations: configs (``config``), the sweep runner with local and Ray backends (``runner``), the report (``report``)."""
+"""The online feedback loop (``online``) and ablations of it: configs (``config``), the sweep runner with
+local and Ray backends (``runner``), the report (``report``)."""

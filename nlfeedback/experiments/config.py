@@ -40,7 +40,7 @@ from nlfeedback.errors import NlfError
 FEEDBACK_KINDS = ("text", "sketch", "scalar", "preference")
 ALL_KINDS = (*FEEDBACK_KINDS, "oracle")
 
-# The online loop's defaults (nlfeedback.agents.online.OnlineConfig); a test keeps them in step.
+# The online loop's defaults (nlfeedback.experiments.online.OnlineConfig); a test keeps them in step.
 RUN_DEFAULTS: dict[str, int] = {"steps": 150_000, "rounds": 5, "eval_every": 10_000, "eval_episodes": 20}
 
 _TOP_KEYS = ("name", "description", "grid", "run")
@@ -108,7 +108,7 @@ class Cell:
         return {"key": self.key, "label": self.label, **asdict(self)}
 
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
-        """Keyword arguments for ``OnlineConfig`` (nlfeedback.agents.online)."""
+        """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **asdict(run)}
         if self.kind != "oracle":
             kw["budget"] = self.budget

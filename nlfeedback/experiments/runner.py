@@ -65,8 +65,8 @@ CellFn = Callable[[Cell, RunSettings, Path], dict[str, Any]]
 
 
 def run_cell(cell: Cell, run: RunSettings, out_dir: Path) -> dict[str, Any]:
-    """The real cell: the online feedback loop (``nlfeedback.agents.online.run_online``) for one cell."""
-    from nlfeedback.agents.online import OnlineConfig, run_online
+    """The real cell: the online feedback loop (``nlfeedback.experiments.online.run_online``) for one cell."""
+    from nlfeedback.experiments.online import OnlineConfig, run_online
 
     return run_online(OnlineConfig(**cell.online_kwargs(run)), out_dir)
 

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import torch
 
 from nlfeedback.agents.envs import make_vec_env
+from nlfeedback.agents.evaluation import gaming_flag
 from nlfeedback.agents.reward_wrapper import RewardVecEnvWrapper
 from nlfeedback.agents.train import AgentConfig, EvalCallback, make_ppo, train_agent
 from nlfeedback.critics import critique
@@ -32,6 +33,10 @@ from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
 from nlfeedback.jsonl import JsonlWriter
+from nlfeedback.language.evaluate import evaluate_interpreter
+from nlfeedback.language.interpreters import make_interpreter
+from nlfeedback.language.interpreters.trained import default_checkpoint
+from nlfeedback.metrics.reward import reward_metrics
 from nlfeedback.policies import make_policy
 from nlfeedback.policies.checkpoint import CheckpointPolicy
 from nlfeedback.reward.data import build_reward_data
@@ -39,7 +44,7 @@ from nlfeedback.reward.model import RewardModel
 from nlfeedback.reward.train import RewardConfig, train_reward
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
-from nlfeedback.versions import package_versions
+from nlfeedback.versions import file_digest, package_versions, source_revision
 
 KINDS = ("text", "sketch", "scalar", "preference", "oracle")
 INITIAL = ("noisy-expert", "random")
@@ -100,8 +105,6 @@ def step_schedule(steps: int, rounds: int) -> list[int]:
 def _interpreter(config: OnlineConfig):
     if config.kind != "text":
         return None
-    from nlfeedback.language.interpreters import make_interpreter
-
     return make_interpreter(config.interpreter)
 
 
@@ -112,9 +115,6 @@ def _interpreter_record(config: OnlineConfig) -> dict[str, Any] | None:
         return None
     record: dict[str, Any] = {"name": config.interpreter}
     if config.interpreter == "trained":
-        from nlfeedback.language.interpreters.trained import default_checkpoint
-        from nlfeedback.versions import file_digest
-
         path = default_checkpoint()
         record.update(checkpoint=str(path), sha256=file_digest(path))
     return record
@@ -206,14 +206,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
 def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[FeedbackBase],
             trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float,
             interp_record: dict[str, Any] | None = None) -> dict[str, Any]:
-    from nlfeedback.agents.evaluation import gaming_flag
-    from nlfeedback.metrics.reward import reward_metrics
-    from nlfeedback.versions import source_revision
-
     interpretation = None
     if config.kind == "text" and interp is not None and trajs is not None:
-        from nlfeedback.language.evaluate import evaluate_interpreter
-
         text = [fb for fb in items if isinstance(fb, TextFeedback)]
         interpretation = evaluate_interpreter(interp, text, trajs).to_json()
     rmetrics = None
