@@ -39,6 +39,7 @@ def train_reward_command(
     """
     from cli.interpret import _load
     from nlfeedback.jsonl import atomic_path, check_output
+    from nlfeedback.language.apply import interpret_feedback
     from nlfeedback.language.interpreters import make_interpreter
     from nlfeedback.reward.data import build_reward_data
     from nlfeedback.reward.train import RewardConfig, train_reward
@@ -47,7 +48,8 @@ def train_reward_command(
     check_output(out, inputs=inputs, force=force, can_append=False)  # before any work
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter) if kind in ("text", "mixed") and any(f.kind == "text" for f in items) else None
-    data = build_reward_data(items, trajs, kind, interpreter=interp, sketch_mode=sketch_mode, form=form)
+    targets = interpret_feedback(items, trajs, interp) if interp is not None else None  # read after the checks
+    data = build_reward_data(items, trajs, kind, targets=targets, sketch_mode=sketch_mode, form=form)
     config = RewardConfig(obs_mode=obs_mode, form=form, penalties=penalties, failure_floor=failure_floor, epochs=epochs, members=members, seed=seed)
     model, report = train_reward(data, kind, config)
     model.meta["interpreter"] = interpreter if interp is not None else None

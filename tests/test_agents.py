@@ -14,6 +14,7 @@ from nlfeedback.agents.train import AgentConfig, train_agent
 from nlfeedback.critics import critique
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
+from nlfeedback.language.apply import interpret_feedback
 from nlfeedback.language.interpreters import make_interpreter
 from nlfeedback.policies import make_policy
 from nlfeedback.reward.data import build_reward_data
@@ -64,8 +65,9 @@ def test_shaped_rewards_cannot_pay_for_loops(sketch_reward, penalties):
     if penalties:
         trajs = list(rollout(task, make_policy("expert", epsilon=0.3, mistakes=0.5), 20, seed=1))
         fb = list(critique(trajs, "text", budget=30, seed=1))
-        sketch_reward, _ = train_reward(build_reward_data(fb, {t.id: t for t in trajs}, "text",
-                                                          interpreter=make_interpreter("oracle-intent")),
+        by_id = {t.id: t for t in trajs}
+        targets = interpret_feedback(fb, by_id, make_interpreter("oracle-intent"))
+        sketch_reward, _ = train_reward(build_reward_data(fb, by_id, "text", targets=targets),
                                         "text", RewardConfig(epochs=2, penalties=True))
         assert sketch_reward.penalties
 

@@ -12,10 +12,10 @@ from nlfeedback.feedback.labels import import_annotations, label_problems, label
 from nlfeedback.feedback.schema import Clause, Source, TextFeedback
 from nlfeedback.language.evaluate import run_evaluation
 from nlfeedback.language.interpreters import make_interpreter
-from nlfeedback.language.targets import Targets
 from nlfeedback.metrics.interpretation import Tally, clause_reading, gold_of
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
+from nlfeedback.targets import Targets
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ from nlfeedback.language.encoder import Encoder
 from nlfeedback.language.grounding import Parse, ground
 from nlfeedback.language.interpreters import interpret, interpret_many, make_interpreter
 from nlfeedback.language.negation import negate, negation_sign
-from nlfeedback.language.targets import Reading, Targets, rule_targets, targets_from_reading
 from nlfeedback.metrics.interpretation import Tally, flip_failed, score
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
+from nlfeedback.targets import Reading, Targets, rule_targets, targets_from_reading
 
 
 def human(traj, text, fid="fb-h"):
@@ -208,7 +208,7 @@ def test_general_rule_lands_on_other_trajectories(lava_traj):
     assert others
     reading = Reading([Clause(steps=[], polarity=-1, strength=1.0, moment="lava", scope="general",
                               pattern="entered:lava")], [0.9], 0.9)
-    from nlfeedback.language.targets import rules_of
+    from nlfeedback.targets import rules_of
 
     rules = rules_of(reading)
     for other in others[:3]:

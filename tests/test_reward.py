@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 from nlfeedback.critics import critique
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
+from nlfeedback.language.apply import interpret_feedback
 from nlfeedback.language.interpreters import make_interpreter
 from nlfeedback.metrics.reward import reward_metrics
 from nlfeedback.policies import make_policy
@@ -19,6 +20,7 @@ from nlfeedback.reward.model import RewardModel
 from nlfeedback.reward.observations import CHANNELS, one_hot, trajectory_states
 from nlfeedback.reward.train import RewardConfig, train_reward
 from nlfeedback.rollout import rollout
+from nlfeedback.targets import Targets
 
 
 def _fit(loss_fn, n_params=30, steps=600):
@@ -85,7 +87,8 @@ def doorkey():
 def test_reward_from_each_kind_learns_the_goal(kind, budget, doorkey):
     train, test = doorkey
     fb = list(critique(train, kind, budget=budget, seed=0))
-    data = build_reward_data(fb, {t.id: t for t in train}, kind, interpreter=make_interpreter("oracle-intent"))
+    trajs = {t.id: t for t in train}
+    data = build_reward_data(fb, trajs, kind, targets=interpret_feedback(fb, trajs, make_interpreter("oracle-intent")))
     model, report = train_reward(data, kind, RewardConfig(epochs=8, eval_every=4))
     assert report["final"] and all(np.isfinite(v) for v in report["final"].values())
     m = reward_metrics(model, test)
@@ -113,6 +116,27 @@ def test_checkpoint_round_trip_and_shape_errors(tmp_path, doorkey):
     with pytest.raises(NlfError, match="not a readable checkpoint"):
         (tmp_path / "bad.pt").write_bytes(b"x")
         RewardModel.load(tmp_path / "bad.pt")
+
+
+def test_text_reward_data_comes_from_the_targets_given(doorkey):
+    train, _ = doorkey
+    trajs = {t.id: t for t in train}
+    fb = list(critique(train, "text", budget=6, seed=0))
+    targets = list(interpret_feedback(fb, trajs, make_interpreter("oracle-intent")))
+    index = {t.id: i for i, t in enumerate(train)}
+    expected = [(index[t.trajectory_id], int(s), float(t.targets[s]), float(t.weights[s]))
+                for t in targets for s in np.flatnonzero(t.weights > 0)]
+    assert expected and build_reward_data(fb, trajs, "text", targets=targets).steps == expected
+    other = next(iter(rollout(get_task("lavagap-5"), make_policy("random"), 1, seed=0)))
+    spread = Targets(fb[0].id, other.id, "oracle-intent", np.ones(len(other)), np.ones(len(other)), 1.0, rule_of=fb[0].id)
+    assert build_reward_data(fb, {**trajs, other.id: other}, "text", targets=[*targets, spread]).steps == expected
+
+    def unread():
+        raise AssertionError("targets read before the feedback was checked")
+        yield
+
+    with pytest.raises(NlfError, match="missing from the trajectory files"):
+        build_reward_data(fb, {k: v for k, v in trajs.items() if k != fb[0].trajectory_id}, "text", targets=unread())
 
 
 def test_missing_trajectories_and_nan_are_clear_errors(doorkey):

@@ -33,6 +33,7 @@ from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
 from nlfeedback.jsonl import JsonlWriter
+from nlfeedback.language.apply import interpret_feedback
 from nlfeedback.language.evaluate import evaluate_interpreter
 from nlfeedback.language.interpreters import make_interpreter
 from nlfeedback.language.interpreters.trained import default_checkpoint
@@ -175,7 +176,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             spent["seconds"] += sum(fb.annotation_seconds for fb in said)
             say(f"round {k + 1}/{config.rounds}: {len(new)} new trajectories, {len(said)} feedback items "
                 f"({spent['items']} so far); fitting the reward model")
-            data = build_reward_data(items, trajs, config.kind, interpreter=interp, form=config.reward_form)
+            targets = interpret_feedback(items, trajs, interp) if interp is not None else None
+            data = build_reward_data(items, trajs, config.kind, targets=targets, form=config.reward_form)
             rcfg = RewardConfig(form=config.reward_form, penalties=config.reward_penalties,
                                 failure_floor=config.reward_failure_floor, epochs=config.refit_epochs if k else config.reward_epochs,
                                 gamma=agent_cfg.gamma, seed=config.seed + k)

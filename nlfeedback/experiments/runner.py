@@ -56,6 +56,7 @@ from typing import Any
 
 from nlfeedback.errors import NlfError, Terminated, sigterm_as_exception
 from nlfeedback.experiments.config import AblationConfig, Cell, CellSelection, RunSettings
+from nlfeedback.versions import package_versions
 
 RESULT_SCHEMA = "nlf.cell-result/1"
 ABLATION_SCHEMA = "nlf.ablation/1"
@@ -346,8 +347,6 @@ class _Sweep:
 
 def _write_ablation_json(out: Path, config: AblationConfig, config_text: str | None, session: dict[str, Any],
                          extra_versions: tuple[str, ...]) -> dict[str, Any]:
-    from nlfeedback.versions import package_versions
-
     path = out / "ablation.json"
     meta = read_result(path) or {}
     sessions = list(meta.get("sessions", []))

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
-from nlfeedback.language.targets import Targets, rule_targets
+from nlfeedback.targets import Targets, rule_targets
 from nlfeedback.trajectory import Trajectory
 
 BATCH = 256

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
-from nlfeedback.language.targets import Targets, rule_targets
-from nlfeedback.errors import NlfError
 from nlfeedback.metrics.interpretation import (InterpretationReport, flip_failed, gold_of, intended_steps,
                                                 mean_target, score, step_errors)
+from nlfeedback.targets import Targets, rule_targets
 from nlfeedback.trajectory import Trajectory
 
 

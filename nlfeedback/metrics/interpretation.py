@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from nlfeedback.feedback.schema import Clause, TextFeedback
-from nlfeedback.language.targets import Targets
+from nlfeedback.targets import Targets
 
 
 @dataclass

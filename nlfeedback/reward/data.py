@@ -2,7 +2,7 @@
 
 | kind | what the model is fitted to |
 |---|---|
-| text | interpreter targets per step, weighted (general rules spread to every trajectory they match) |
+| text | interpreter targets per step (``Targets``, read by the caller), weighted (general rules spread to every trajectory they match) |
 | sketch | the curve as a potential: Φ(state after each step) ≈ the curve (``potential``, default for the shaped form; the state an episode ends in is read by the terminal value G); or per-step targets from the curve: its differences (progress made by the step; default for the action form) or its values |
 | scalar | the mean reward over the rated segment ≈ the rating mapped to [−1, 1] |
 | preference | Bradley–Terry: P(other segment preferred) = σ(R_other − R_this), R = summed reward |
@@ -12,13 +12,14 @@ Every builder works on one task's trajectories; steps are addressed by (trajecto
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import FeedbackBase, PreferenceFeedback, ScalarFeedback, SketchFeedback, TextFeedback
+from nlfeedback.targets import Targets
 from nlfeedback.trajectory import Trajectory
 
 SKETCH_MODES = ("potential", "difference", "value")
@@ -47,9 +48,16 @@ class RewardData:
 
 
 def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, Trajectory], kind: str, *,
-                      interpreter=None, sketch_mode: str | None = None, form: str = "shaped") -> RewardData:
+                      targets: Iterable[Targets] | None = None, sketch_mode: str | None = None,
+                      form: str = "shaped") -> RewardData:
     """Turn feedback of ``kind`` (``text``, ``sketch``, ``scalar``, ``preference`` or ``mixed``) into data
-    for a reward model of ``form`` (``shaped`` or ``action``)."""
+    for a reward model of ``form`` (``shaped`` or ``action``).
+
+    Text feedback comes as ``targets``: what an interpreter read from the text items, general rules spread
+    (``nlfeedback.language.apply.interpret_feedback(items, trajectories, interpreter)``). They are read only
+    once the feedback has passed its checks, so a lazy iterator interprets nothing when a check fails;
+    targets on trajectories of another task (a rule spread over every trajectory given) are left out.
+    """
     if sketch_mode is None:
         sketch_mode = "potential" if form == "shaped" else "difference"
     if sketch_mode not in SKETCH_MODES:
@@ -75,11 +83,11 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
     data = RewardData(trajs)
     text = [fb for fb in chosen if isinstance(fb, TextFeedback)]
     if text:
-        if interpreter is None:
+        if targets is None:
             raise NlfError("text feedback needs an interpreter (e.g. --interpreter trained)")
-        from nlfeedback.language.apply import interpret_feedback
-
-        for t in interpret_feedback(text, {tr.id: tr for tr in trajs}, interpreter, apply_rules=True):
+        for t in targets:
+            if t.trajectory_id not in index:
+                continue
             i = index[t.trajectory_id]
             for s in np.flatnonzero(t.weights > 0):
                 data.steps.append((i, int(s), float(t.targets[s]), float(t.weights[s])))

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import TextFeedback
-from nlfeedback.language.targets import Reading, Targets, rules_of, targets_from_reading
+from nlfeedback.targets import Reading, Targets, rules_of, targets_from_reading
 from nlfeedback.trajectory import Trajectory
 
 INTERPRETERS = ("keyword", "zero-shot", "trained", "oracle-intent")

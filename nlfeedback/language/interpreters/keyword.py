@@ -16,7 +16,7 @@ from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.fragments import fragment_spans
 from nlfeedback.language.grounding import Parse, ground, step_number
 from nlfeedback.language.negation import NEGATORS
-from nlfeedback.language.targets import Reading
+from nlfeedback.targets import Reading
 from nlfeedback.trajectory import Trajectory
 
 POSITIVE = {"good", "great", "nice", "well", "perfect", "excellent", "awesome", "brilliant", "clean", "quick",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import TextFeedback
-from nlfeedback.language.targets import Reading
+from nlfeedback.targets import Reading
 from nlfeedback.trajectory import Trajectory
 
 

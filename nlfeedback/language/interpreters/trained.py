@@ -20,7 +20,7 @@ import numpy as np
 
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import Clause, TextFeedback
-from nlfeedback.language.targets import Reading
+from nlfeedback.targets import Reading
 from nlfeedback.trajectory import Trajectory
 
 DEFAULT_CHECKPOINT = "models/interpreter-trained.pt"  # package data, under nlfeedback/resources/

@@ -16,7 +16,7 @@ import numpy as np
 from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.language.encoder import shared_encoder
 from nlfeedback.language.fragments import fragment_spans
-from nlfeedback.language.targets import Reading
+from nlfeedback.targets import Reading
 from nlfeedback.trajectory import Trajectory
 
 GOOD = ["good job", "well done, that was right", "great, keep doing that", "nice move", "that was smart",
