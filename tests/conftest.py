@@ -29,6 +29,16 @@ def lava_episode() -> Trajectory:
     raise AssertionError("no lava episode")
 
 
+@pytest.fixture(scope="module")
+def lava_traj():
+    """A lavagap-5 episode of more than three steps that enters the lava (one per test module)."""
+    task = get_task("lavagap-5")
+    for t in rollout(task, make_policy("expert", mistakes=0.3), 200, seed=5):
+        if any("entered:lava" in e for e in t.events) and len(t) > 3:
+            return t
+    raise AssertionError("no lava episode")
+
+
 @pytest.fixture
 def traj_file(tmp_path: Path, doorkey_trajectories: list[Trajectory]) -> Path:
     path = tmp_path / "trajectories.jsonl"
