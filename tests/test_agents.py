@@ -31,6 +31,7 @@ def sketch_reward():
     return model
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_wrapper_replaces_reward_and_keeps_truth_and_terminal_obs(sketch_reward):
     task = get_task("doorkey-5x5")
     venv = RewardVecEnvWrapper(make_vec_env(task, 2, seed=0), sketch_reward, env_id=task.env_id, scale=0.1)
@@ -55,6 +56,7 @@ def test_wrapper_replaces_reward_and_keeps_truth_and_terminal_obs(sketch_reward)
     venv.close()
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 @pytest.mark.parametrize("penalties", [False, True])
 def test_shaped_rewards_cannot_pay_for_loops(sketch_reward, penalties):
     """Any cycle of states, with any actions, has a discounted learned return ≤ 0."""
@@ -123,6 +125,7 @@ class _HashPolicy:
         return (acts if obs.ndim == 4 else acts[0]), None
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 @pytest.mark.parametrize("task_name", ["lavagap-5", "doorkey-5x5"])
 def test_evaluation_runs_episodes_side_by_side_with_the_same_numbers_as_one_by_one(sketch_reward, task_name):
     from nlfeedback.agents.envs import make_env
@@ -150,6 +153,7 @@ def test_evaluation_runs_episodes_side_by_side_with_the_same_numbers_as_one_by_o
     assert res.proxy_return == pytest.approx(np.mean(proxies), rel=1e-4, abs=1e-5)
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_wrapper_refuses_another_task(sketch_reward):
     lava = get_task("lavagap-5")
     with pytest.raises(NlfError, match="trained on MiniGrid-DoorKey-5x5-v0"):
@@ -169,6 +173,7 @@ def test_gaming_flag_on_constructed_curves():
     assert not gaming_flag(dip)
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_short_real_ppo_run_on_a_learned_reward(tmp_path, sketch_reward):
     summary = train_agent(get_task("doorkey-5x5"), sketch_reward,
                           AgentConfig(steps=2048, n_envs=4, eval_every=1024, eval_episodes=2), tmp_path / "run")

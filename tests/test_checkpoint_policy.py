@@ -13,6 +13,7 @@ from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import replay
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_checkpoint_policy_rolls_out_and_replays(tmp_path):
     task = get_task("empty-6x6")
     model = PPO("MlpPolicy", ImgObsWrapper(task.make_env()), n_steps=64, batch_size=32, n_epochs=1, seed=0,

@@ -99,6 +99,7 @@ def test_tasks_and_help():
         assert r.exit_code == 0 and "Example" in r.output
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_quickstart_runs_an_ablation_and_prints_its_report(tmp_path):
     """The real quickstart runs data/ablations/quick.toml (about 10 minutes: CI's install step runs it);
     here the same command on a tiny config."""
@@ -236,6 +237,7 @@ def test_bench_interpret_json():
     assert data["cold_items_per_s"] > 0 and data["warm_items_per_s"] > 0 and data["items"] == 20
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_train_and_eval_reward(tmp_path, traj_file):
     fb = tmp_path / "sketch.jsonl"
     assert invoke("critique", "-t", str(traj_file), "--kind", "sketch", "--out", str(fb)).exit_code == 0
@@ -261,6 +263,7 @@ def test_train_and_eval_reward(tmp_path, traj_file):
     assert not list(tmp_path.glob(".r.pt.*"))
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_train_agent_cli_and_bench_agent(tmp_path):
     out = tmp_path / "agent"
     r = invoke("train-agent", "--task", "doorkey-5x5", "--reward", "oracle", "--steps", "2048", "--eval-every",

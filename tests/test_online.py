@@ -39,6 +39,7 @@ TINY = dict(budget=12, rounds=2, steps=2048, eval_every=1024, eval_episodes=2, i
             episodes_per_round=4, reward_epochs=2, refit_epochs=1, agent={"n_envs": 4})
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_online_rounds_write_feedback_rewards_and_curve(tmp_path):
     out = tmp_path / "run"
     messages: list[str] = []
@@ -65,6 +66,7 @@ def test_online_rounds_write_feedback_rewards_and_curve(tmp_path):
         assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", summary["source_revision"])
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_online_text_reports_interpretation_metrics(tmp_path):
     summary = run_online(OnlineConfig(kind="text", interpreter="oracle-intent", **TINY), tmp_path / "t")
     assert summary["interpretation"]["overall"]["sign_error_rate"] == 0.0
@@ -82,6 +84,7 @@ def test_text_runs_record_the_trained_checkpoint_they_read_with():
     assert _interpreter_record(OnlineConfig(kind="scalar")) is None
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_train_agent_online_cli(tmp_path):
     out = tmp_path / "cli"
     r = CliRunner().invoke(app, ["train-agent", "--online", "--critic", "preference", "--budget", "8", "--rounds",

@@ -388,6 +388,7 @@ def test_fuzzed_user_strings_go_through_the_readers_and_printers_verbatim(traj_f
 # --------------------------------------------------------------------------------------------- 6: digests before learning
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_a_trajectory_with_altered_actions_trains_nothing(tmp_path, doorkey_trajectories):
     traj = write_lines(tmp_path / "t.jsonl", [tampered(doorkey_trajectories[0])] +
                        [t.to_json() for t in doorkey_trajectories[1:]])

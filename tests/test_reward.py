@@ -83,6 +83,7 @@ def doorkey():
     return train, test
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 @pytest.mark.parametrize("kind, budget", [("sketch", 36), ("preference", 150), ("scalar", 100), ("text", 60)])
 def test_reward_from_each_kind_learns_the_goal(kind, budget, doorkey):
     train, test = doorkey
@@ -96,6 +97,7 @@ def test_reward_from_each_kind_learns_the_goal(kind, budget, doorkey):
     assert m["reward_spearman"] > 0
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_checkpoint_round_trip_and_shape_errors(tmp_path, doorkey):
     train, _ = doorkey
     fb = list(critique(train, "sketch", budget=10, seed=0))
@@ -189,6 +191,7 @@ def test_bad_endings_are_judged_on_balance():
     assert _bad_endings(T, steps[2:]).tolist() == []
 
 
+@pytest.mark.slow  # trains a model or runs PPO
 def test_failure_floor_keeps_a_criticised_death_below_walking_on():
     """Every step criticised (as wandering, spinning and detours are) and lava deaths criticised as one more
     bad step: fitted alone, the potential falls along the way and a quick death beats walking on. With the
