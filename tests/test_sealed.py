@@ -19,8 +19,11 @@ SHINGLE = 8
 
 def training_side() -> list[Path]:
     """Everything the reader or its training data is made from: code, phrase banks, the training corpus."""
-    files = sorted((ROOT / "nlfeedback").rglob("*.py")) + sorted((ROOT / "data" / "phrasebanks").glob("*.toml"))
-    files += sorted(HUMAN.glob("train*.jsonl")) + sorted((HUMAN / "annotations").glob("train*.jsonl"))
+    banks = sorted((ROOT / "nlfeedback" / "resources" / "phrasebanks").glob("*.toml"))
+    corpus = sorted(HUMAN.glob("train*.jsonl"))
+    assert banks and corpus, "the phrase banks or the training corpus moved: point this test at them"
+    files = sorted((ROOT / "nlfeedback").rglob("*.py")) + banks
+    files += corpus + sorted((HUMAN / "annotations").glob("train*.jsonl"))
     return files
 
 
