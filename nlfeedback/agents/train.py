@@ -57,7 +57,12 @@ class EvalCallback(BaseCallback):
         self.curve: list[dict[str, Any]] = []
         self._next = config.eval_every
 
-    def _evaluate(self) -> None:
+    def set_reward(self, reward: RewardModel | None) -> None:
+        """Evaluate with a refitted reward model from now on (the online loop swaps it between rounds)."""
+        self.reward = reward
+
+    def evaluate(self) -> None:
+        """Evaluate the policy now and append the row (also called by SB3 every ``eval_every`` steps)."""
         res = evaluate_policy(self.model, self.task, self.config.eval_episodes, seed=10_000 + self.config.seed,
                               reward=self.reward, reward_scale=self.config.reward_scale)
         row = {"steps": int(self.num_timesteps), **res.to_json()}
@@ -72,7 +77,7 @@ class EvalCallback(BaseCallback):
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self._next += self.config.eval_every
-            self._evaluate()
+            self.evaluate()
         return True
 
 
@@ -100,7 +105,7 @@ def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out
     model.learn(config.steps, callback=callback)
     elapsed = time.perf_counter() - t0
     if not callback.curve or callback.curve[-1]["steps"] < model.num_timesteps:
-        callback._evaluate()
+        callback.evaluate()
     final = callback.curve[-1]
     summary = {
         "task": task.name, "env_id": task.env_id, "reward": "oracle" if reward is None else reward.kind,

@@ -191,11 +191,11 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                     "feedback_items": spent["items"], "annotator_seconds": round(spent["seconds"], 2)})
             else:
                 venv.set_model(model)
-                callback.reward = model
+                callback.set_reward(model)
             say(f"round {k + 1}/{config.rounds}: PPO for {steps[k]} steps")
             ppo.learn(steps[k], callback=callback, reset_num_timesteps=False)
         if not callback.curve or callback.curve[-1]["steps"] < ppo.num_timesteps:
-            callback._evaluate()
+            callback.evaluate()
         ppo.save(out / "policy.zip")
     finally:
         traj_writer.close()
