@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the labelled human-style sets (nlf.feedback/1 with labels) from the writers' annotations in
 # annotations/: train.jsonl (writers train0…train5b), train-pairs.jsonl (negation pairs on training runs,
-# writers trainN*), evalA.jsonl, evalB.jsonl (sealed) and their
+# writer trainN0), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
+# on), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
 # errors freely; it is never trained on.
@@ -16,7 +17,8 @@ tmp="$(mktemp -d)"
 trap 'rm -r "$tmp"' EXIT
 for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")"; done
 cat "$tmp"/train[0-9]*.jsonl > train.jsonl
-cat "$tmp"/trainN*.jsonl > train-pairs.jsonl
+cat "$tmp"/trainN0.jsonl > train-pairs.jsonl
+cat "$tmp"/trainN1.jsonl > dev-pairs.jsonl
 for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
 cat "$tmp"/dev*.jsonl > dev.jsonl
 for set in evalA evalB; do
@@ -24,3 +26,4 @@ for set in evalA evalB; do
   import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
 done
 for set in train train-pairs dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%-pairs}.jsonl"; done
+nlf feedback validate dev-pairs.jsonl -t trajectories-train.jsonl
