@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from nlfeedback.errors import NlfError
+from nlfeedback.experiments.analysis import analyse, arm_groups, efficiency_ranking, proxy_panels
 from nlfeedback.experiments.config import RUN_DEFAULTS, Cell, ConfigError, load_config, parse_config, parse_selection
-from nlfeedback.experiments.report import _proxy_panels, analyse, build_report, load_results
+from nlfeedback.experiments.report import build_report
+from nlfeedback.experiments.results import load_results
 from nlfeedback.experiments.runner import RESULT_SCHEMA, run_ablation
 from tests import experiment_cells as ec
 
@@ -300,6 +302,33 @@ def _ci(xs):
     return xs.mean(), xs.mean() - half, xs.mean() + half
 
 
+def test_the_analysis_of_stored_results(stored_run):
+    a = analyse(load_results(stored_run))
+    assert a.sections == [("doorkey-5x5", "")] and a.budgets[("doorkey-5x5", "")] == [10, 20]
+    assert set(a.arms[("doorkey-5x5", "")]) == {"sketch", "scalar"}
+    for arm, table in (("sketch", SKETCH), ("scalar", SCALAR)):
+        for b, values in table.items():
+            stat = a.groups[("doorkey-5x5", "", arm, b)].stat("final_return")
+            assert (stat.n, stat.mean) == (3, pytest.approx(np.mean(values)))
+            assert [stat.mean, stat.lo, stat.hi] == pytest.approx(list(_ci(values)))
+    assert a.oracle["doorkey-5x5"].returns == ORACLE
+    assert [(g.label, g.budget) for g in arm_groups(a)] == [("scalar", 10), ("scalar", 20), ("sketch", 10),
+                                                            ("sketch", 20)]  # no kinds in a config: by name
+
+    eff = {e["arm"]: e for e in a.sample_efficiency}  # 0.9 × 0.95: sketch reaches it at budget 20 only
+    assert eff["sketch"]["threshold"] == pytest.approx(0.855) and eff["sketch"]["budget"] == 20
+    assert eff["sketch"]["items_to_90pct_oracle"] == pytest.approx(59 / 3)
+    assert eff["scalar"]["status"] == "not reached" and eff["scalar"]["budget"] is None
+    assert [e["arm"] for e in efficiency_ranking(a, "doorkey-5x5", "")] == ["sketch"]
+
+    comps = {c["budget"]: c for c in a.comparisons}
+    for b, significant in ((10, True), (20, False)):
+        (other,) = comps[b]["others"]
+        assert comps[b]["winner"] == "sketch" and other["arm"] == "scalar"
+        assert other["p"] == pytest.approx(stats.ttest_ind(SKETCH[b], SCALAR[b], equal_var=False).pvalue)
+        assert other["significant"] is significant
+
+
 def test_report_numbers_match_the_result_files(stored_run):
     report = build_report(stored_run)
     md = report.path.read_text()
@@ -378,14 +407,16 @@ def test_report_says_when_kinds_tie_and_when_the_oracle_did_not_learn(tmp_path):
         for kind in ("sketch", "scalar"):
             _write(tmp_path, _result("doorkey-5x5", kind, 10, seed, 0.0, items=10, seconds=30.0))
         _write(tmp_path, _result("doorkey-5x5", "preference", 10, seed, -0.1 * (seed + 1), items=10, seconds=40.0))
-    report = build_report(tmp_path)
-    summary = " ".join(report.summary)
-    assert "no kind came out ahead: scalar, sketch tied at a final true return of 0.000" in summary
-    assert "ahead of preference (+0.150" in summary
-    assert "The oracle (PPO on the true reward) reached only 0.000" in summary
-    assert "the oracle's final true return is 0.000, so no 90%-of-oracle figures" in summary
-    doc = json.loads(report.json_path.read_text())
-    assert {e["status"] for e in doc["sample_efficiency"]} == {"oracle did not learn"}
+    a = analyse(load_results(tmp_path))
+    (comp,) = a.comparisons
+    assert comp["winner_mean"] == 0.0 and {comp["winner"], comp["others"][0]["arm"]} == {"scalar", "sketch"}
+    assert comp["others"][0]["difference"] == 0.0 and comp["others"][0]["p"] is None  # no variance: untested
+    assert comp["others"][1]["arm"] == "preference" and comp["others"][1]["difference"] == pytest.approx(0.15)
+    assert {e["status"] for e in a.sample_efficiency} == {"oracle did not learn"}
+    assert a.oracle["doorkey-5x5"].mean("final_return") == 0.0
+    summary = " ".join(build_report(tmp_path).summary)  # the summary says so rather than naming a winner
+    assert "no kind came out ahead" in summary and "had the highest" not in summary
+    assert "reached only 0.000" in summary and "no 90%-of-oracle figures" in summary
 
 
 def test_report_breaks_a_tie_in_items_by_annotator_seconds(tmp_path):
@@ -393,9 +424,12 @@ def test_report_breaks_a_tie_in_items_by_annotator_seconds(tmp_path):
         _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.9))
         for kind, seconds in (("sketch", 300.0), ("scalar", 40.0), ("preference", 20.0)):
             _write(tmp_path, _result("doorkey-5x5", kind, 10, seed, 0.95, items=10, seconds=seconds))
+    a = analyse(load_results(tmp_path))
+    ranking = efficiency_ranking(a, "doorkey-5x5", "")
+    assert [(e["arm"], e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]) for e in ranking] == [
+        ("preference", 10, 20), ("scalar", 10, 40), ("sketch", 10, 300)]
     summary = " ".join(build_report(tmp_path).summary)
-    assert ("fewest feedback items to 90% of the oracle's return: 3 arms tied at 10 items; by annotator-seconds "
-            "**preference** (20), scalar (40), sketch (300)") in summary
+    assert "3 arms tied at 10 items; by annotator-seconds **preference** (20), scalar (40), sketch (300)" in summary
 
 
 def test_report_says_when_cells_ran_with_different_versions(tmp_path):
@@ -442,7 +476,7 @@ def test_report_plots_true_and_proxy_return_per_arm_with_a_learned_reward(tmp_pa
     assert png in report.plots and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![true and proxy return](plots/curves_proxy.png)" in md and "rising while true return falls" in md
     assert md.index("(plots/learning_curves.png)") < md.index("(plots/curves_proxy.png)")
-    panels = _proxy_panels(analyse(load_results(tmp_path)))  # scalar recorded no proxy return, oracle has none
+    panels = proxy_panels(analyse(load_results(tmp_path)))  # scalar recorded no proxy return, oracle has none
     assert [(g.label, g.budget, len(g.rows)) for g in panels] == [("sketch", 10, 2)]
     assert [r.proxy_curve for r in sorted(panels[0].rows, key=lambda r: r.seed)] == [
         [(1000.0, 0.5), (2000.0, 1.0), (3000.0, 3.0)], [(1000.0, 0.5), (2000.0, 2.0), (3000.0, 3.0)]]

@@ -1,0 +1,168 @@
+"""The analysis of a run's results: seeds grouped per (task, noise, arm, budget), sample efficiency against the
+oracle, and each budget's best arm against the others.
+
+Numbers only: :mod:`nlfeedback.experiments.markdown` words them, :mod:`nlfeedback.experiments.plots` draws them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from nlfeedback.experiments.results import CellRow, RunResults
+from nlfeedback.experiments.stats import ALPHA, Stat, welch_p
+
+ORACLE_FRACTION = 0.9
+
+
+@dataclass
+class Group:
+    """The seeds of one (task, noise, arm, budget); oracle groups have budget None and noise ""."""
+
+    task: str
+    noise: str
+    label: str
+    budget: int | None
+    rows: list[CellRow] = field(default_factory=list)
+
+    @property
+    def returns(self) -> list[float]:
+        return [r.final_return for r in self.rows]
+
+    def stat(self, attr: str) -> Stat:
+        return Stat.of(getattr(r, attr) for r in self.rows)
+
+    def mean(self, attr: str) -> float | None:
+        return self.stat(attr).mean
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "noise": self.noise, "arm": self.label, "budget": self.budget,
+                "seeds": sorted(r.seed for r in self.rows), "keys": sorted(r.key for r in self.rows),
+                "final_true_return": self.stat("final_return").to_json(),
+                "success_rate": self.stat("success_rate").to_json(),
+                "proxy_return": self.stat("proxy_return").to_json(),
+                "violations": self.stat("violations").to_json(),
+                "feedback_items": self.stat("items").to_json(),
+                "annotator_seconds": self.stat("seconds").to_json(), "auc": self.stat("auc").to_json(),
+                "gaming_cells": sum(r.gaming for r in self.rows)}
+
+
+def noise_name(noise: str) -> str:
+    return f"noise {noise}" if noise else "noise off"
+
+
+@dataclass
+class Analysis:
+    groups: dict[tuple[str, str, str, int | None], Group]
+    oracle: dict[str, Group]
+    sections: list[tuple[str, str]]  # (task, noise) with feedback arms
+    arms: dict[tuple[str, str], list[str]]  # (task, noise) → arm labels, config order
+    budgets: dict[tuple[str, str], list[int]]
+    sample_efficiency: list[dict[str, Any]]
+    comparisons: list[dict[str, Any]]
+
+
+def arm_groups(a: Analysis) -> Iterator[Group]:
+    """The feedback-arm groups in report order: per (task, noise) section, per arm in config order, per budget."""
+    for task, noise in a.sections:
+        for label in a.arms[(task, noise)]:
+            for b in a.budgets[(task, noise)]:
+                g = a.groups.get((task, noise, label, b))
+                if g and g.rows:
+                    yield g
+
+
+def headline(a: Analysis) -> list[dict[str, Any]]:
+    """One row per feedback-arm group (report order), then one per task's oracle: ``report.json``'s ``final``."""
+    return [g.to_json() for g in arm_groups(a)] + [ref.to_json() for _, ref in sorted(a.oracle.items())]
+
+
+def proxy_panels(a: Analysis) -> list[Group]:
+    """The feedback-arm groups with a recorded proxy return, in report order (the oracle has none)."""
+    return [g for g in arm_groups(a) if any(r.proxy_curve for r in g.rows)]
+
+
+def efficiency_ranking(a: Analysis, task: str, noise: str) -> list[dict[str, Any]]:
+    """The arms of (task, noise) that reached 90% of the oracle, fewest feedback items first and, among equal
+    items, fewest annotator-seconds (``sample_efficiency`` entries)."""
+    return sorted((e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise
+                   and e["status"] == "reached"),
+                  key=lambda e: (e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]))
+
+
+def _arm_order(results: RunResults) -> list[str]:
+    if results.meta:
+        kinds = results.meta.get("config", {}).get("grid", {}).get("kinds")
+        if isinstance(kinds, list):
+            return [str(k) for k in kinds]
+    return []
+
+
+def analyse(results: RunResults) -> Analysis:
+    """Group the finished cells (oracle cells per task) and compute sample efficiency and the comparisons."""
+    groups: dict[tuple[str, str, str, int | None], Group] = {}
+    oracle: dict[str, Group] = {}
+    for r in results.rows:
+        if r.kind == "oracle":
+            oracle.setdefault(r.task, Group(r.task, "", "oracle", None)).rows.append(r)
+            continue
+        k = (r.task, r.noise, r.label, r.budget)
+        groups.setdefault(k, Group(*k)).rows.append(r)
+    order = _arm_order(results)
+    rank = {label: i for i, label in enumerate(order)}
+    sections = sorted({(t, n) for t, n, _, _ in groups}, key=lambda s: (s[0], s[1] != "", s[1]))
+    arms = {s: sorted({lab for t, n, lab, _ in groups if (t, n) == s}, key=lambda x: (rank.get(x, 99), x))
+            for s in sections}
+    budgets = {s: sorted({b for t, n, _, b in groups if (t, n) == s and b is not None}) for s in sections}
+    a = Analysis(groups, oracle, sections, arms, budgets, [], [])
+    _sample_efficiency(a)
+    _comparisons(a)
+    return a
+
+
+def _sample_efficiency(a: Analysis) -> None:
+    for task, noise in a.sections:
+        ref = a.oracle.get(task)
+        ref_mean = ref.mean("final_return") if ref else None
+        threshold = ORACLE_FRACTION * ref_mean if ref_mean is not None and ref_mean > 0 else None
+        status = "no oracle cells" if ref_mean is None else ("oracle did not learn" if threshold is None
+                                                              else "not reached")
+        for label in a.arms[(task, noise)]:
+            entry: dict[str, Any] = {"task": task, "noise": noise, "arm": label, "oracle_mean": ref_mean,
+                                     "threshold": threshold, "budget": None, "items_to_90pct_oracle": None,
+                                     "seconds_to_90pct_oracle": None, "status": status}
+            if threshold is not None:
+                for b in a.budgets[(task, noise)]:
+                    g = a.groups.get((task, noise, label, b))
+                    if g is None or not g.rows:
+                        continue
+                    m = g.mean("final_return")
+                    if m is not None and m >= threshold:
+                        entry.update(budget=b, items_to_90pct_oracle=g.mean("items"),
+                                     seconds_to_90pct_oracle=g.mean("seconds"), status="reached")
+                        break
+            a.sample_efficiency.append(entry)
+
+
+def _comparisons(a: Analysis) -> None:
+    """Per (task, noise, budget): the best arm by mean final true return against each other arm (Welch)."""
+    for task, noise in a.sections:
+        for b in a.budgets[(task, noise)]:
+            gs = [a.groups[(task, noise, lab, b)] for lab in a.arms[(task, noise)] if (task, noise, lab, b) in a.groups]
+            gs = [g for g in gs if g.rows]
+            if not gs:
+                continue
+            gs.sort(key=lambda g: -(g.mean("final_return") or 0.0))
+            best = gs[0]
+            others = []
+            for g in gs[1:]:
+                p = welch_p(best.returns, g.returns)
+                others.append({"arm": g.label, "mean": g.mean("final_return"),
+                               "difference": best.mean("final_return") - g.mean("final_return"), "p": p,
+                               "significant": p is not None and p < ALPHA})
+            a.comparisons.append({"task": task, "noise": noise, "budget": b, "winner": best.label,
+                                  "winner_mean": best.mean("final_return"), "winner_n": len(best.rows),
+                                  "others": others})
+
+

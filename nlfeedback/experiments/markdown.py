@@ -1,0 +1,363 @@
+"""The report's prose and tables: ``report.md`` (its summary sentences and markdown tables) and the CSV copy of
+each table under ``tables/``. The numbers come from :mod:`nlfeedback.experiments.analysis`."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nlfeedback.experiments.analysis import ORACLE_FRACTION, Analysis, arm_groups, efficiency_ranking, noise_name
+from nlfeedback.experiments.results import RunResults, num
+from nlfeedback.experiments.stats import ALPHA, Stat
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _fmt_amount(x: float | None) -> str:
+    """Feedback items or seconds: no decimals when whole."""
+    if x is None:
+        return "—"
+    return f"{x:,.0f}" if abs(x - round(x)) < 1e-9 or abs(x) >= 100 else f"{x:,.1f}"
+
+
+def _sig(p: float | None) -> str:
+    if p is None:
+        return "not tested (needs ≥ 2 seeds a side with some variance)"
+    return f"significant (p = {p:.3g})" if p < ALPHA else f"not significant (p = {p:.2g})"
+
+
+
+def summary_lines(a: Analysis, results: RunResults) -> list[str]:
+    """The report's summary, one markdown line each: per (task, noise) the largest budget's winner against the
+    others and the oracle, the smaller budgets, sample efficiency; then gaming, failed and missing cells."""
+    lines: list[str] = []
+    for task, noise in a.sections:
+        comps = [c for c in a.comparisons if c["task"] == task and c["noise"] == noise]
+        if not comps:
+            continue
+        top = comps[-1]  # the largest budget
+        win = a.groups[(task, noise, top["winner"], top["budget"])]
+        tied = [o for o in top["others"] if abs(o["difference"]) < 1e-12]
+        if tied:
+            rest = [o for o in top["others"] if o not in tied]
+            head = (f"**{task}** ({noise_name(noise)}), budget {top['budget']}: no kind came out ahead: "
+                    f"{', '.join([top['winner']] + [o['arm'] for o in tied])} tied at a final true return of "
+                    f"{_fmt(top['winner_mean'])}")
+            if rest:
+                head += "; ahead of " + ", ".join(f"{o['arm']} ({o['difference']:+.3f}, {_sig(o['p'])})" for o in rest)
+        else:
+            head = (f"**{task}** ({noise_name(noise)}), budget {top['budget']}: **{top['winner']}** had the highest "
+                    f"final true return, {win.stat('final_return').fmt()} over {len(win.rows)} seed(s)")
+        if tied:
+            pass
+        elif top["others"]:
+            ru = top["others"][0]
+            head += (f", {ru['difference']:+.3f} ahead of the runner-up {ru['arm']} ({_fmt(ru['mean'])}), "
+                     f"{_sig(ru['p'])}")
+            ns = [o for o in top["others"][1:] if not o["significant"]]
+            sig = [o for o in top["others"][1:] if o["significant"]]
+            if sig:
+                head += ("; significantly ahead of " + ", ".join(f"{o['arm']} ({o['difference']:+.3f}, p = "
+                                                                 f"{o['p']:.2g})" for o in sig))
+            if ns:
+                head += ("; not significantly different from " + ", ".join(
+                    f"{o['arm']} ({o['difference']:+.3f}" + (f", p = {o['p']:.2g})" if o["p"] is not None
+                                                              else ", untested)") for o in ns))
+        else:
+            head += " (the only arm with results)"
+        ref = a.oracle.get(task)
+        ref_mean = ref.mean("final_return") if ref and ref.rows else None
+        if ref_mean is not None and ref_mean > 0:
+            head += (f". The oracle (PPO on the true reward) reached {ref.stat('final_return').fmt()}; the winner "
+                     f"got {top['winner_mean'] / ref_mean:.0%} of it")
+        elif ref_mean is not None:
+            head += (f". The oracle (PPO on the true reward) reached only {_fmt(ref_mean)}: the runs were too short "
+                     "to learn the task, so this comparison says little")
+        lines.append(head + ".")
+        for c in comps[:-1]:
+            line = f"{task} ({noise_name(noise)}), budget {c['budget']}: best {c['winner']} ({_fmt(c['winner_mean'])})"
+            c_tied = [o["arm"] for o in c["others"] if abs(o["difference"]) < 1e-12]
+            if c_tied:
+                line = (f"{task} ({noise_name(noise)}), budget {c['budget']}: {', '.join([c['winner']] + c_tied)} "
+                        f"tied at {_fmt(c['winner_mean'])}")
+            elif c["others"]:
+                ru = c["others"][0]
+                line += f", {ru['difference']:+.3f} over {ru['arm']}, {_sig(ru['p'])}"
+            lines.append(line + ".")
+        eff = [e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise]
+        reached = efficiency_ranking(a, task, noise)
+        if eff and eff[0]["status"] == "no oracle cells":
+            lines.append(f"{task} ({noise_name(noise)}): no oracle cells, so no 90%-of-oracle figures.")
+        elif eff and eff[0]["status"] == "oracle did not learn":
+            lines.append(f"{task} ({noise_name(noise)}): the oracle's final true return is {_fmt(eff[0]['oracle_mean'])}, "
+                         "so no 90%-of-oracle figures.")
+        elif reached:
+            best = reached[0]
+            tied = [e for e in reached if abs(e["items_to_90pct_oracle"] - best["items_to_90pct_oracle"]) < 1e-9]
+            rest = ", ".join(f"{e['arm']} ({_fmt_amount(e['items_to_90pct_oracle'])})" for e in reached[len(tied):])
+            not_r = [e["arm"] for e in eff if e["status"] != "reached"]
+            if len(tied) == 1:
+                head = (f"**{best['arm']}**, {_fmt_amount(best['items_to_90pct_oracle'])} items "
+                        f"({_fmt_amount(best['seconds_to_90pct_oracle'])} annotator-seconds)")
+            else:  # several arms reach it at the same budget: the cheaper in annotator time comes first
+                head = (f"{len(tied)} arms tied at {_fmt_amount(best['items_to_90pct_oracle'])} items; by "
+                        "annotator-seconds " + ", ".join(
+                            (f"**{e['arm']}**" if e is best else e["arm"]) + f" ({_fmt_amount(e['seconds_to_90pct_oracle'])})"
+                            for e in tied))
+            lines.append(f"{task} ({noise_name(noise)}): fewest feedback items to 90% of the oracle's return: "
+                         + head + (f"; then {rest}" if rest else "")
+                         + (f"; not reached within the budgets: {', '.join(not_r)}" if not_r else "") + ".")
+        elif eff:
+            lines.append(f"{task} ({noise_name(noise)}): no arm reached 90% of the oracle's final true return "
+                         f"({_fmt(eff[0]['threshold'])}) within the budgets.")
+    gaming = [r for r in results.rows if r.gaming]
+    if gaming:
+        lines.append(f"Reward gaming (proxy return rising while true return falls) was flagged in {len(gaming)} of "
+                     f"{len(results.rows)} finished cells: see the behaviour table.")
+    if results.failed:
+        lines.append(f"{len(results.failed)} cell(s) failed and are left out of every figure (listed below).")
+    if results.expected is not None:
+        missing = results.expected - len(results.rows) - len(results.failed)
+        if missing > 0:
+            lines.append(f"{missing} of {results.expected} cells have no result yet (sweep unfinished); figures "
+                         "use the cells that finished.")
+    return lines
+
+
+_TEXT_COLUMNS = {"task", "noise", "arm", "breakdown", "category", "cell", "error", "result file"}
+
+
+def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:
+    rows = [[str(c) for c in r] for r in rows]
+    al = align or "".join("l" if h in _TEXT_COLUMNS else "r" for h in header)
+    sep = ["---:" if c == "r" else ":---" for c in al]
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if c is None else c for c in r])
+
+
+def _interp_metric(interp: dict[str, Any] | None, *path: str) -> float | None:
+    cur: Any = interp
+    for p in path:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(p)
+    return num(cur)
+
+
+INTERP_METRICS = ("sign_error_rate", "attribution_f1", "negation_flip_failure")
+
+def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mixed: dict[str, dict[str, list[str]]],
+                    plots: Sequence[Path], tables_dir: Path) -> str:
+    """``report.md``'s text; writes the CSV copy of each of its tables into ``tables_dir`` on the way."""
+    md: list[str] = []
+    name = (results.meta or {}).get("config", {}).get("name") or results.run_dir.name
+    md.append(f"# Ablation report: {name}\n")
+    n_ok, n_failed = len(results.rows), len(results.failed)
+    expected = f" of {results.expected}" if results.expected is not None else ""
+    md.append(f"Run folder `{results.run_dir}`; generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from "
+              f"{n_ok + n_failed}{expected} cell result files ({n_ok} ok, {n_failed} failed). Means over seeds with "
+              "95% t-intervals in brackets; differences tested with Welch's t-test (p ≥ 0.05: not significant).\n")
+    if results.meta:
+        cfg = results.meta.get("config") or {}
+        grid, run = cfg.get("grid") or {}, cfg.get("run") or {}
+        noise = ", ".join(n or "off" for n in grid.get("noise", [])) or "off"
+        md.append(f"Config `{cfg.get('source', '?')}`: tasks {', '.join(grid.get('tasks', []))}; kinds "
+                  f"{', '.join(grid.get('kinds', []))}; budgets {', '.join(map(str, grid.get('budgets', [])))}; "
+                  f"noise {noise}; seeds {', '.join(map(str, grid.get('seeds', [])))}; "
+                  + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in run.items()) + ".\n")
+
+    md.append("## Summary\n")
+    md += [f"- {line}" for line in summary] or ["- No finished cells with feedback arms yet."]
+    if mixed:
+        md.append(f"- Cells ran with different versions of {', '.join(mixed)} (see Versions): differences between "
+                  "arms that ran with different versions are not only the feedback's.")
+    md.append("")
+
+    head_cols = ["task", "noise", "arm", "budget", "seeds", "feedback items", "annotator-s", "final true return",
+                 "success rate", "AUC (steps)"]
+    md.append("## Final true return\n")
+    for p in plots:
+        if p.name.startswith("return_vs_"):
+            md.append(f"![{p.stem}](plots/{p.name})\n")
+    md_rows = []
+    for g in arm_groups(a):
+        md_rows.append([g.task, g.noise or "off", g.label, g.budget, len(g.rows), _fmt_amount(g.mean("items")),
+                        _fmt_amount(g.mean("seconds")), g.stat("final_return").fmt(),
+                        g.stat("success_rate").fmt(2), g.stat("auc").fmt()])
+    for task, ref in sorted(a.oracle.items()):
+        md_rows.append([task, "—", "oracle", "—", len(ref.rows), "0", "0", ref.stat("final_return").fmt(),
+                        ref.stat("success_rate").fmt(2), ref.stat("auc").fmt()])
+    md.append(_md_table(head_cols, md_rows))
+    _write_csv(tables_dir / "final_return.csv", head_cols, md_rows)
+    md.append("")
+
+    md.append("## Sample efficiency\n")
+    md.append(f"Smallest budget whose mean final true return reaches {ORACLE_FRACTION:.0%} of the oracle's on the same "
+              "task, given as that budget's mean feedback items and annotator-seconds.\n")
+    se_cols = ["task", "noise", "arm", "threshold (0.9 × oracle)", "budget", "items_to_90pct_oracle",
+               "seconds_to_90pct_oracle"]
+    se_rows = []
+    for e in a.sample_efficiency:
+        reached = e["status"] == "reached"
+        se_rows.append([e["task"], e["noise"] or "off", e["arm"], _fmt(e["threshold"]),
+                        e["budget"] if reached else "—",
+                        _fmt_amount(e["items_to_90pct_oracle"]) if reached else e["status"],
+                        _fmt_amount(e["seconds_to_90pct_oracle"]) if reached else e["status"]])
+    md.append(_md_table(se_cols, se_rows) if se_rows else "No feedback arms.")
+    _write_csv(tables_dir / "sample_efficiency.csv", se_cols, se_rows)
+    md.append("")
+
+    md.append("## Learning curves\n")
+    if any(p.name == "learning_curves.png" for p in plots):
+        md.append("![learning curves](plots/learning_curves.png)\n")
+    md.append("True return of the deterministic evaluations against environment steps, mean over seeds with 95% "
+              "bands; seeds are interpolated onto the union of their evaluation steps.\n")
+    if any(p.name == "curves_proxy.png" for p in plots):
+        md.append("![true and proxy return](plots/curves_proxy.png)\n")
+        md.append("The same evaluations per feedback arm, true return (left axis) next to the proxy return, the "
+                  "learned reward's return of those episodes in its own scale (right axis; the oracle has none), "
+                  "measured with the reward model of that moment, so each round's refit changes the yardstick — "
+                  "a jump at a refit is not gaming; proxy return rising while true return falls within a round is. "
+                  "Each seed has its own learned reward: the band mixes their scales.\n")
+
+    md += _misinterpretation_section(a, tables_dir)
+    md += _behaviour_section(a, tables_dir)
+
+    md.append("## Failed cells\n")
+    if results.failed:
+        md.append(_md_table(["cell", "error", "result file"],
+                            [[f["key"], f["error"].splitlines()[0][:200] if f["error"] else "", f"`{f['path']}`"]
+                             for f in results.failed]))
+        md.append("\nThe traceback of each is in its result file; `nlf ablate` on the same folder retries them.\n")
+    else:
+        md.append("None.\n")
+    if results.problems:
+        md.append("Unreadable or malformed result files (left out):\n")
+        md += [f"- {p}" for p in results.problems]
+        md.append("")
+
+    versions = (results.meta or {}).get("versions")
+    if versions or mixed:
+        md.append("## Versions\n")
+    if versions:
+        md.append("The sweep's driver: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
+    if mixed:
+        md.append("**Cells ran with different package versions** (each result file records its own):\n")
+        md += [f"- {pkg}: " + "; ".join(f"{v}: {', '.join(arms)}" for v, arms in by_v.items())
+               for pkg, by_v in mixed.items()]
+        md.append("")
+    return "\n".join(md).rstrip() + "\n"
+
+
+def _misinterpretation_section(a: Analysis, tables_dir: Path) -> list[str]:
+    md = ["## Misinterpretation\n"]
+    # interpretation, overall per budget
+    rows = []
+    by: dict[tuple[str, str, str, str], dict[str, dict[str, list[float]]]] = {}
+    for task, noise in a.sections:
+        for label in a.arms[(task, noise)]:
+            for b in a.budgets[(task, noise)]:
+                g = a.groups.get((task, noise, label, b))
+                if not g or not any(r.interpretation for r in g.rows):
+                    continue
+                rows.append([task, noise or "off", label, b, len(g.rows)] + [
+                    Stat.of(_interp_metric(r.interpretation, "overall", m) for r in g.rows).fmt()
+                    for m in INTERP_METRICS])
+                for r in g.rows:
+                    for section, table in (r.interpretation or {}).items():
+                        if section == "overall" or not isinstance(table, dict):
+                            continue
+                        for cat, metrics in table.items():
+                            if not isinstance(metrics, dict):
+                                continue
+                            for m in INTERP_METRICS:
+                                v = num(metrics.get(m))
+                                if v is not None:
+                                    by.setdefault((task, noise, label, section), {}).setdefault(cat, {}).setdefault(
+                                        m, []).append(v)
+    cols = ["task", "noise", "arm", "budget", "seeds", *INTERP_METRICS]
+    md.append("### Interpretation (text arms)\n")
+    md.append("How the interpreter read the critics' remarks, scored against the critics' recorded intent "
+              "(DESIGN.md: sign error counts abstentions; attribution F1 over intended steps; negation-flip failure "
+              "on paired probes).\n")
+    md.append(_md_table(cols, rows) if rows else "No text arms with interpretation metrics.")
+    _write_csv(tables_dir / "interpretation.csv", cols, rows)
+    md.append("")
+    cat_rows = []
+    for (task, noise, label, section), cats in sorted(by.items()):
+        for cat, metrics in sorted(cats.items()):
+            cat_rows.append([task, noise or "off", label, section.removeprefix("by_"), cat] + [
+                Stat.of(metrics.get(m, [])).fmt() for m in INTERP_METRICS])
+    if cat_rows:
+        md.append("By category (and split where recorded), pooled over budgets and seeds:\n")
+        ccols = ["task", "noise", "arm", "breakdown", "category", *INTERP_METRICS]
+        md.append(_md_table(ccols, cat_rows))
+        _write_csv(tables_dir / "interpretation_by_category.csv", ccols, cat_rows)
+        md.append("")
+
+    # reward metrics
+    events: list[str] = []
+    for r in (r for g in a.groups.values() for r in g.rows):
+        for e in ((r.reward_metrics or {}).get("event_sign_agreement") or {}):
+            if e not in events:
+                events.append(e)
+    rrows = []
+    for task, noise in a.sections:
+        for label in a.arms[(task, noise)]:
+            for b in a.budgets[(task, noise)]:
+                g = a.groups.get((task, noise, label, b))
+                if not g or not any(r.reward_metrics for r in g.rows):
+                    continue
+                rrows.append([task, noise or "off", label, b, len(g.rows)]
+                             + [Stat.of(num((r.reward_metrics or {}).get(m)) for r in g.rows).fmt()
+                                for m in ("reward_spearman", "epic_distance")]
+                             + [Stat.of(num(((r.reward_metrics or {}).get("event_sign_agreement") or {}).get(e))
+                                        for r in g.rows).fmt(2) for e in events])
+    rcols = ["task", "noise", "arm", "budget", "seeds", "reward_spearman", "epic_distance",
+             *[f"sign agreement: {e}" for e in events]]
+    md.append("### Reward metrics\n")
+    md.append("The learned reward against the task's ground truth on held-out trajectories (EPIC distance: 0 = the "
+              "same reward up to shaping and scale, 1 = unrelated; — where a run did not record it or it is "
+              "undefined).\n")
+    md.append(_md_table(rcols, rrows) if rrows else "No reward metrics recorded.")
+    _write_csv(tables_dir / "reward_metrics.csv", rcols, rrows)
+    md.append("")
+    return md
+
+
+def _behaviour_section(a: Analysis, tables_dir: Path) -> list[str]:
+    md = ["### Behaviour: gaming and violations\n",
+          "Gaming: proxy (learned) return rising while true return falls over the last evaluations. Violations: "
+          "behaviours the feedback told the agent to avoid, per episode, at the final evaluation.\n"]
+    cols = ["task", "noise", "arm", "budget", "seeds", "gaming flagged", "violations / episode", "proxy return",
+            "final true return"]
+    rows = []
+    for task, noise in a.sections:
+        for label in a.arms[(task, noise)]:
+            for b in a.budgets[(task, noise)]:
+                g = a.groups.get((task, noise, label, b))
+                if g and g.rows:
+                    rows.append([task, noise or "off", label, b, len(g.rows),
+                                 f"{sum(r.gaming for r in g.rows)}/{len(g.rows)}", g.stat("violations").fmt(2),
+                                 g.stat("proxy_return").fmt(), g.stat("final_return").fmt()])
+    for task, ref in sorted(a.oracle.items()):
+        rows.append([task, "—", "oracle", "—", len(ref.rows), f"{sum(r.gaming for r in ref.rows)}/{len(ref.rows)}",
+                     ref.stat("violations").fmt(2), "—", ref.stat("final_return").fmt()])
+    md.append(_md_table(cols, rows) if rows else "No finished cells.")
+    _write_csv(tables_dir / "behaviour.csv", cols, rows)
+    md.append("")
+    return md
