@@ -11,6 +11,9 @@ import typer
 
 from cli.common import cli_errors, console
 from nlfeedback.envs.tasks import DEFAULT_TASK
+from nlfeedback.experiments.config import RunSettings
+
+_RUN = RunSettings.model_fields  # the defaults of the options that mirror an ablation config's [run]
 
 
 @cli_errors
@@ -18,10 +21,11 @@ def train_agent_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: policy.zip, curve.jsonl, summary.json.")],
     task: Annotated[str, typer.Option(help="Task short name or gymnasium id.")] = DEFAULT_TASK,
     reward: Annotated[str, typer.Option(help="'oracle' (the task's reward) or a reward checkpoint path.")] = "oracle",
-    steps: Annotated[int, typer.Option(min=1000, help="Environment steps.")] = 150_000,
+    steps: Annotated[int, typer.Option(min=1000, help="Environment steps.")] = _RUN["steps"].default,
     seed: Annotated[int, typer.Option(min=0)] = 0,
-    eval_every: Annotated[int, typer.Option(min=500, help="Steps between evaluations.")] = 10_000,
-    eval_episodes: Annotated[int, typer.Option(min=1)] = 20,
+    eval_every: Annotated[int, typer.Option(min=500, help="Steps between evaluations.")] = \
+        _RUN["eval_every"].default,
+    eval_episodes: Annotated[int, typer.Option(min=1)] = _RUN["eval_episodes"].default,
     reward_scale: Annotated[float | None, typer.Option(help="Scale of the normalised learned reward "
                                                        "(default 0.1).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -29,7 +33,8 @@ def train_agent_command(
                                                           "agent's own trajectories in rounds.")] = False,
     critic: Annotated[str | None, typer.Option(help="--online: text | sketch | scalar | preference")] = None,
     budget: Annotated[int, typer.Option(min=1, help="--online: feedback items in total.")] = 150,
-    rounds: Annotated[int, typer.Option(min=1, help="--online: feedback rounds (reward refit after each).")] = 5,
+    rounds: Annotated[int, typer.Option(min=1, help="--online: feedback rounds (reward refit after "
+                                                    "each).")] = _RUN["rounds"].default,
     interpreter: Annotated[str, typer.Option(help="--online text: trained | zero-shot | keyword | "
                                                   "oracle-intent")] = "trained",
     noise: Annotated[str, typer.Option(help="--online: teacher noise, as nlf critique --noise.")] = "",

@@ -22,8 +22,12 @@ A text kind names its interpreter after a colon (``text:trained``, ``text:zero-s
 ``text:oracle-intent``). ``oracle`` is PPO on the task's own reward: its cells ignore budgets and noise,
 so it contributes one cell per task × seed.
 
+The file is read by the pydantic models :class:`ConfigFile`, :class:`GridSection` and :class:`RunSettings`
+(unknown keys rejected); their fields hold the defaults, which ``OnlineConfig`` and ``nlf train-agent`` read.
 Every mistake is reported with the file and the key's path, e.g.
-``default.toml: grid.budgets[2]: must be a positive integer, got -5``; all mistakes are reported at once.
+``default.toml: grid.budgets[2]: must be a positive integer, got -5``; all mistakes are reported at once,
+except those that depend on other keys (duplicates, budgets against ``run.rounds``, text-only noise,
+the budgets an oracle-only grid may leave out), which are reported once those keys are valid.
 """
 
 from __future__ import annotations
@@ -33,18 +37,15 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from nlfeedback.errors import NlfError
 
 FEEDBACK_KINDS = ("text", "sketch", "scalar", "preference")
 ALL_KINDS = (*FEEDBACK_KINDS, "oracle")
-
-# The online loop's defaults (nlfeedback.experiments.online.OnlineConfig); a test keeps them in step.
-RUN_DEFAULTS: dict[str, int] = {"steps": 150_000, "rounds": 5, "eval_every": 10_000, "eval_episodes": 20}
-
-_TOP_KEYS = ("name", "description", "grid", "run")
-_GRID_KEYS = ("tasks", "kinds", "budgets", "noise", "seeds")
 
 
 class ConfigError(NlfError):
@@ -69,12 +70,35 @@ class KindSpec:
         return f"{self.kind}:{self.interpreter}" if self.interpreter else self.kind
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    steps: int = RUN_DEFAULTS["steps"]
-    rounds: int = RUN_DEFAULTS["rounds"]
-    eval_every: int = RUN_DEFAULTS["eval_every"]
-    eval_episodes: int = RUN_DEFAULTS["eval_episodes"]
+def _problem(message: str, **problems: Any) -> PydanticCustomError:
+    """A validation error carrying its own message (no "Value error, " prefix); ``problems`` may hold
+    ``at``: a list of ``(sub-path, message)`` pairs, reported as one problem each."""
+    return PydanticCustomError("nlf", "{message}", {"message": message, **problems})
+
+
+def _positive_int(v: Any) -> int:
+    if not _is_int(v) or v <= 0:
+        raise _problem(f"must be a positive integer, got {v!r}")
+    return v
+
+
+PositiveCount = Annotated[int, BeforeValidator(_positive_int)]
+
+
+class RunSettings(BaseModel):
+    """The ``[run]`` table: the online loop's settings, the same for every cell. These are the defaults of
+    :class:`nlfeedback.experiments.online.OnlineConfig` and of the matching ``nlf train-agent`` options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: PositiveCount = Field(150_000, description="PPO environment steps per run")
+    rounds: PositiveCount = Field(5, description="feedback rounds (the reward model is refitted after each)")
+    eval_every: PositiveCount = Field(10_000, description="environment steps between evaluations")
+    eval_episodes: PositiveCount = Field(20, description="episodes per evaluation")
+
+
+# The online loop's run settings and their defaults, by name.
+RUN_DEFAULTS: dict[str, int] = {name: f.default for name, f in RunSettings.model_fields.items()}
 
 
 @dataclass(frozen=True)
@@ -109,7 +133,7 @@ class Cell:
 
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
-        kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **asdict(run)}
+        kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
         if self.kind != "oracle":
             kw["budget"] = self.budget
             kw["noise"] = self.noise
@@ -150,7 +174,7 @@ class AblationConfig:
         return {"name": self.name, "description": self.description, "source": self.source,
                 "grid": {"tasks": list(self.tasks), "kinds": [k.label for k in self.kinds],
                          "budgets": list(self.budgets), "noise": list(self.noise), "seeds": list(self.seeds)},
-                "run": asdict(self.run)}
+                "run": self.run.model_dump()}
 
 
 SELECT_FIELDS = ("task", "kind", "budget", "noise", "seed")
@@ -247,220 +271,217 @@ def parse_config(text: str, source: str = "<config>") -> AblationConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(source, [f"invalid TOML: {e}"]) from None
-    return _Validator(source).validate(data)
-
-
-def _unknown(path: str, key: str, valid: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"{path}{key}: unknown key{hint} (valid: {', '.join(valid)})"
+    try:
+        file = ConfigFile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(source, _problems(e)) from None
+    g = file.grid
+    return AblationConfig(tasks=g.tasks, kinds=g.kinds, budgets=g.budgets or (), noise=g.noise, seeds=g.seeds,
+                          run=file.run, name=Path(source).stem if file.name is None else file.name,
+                          description=file.description, source=source)
 
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-class _Validator:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.problems: list[str] = []
+# -- the file's models: each field checks its own value; a problem names the key's path (see _problems)
 
-    def err(self, msg: str) -> None:
-        self.problems.append(msg)
 
-    def validate(self, data: dict[str, Any]) -> AblationConfig:
-        for key in data:
-            if key not in _TOP_KEYS:
-                self.err(_unknown("", key, _TOP_KEYS))
-        name = self._string(data, "name", "name", default=Path(self.source).stem)
-        description = self._string(data, "description", "description", default="")
-        grid = data.get("grid")
-        if grid is None:
-            self.err("grid: missing table [grid] (required)")
-            grid = {}
-        elif not isinstance(grid, dict):
-            self.err("grid: must be a table")
-            grid = {}
-        for key in grid:
-            if key not in _GRID_KEYS:
-                self.err(_unknown("grid.", key, _GRID_KEYS))
-        tasks = self._tasks(grid)
-        kinds = self._kinds(grid)
-        only_oracle = bool(kinds) and all(k.kind == "oracle" for k in kinds)
-        budgets = self._budgets(grid, required=not only_oracle)
-        noise = self._noise(grid, kinds)
-        seeds = self._seeds(grid)
-        run = self._run(data.get("run", {}))
-        if run is not None:
-            for i, b in enumerate(budgets):
-                if b < run.rounds:
-                    self.err(f"grid.budgets[{i}]: {b} is fewer items than run.rounds ({run.rounds}); "
-                             "every round needs at least one item")
-        if self.problems:
-            raise ConfigError(self.source, self.problems)
-        assert run is not None
-        return AblationConfig(tasks=tuple(tasks), kinds=tuple(kinds), budgets=tuple(budgets), noise=tuple(noise),
-                              seeds=tuple(seeds), run=run, name=name, description=description, source=self.source)
+def _string(v: Any) -> str:
+    if not isinstance(v, str):
+        raise _problem(f"must be a string, got {v!r}")
+    return v
 
-    # -- pieces
 
-    def _string(self, table: dict[str, Any], key: str, path: str, default: str) -> str:
-        v = table.get(key, default)
-        if not isinstance(v, str):
-            self.err(f"{path}: must be a string, got {v!r}")
-            return default
-        return v
+def _nonempty_list(v: Any) -> list[Any]:
+    if not isinstance(v, list):
+        raise _problem(f"must be a list, got {v!r}")
+    if not v:
+        raise _problem("must not be empty")
+    return v
 
-    def _list(self, grid: dict[str, Any], key: str, required: bool = True) -> list[Any] | None:
-        if key not in grid:
-            if required:
-                self.err(f"grid.{key}: missing (required)")
-            return None
-        v = grid[key]
-        if not isinstance(v, list):
-            self.err(f"grid.{key}: must be a list, got {v!r}")
-            return None
-        if not v:
-            self.err(f"grid.{key}: must not be empty")
-            return None
-        return v
 
-    def _duplicates(self, path: str, values: list[Any]) -> None:
-        seen: set[Any] = set()
-        for i, v in enumerate(values):
-            if v in seen:
-                self.err(f"{path}[{i}]: duplicate {v!r}")
-            seen.add(v)
+def _no_duplicates(values: list[Any], shown: list[Any] | None = None) -> list[Any]:
+    """``values`` without repeats (first kept); a repeat is a problem at its index."""
+    seen: set[Any] = set()
+    at = []
+    for i, v in enumerate(values):
+        if v in seen:
+            at.append((f"[{i}]", f"duplicate {(shown or values)[i]!r}"))
+        seen.add(v)
+    if at:
+        raise _problem("duplicates", at=at)
+    return list(dict.fromkeys(values))
 
-    def _tasks(self, grid: dict[str, Any]) -> list[str]:
-        from nlfeedback.envs.tasks import task_names
 
-        items = self._list(grid, "tasks")
-        if items is None:
-            return []
-        valid = task_names()
-        out = []
-        for i, t in enumerate(items):
-            if not isinstance(t, str):
-                self.err(f"grid.tasks[{i}]: must be a task name (string), got {t!r}")
-            elif t not in valid:
-                close = difflib.get_close_matches(t, valid, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                self.err(f"grid.tasks[{i}]: unknown task {t!r}{hint} (valid: {', '.join(valid)})")
-            else:
-                out.append(t)
-        self._duplicates("grid.tasks", out)
-        return list(dict.fromkeys(out))
+def _task(t: Any) -> str:
+    from nlfeedback.envs.tasks import task_names
 
-    def _kinds(self, grid: dict[str, Any]) -> list[KindSpec]:
-        from nlfeedback.language.interpreters.base import INTERPRETERS
+    if not isinstance(t, str):
+        raise _problem(f"must be a task name (string), got {t!r}")
+    valid = task_names()
+    if t not in valid:
+        close = difflib.get_close_matches(t, valid, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise _problem(f"unknown task {t!r}{hint} (valid: {', '.join(valid)})")
+    return t
 
-        items = self._list(grid, "kinds")
-        if items is None:
-            return []
-        out: list[KindSpec] = []
-        for i, k in enumerate(items):
-            path = f"grid.kinds[{i}]"
-            if not isinstance(k, str):
-                self.err(f"{path}: must be a string such as \"sketch\" or \"text:trained\", got {k!r}")
-                continue
-            kind, sep, interp = k.partition(":")
-            if kind not in ALL_KINDS:
-                self.err(f"{path}: unknown kind {kind!r} (valid: {', '.join(ALL_KINDS)}; text takes an "
-                         f"interpreter, e.g. \"text:trained\")")
-            elif kind == "text":
-                if not sep:
-                    self.err(f"{path}: text needs its interpreter, e.g. \"text:trained\" "
-                             f"(interpreters: {', '.join(INTERPRETERS)})")
-                elif interp not in INTERPRETERS:
-                    self.err(f"{path}: unknown interpreter {interp!r} (valid: {', '.join(INTERPRETERS)})")
-                else:
-                    out.append(KindSpec("text", interp))
-            elif sep:
-                self.err(f"{path}: only text takes an interpreter; write \"{kind}\"")
-            else:
-                out.append(KindSpec(kind))
-        self._duplicates("grid.kinds", [k.label for k in out])
-        return list(dict.fromkeys(out))
 
-    def _budgets(self, grid: dict[str, Any], required: bool) -> list[int]:
-        items = self._list(grid, "budgets", required=required)
-        if items is None:
-            return []
-        out = []
-        for i, b in enumerate(items):
-            if not _is_int(b) or b <= 0:
-                self.err(f"grid.budgets[{i}]: must be a positive integer, got {b!r}")
-            else:
-                out.append(b)
-        self._duplicates("grid.budgets", out)
-        return sorted(dict.fromkeys(out))
+def _kind(k: Any) -> KindSpec:
+    from nlfeedback.language.interpreters.base import INTERPRETERS
 
-    def _noise(self, grid: dict[str, Any], kinds: list[KindSpec]) -> list[str]:
+    if isinstance(k, KindSpec):
+        return k
+    if not isinstance(k, str):
+        raise _problem(f"must be a string such as \"sketch\" or \"text:trained\", got {k!r}")
+    kind, sep, interp = k.partition(":")
+    if kind not in ALL_KINDS:
+        raise _problem(f"unknown kind {kind!r} (valid: {', '.join(ALL_KINDS)}; text takes an "
+                       f"interpreter, e.g. \"text:trained\")")
+    if kind == "text":
+        if not sep:
+            raise _problem(f"text needs its interpreter, e.g. \"text:trained\" "
+                           f"(interpreters: {', '.join(INTERPRETERS)})")
+        if interp not in INTERPRETERS:
+            raise _problem(f"unknown interpreter {interp!r} (valid: {', '.join(INTERPRETERS)})")
+        return KindSpec("text", interp)
+    if sep:
+        raise _problem(f"only text takes an interpreter; write \"{kind}\"")
+    return KindSpec(kind)
+
+
+def _noise_spec(spec: Any) -> str:
+    if not isinstance(spec, str):
+        raise _problem(f"must be a noise spec string such as \"mistake=0.1\" or \"\" (off), got {spec!r}")
+    try:
+        return canonical_noise(spec)
+    except NlfError as e:
+        raise _problem(str(e).removeprefix("--noise: ")) from None
+
+
+def _seed(s: Any) -> int:
+    if not _is_int(s) or s < 0:
+        raise _problem(f"must be a non-negative integer, got {s!r}")
+    return s
+
+
+def _seeds(v: Any) -> Any:
+    """A count ``n`` means seeds ``0..n-1``."""
+    if _is_int(v):
+        if v <= 0:
+            raise _problem(f"a count must be a positive integer, got {v!r}")
+        return list(range(v))
+    return _nonempty_list(v)
+
+
+def _unique(v: Any) -> Any:
+    return tuple(_no_duplicates(list(v)))
+
+
+def _unique_kinds(v: Any) -> Any:
+    return tuple(_no_duplicates(list(v), [k.label for k in v]))
+
+
+def _sorted_unique(v: Any) -> Any:
+    return tuple(sorted(_no_duplicates(list(v))))
+
+
+def _list_of(item: Any, after: Any = _unique, before: Any = _nonempty_list) -> Any:
+    from pydantic import AfterValidator
+
+    return Annotated[tuple[Annotated[Any, BeforeValidator(item)], ...], BeforeValidator(before),
+                     AfterValidator(after)]
+
+
+class GridSection(BaseModel):
+    """The ``[grid]`` table: the values each axis of the ablation grid takes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tasks: _list_of(_task) = Field(description="task short names (`nlf tasks`)")  # type: ignore[valid-type]
+    kinds: _list_of(_kind, _unique_kinds) = Field(  # type: ignore[valid-type]
+        description='feedback kinds; text names its interpreter ("text:trained"); "oracle" is the task\'s reward')
+    budgets: _list_of(_positive_int, _sorted_unique) | None = Field(  # type: ignore[valid-type]
+        None, description="feedback items per run, ascending (oracle cells ignore it); required unless every "
+                          "kind is oracle")
+    noise: _list_of(_noise_spec) = Field(  # type: ignore[valid-type]
+        ("",), description='teacher-noise specs as in `nlf critique --noise`, canonical; "" = off')
+    seeds: _list_of(_seed, before=_seeds) = Field(  # type: ignore[valid-type]
+        description="a count n (seeds 0..n-1) or a list of seeds")
+
+    @model_validator(mode="after")
+    def _check_axes(self) -> GridSection:
         from nlfeedback.critics.noise import TEXT_ONLY
 
-        if "noise" not in grid:
-            return [""]
-        items = self._list(grid, "noise")
-        if items is None:
-            return []
-        out = []
-        non_text = sorted({k.kind for k in kinds if k.kind not in ("text", "oracle")})
-        for i, spec in enumerate(items):
-            path = f"grid.noise[{i}]"
-            if not isinstance(spec, str):
-                self.err(f"{path}: must be a noise spec string such as \"mistake=0.1\" or \"\" (off), got {spec!r}")
-                continue
-            try:
-                canon = canonical_noise(spec)
-            except NlfError as e:
-                self.err(f"{path}: {str(e).removeprefix('--noise: ')}")
-                continue
+        if self.budgets is None and not all(k.kind == "oracle" for k in self.kinds):
+            raise _problem("missing", at=[("budgets", "missing (required)")])
+        non_text = sorted({k.kind for k in self.kinds if k.kind not in ("text", "oracle")})
+        at = []
+        for i, canon in enumerate(self.noise):
             text_only = [n for n in TEXT_ONLY if f"{n}=" in canon]
             if text_only and non_text:
-                self.err(f"{path}: {', '.join(text_only)} applies to text feedback only, but the grid also has "
-                         f"{', '.join(non_text)}")
-                continue
-            out.append(canon)
-        self._duplicates("grid.noise", out)
-        return list(dict.fromkeys(out))
+                at.append((f"noise[{i}]", f"{', '.join(text_only)} applies to text feedback only, but the grid "
+                                          f"also has {', '.join(non_text)}"))
+        if at:
+            raise _problem("text-only noise", at=at)
+        return self
 
-    def _seeds(self, grid: dict[str, Any]) -> list[int]:
-        if "seeds" not in grid:
-            self.err("grid.seeds: missing (required): a count n (seeds 0..n-1) or a list of seeds")
-            return []
-        v = grid["seeds"]
-        if _is_int(v):
-            if v <= 0:
-                self.err(f"grid.seeds: a count must be a positive integer, got {v!r}")
-                return []
-            return list(range(v))
-        items = self._list(grid, "seeds")
-        if items is None:
-            return []
-        out = []
-        for i, s in enumerate(items):
-            if not _is_int(s) or s < 0:
-                self.err(f"grid.seeds[{i}]: must be a non-negative integer, got {s!r}")
-            else:
-                out.append(s)
-        self._duplicates("grid.seeds", out)
-        return list(dict.fromkeys(out))
 
-    def _run(self, run: Any) -> RunSettings | None:
-        if not isinstance(run, dict):
-            self.err(f"run: must be a table, got {run!r}")
-            return None
-        valid = tuple(RUN_DEFAULTS)
-        values = dict(RUN_DEFAULTS)
-        ok = True
-        for key, v in run.items():
-            if key not in RUN_DEFAULTS:
-                self.err(_unknown("run.", key, valid))
-                ok = False
-            elif not _is_int(v) or v <= 0:
-                self.err(f"run.{key}: must be a positive integer, got {v!r}")
-                ok = False
-            else:
-                values[key] = v
-        return RunSettings(**values) if ok else None
+class ConfigFile(BaseModel):
+    """An ablation config file, as written (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, BeforeValidator(_string)] | None = Field(
+        None, description="shown in reports; default: the file's name without .toml")
+    description: Annotated[str, BeforeValidator(_string)] = Field("", description="free text")
+    grid: GridSection = Field(description="the grid's axes")
+    run: RunSettings = Field(default_factory=RunSettings, description="the online loop's settings")
+
+    @model_validator(mode="after")
+    def _check_budgets_cover_rounds(self) -> ConfigFile:
+        at = [(f"grid.budgets[{i}]", f"{b} is fewer items than run.rounds ({self.run.rounds}); every round needs "
+                                     "at least one item")
+              for i, b in enumerate(self.grid.budgets or ()) if b < self.run.rounds]
+        if at:
+            raise _problem("budgets below rounds", at=at)
+        return self
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {"": ConfigFile, "grid": GridSection, "run": RunSettings}
+_MISSING = {"grid": "missing table [grid] (required)",
+            "grid.seeds": "missing (required): a count n (seeds 0..n-1) or a list of seeds"}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """``("grid", "budgets", 2)`` → ``grid.budgets[2]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problems(e: ValidationError) -> list[str]:
+    """Each of pydantic's errors as ``key.path: what is wrong``, in the file's terms."""
+    out = []
+    for err in e.errors():
+        loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        path, ctx = _path(loc), err.get("ctx") or {}
+        if ctx.get("at"):
+            out.extend(f"{path}{'' if not path or sub.startswith('[') else '.'}{sub}: {msg}" for sub, msg in ctx["at"])
+        elif err["type"] == "nlf":
+            out.append(f"{path}: {ctx['message']}")
+        elif err["type"] == "extra_forbidden":
+            section, key = _path(loc[:-1]), str(loc[-1])
+            valid = tuple(_SECTIONS[section].model_fields)
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            out.append(f"{path}: unknown key{hint} (valid: {', '.join(valid)})")
+        elif err["type"] == "missing":
+            out.append(f"{path}: {_MISSING.get(path, 'missing (required)')}")
+        elif err["type"] == "model_type":
+            out.append(f"{path}: must be a table, got {err['input']!r}")
+        else:  # not expected: every field checks its own type
+            out.append(f"{path}: {err['msg']}")
+    return out

@@ -30,6 +30,7 @@ from nlfeedback.critics import critique
 from nlfeedback.critics.noise import parse_noise
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
+from nlfeedback.experiments.config import RunSettings
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
 from nlfeedback.jsonl import JsonlWriter
@@ -50,6 +51,8 @@ from nlfeedback.versions import file_digest, package_versions, source_revision
 KINDS = ("text", "sketch", "scalar", "preference", "oracle")
 INITIAL = ("noisy-expert", "random")
 
+_RUN = RunSettings.model_fields  # the run settings' defaults live in the ablation config's model
+
 
 @dataclass
 class OnlineConfig:
@@ -57,12 +60,12 @@ class OnlineConfig:
     kind: str = "text"  # text | sketch | scalar | preference | oracle (the task's reward, no feedback)
     interpreter: str = "trained"  # text only: trained | zero-shot | keyword | oracle-intent
     budget: int = 150  # feedback items over the whole run
-    rounds: int = 5  # feedback rounds; the reward model is refitted after each
-    steps: int = 150_000  # PPO environment steps in total
+    rounds: int = _RUN["rounds"].default  # feedback rounds; the reward model is refitted after each
+    steps: int = _RUN["steps"].default  # PPO environment steps in total
     noise: str = ""  # teacher noise, as `nlf critique --noise` ("" = off)
     seed: int = 0
-    eval_every: int = 10_000
-    eval_episodes: int = 20
+    eval_every: int = _RUN["eval_every"].default
+    eval_episodes: int = _RUN["eval_episodes"].default
     phrasing: str = "heldout"  # the text critic's phrase bank: heldout (unseen by the trained interpreter) | train
     initial: str = "noisy-expert"  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
     initial_episodes: int = 60
