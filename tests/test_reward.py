@@ -14,7 +14,7 @@ from nlfeedback.language.apply import interpret_feedback
 from nlfeedback.language.interpreters import make_interpreter
 from nlfeedback.metrics.reward import reward_metrics
 from nlfeedback.policies import make_policy
-from nlfeedback.reward.data import RewardData, build_reward_data
+from nlfeedback.reward.data import RewardData, StepRow, build_reward_data
 from nlfeedback.reward.losses import bradley_terry, segment_regression, weighted_regression
 from nlfeedback.reward.model import RewardModel
 from nlfeedback.reward.observations import CHANNELS, one_hot, trajectory_states
@@ -126,7 +126,7 @@ def test_text_reward_data_comes_from_the_targets_given(doorkey):
     fb = list(critique(train, "text", budget=6, seed=0))
     targets = list(interpret_feedback(fb, trajs, make_interpreter("oracle-intent")))
     index = {t.id: i for i, t in enumerate(train)}
-    expected = [(index[t.trajectory_id], int(s), float(t.targets[s]), float(t.weights[s]))
+    expected = [StepRow(index[t.trajectory_id], int(s), float(t.targets[s]), float(t.weights[s]))
                 for t in targets for s in np.flatnonzero(t.weights > 0)]
     assert expected and build_reward_data(fb, trajs, "text", targets=targets).steps == expected
     other = next(iter(rollout(get_task("lavagap-5"), make_policy("random"), 1, seed=0)))
@@ -148,7 +148,7 @@ def test_missing_trajectories_and_nan_are_clear_errors(doorkey):
         build_reward_data(fb, {t.id: t for t in train if t.id != fb[0].trajectory_id}, "scalar")
     with pytest.raises(NlfError, match="needs an interpreter"):
         build_reward_data(list(critique(train, "text", budget=3, seed=0)), {t.id: t for t in train}, "text")
-    bad = RewardData(train[:6], steps=[(i, 0, float("nan"), 1.0) for i in range(6)])
+    bad = RewardData(train[:6], steps=[StepRow(i, 0, float("nan"), 1.0) for i in range(6)])
     with pytest.raises(NlfError, match="diverged"):
         train_reward(bad, "sketch", RewardConfig(epochs=1, val_fraction=0.0))
 
@@ -185,8 +185,9 @@ def test_bad_endings_are_judged_on_balance():
     goal = next(i for i, t in enumerate(trajs) if t.true_return > 0)
     T, _ = _flatten(RewardData(trajs), "partial", "shaped", 0.99, False)
     last = {i: len(trajs[i].actions) - 1 for i in (lava, goal)}
-    steps = [(lava, last[lava], -1.0, 1.0), (lava, 0, -1.0, 1.0),  # the first step is no ending
-             (goal, last[goal], -1.0, 1.0), (goal, last[goal], 1.0, 1.0), (goal, last[goal], 0.5, 1.0)]
+    steps = [StepRow(lava, last[lava], -1.0, 1.0), StepRow(lava, 0, -1.0, 1.0),  # the first step is no ending
+             StepRow(goal, last[goal], -1.0, 1.0), StepRow(goal, last[goal], 1.0, 1.0),
+             StepRow(goal, last[goal], 0.5, 1.0)]
     assert _bad_endings(T, steps).tolist() == [T.offsets[lava] + last[lava]]
     assert _bad_endings(T, steps[2:]).tolist() == []
 
@@ -199,7 +200,7 @@ def test_failure_floor_keeps_a_criticised_death_below_walking_on():
     task = get_task("lavagap-5")
     trajs = list(rollout(task, make_policy("expert", epsilon=0.3, mistakes=0.5), 40, seed=5))
     trajs += list(rollout(task, make_policy("random"), 20, seed=6))
-    steps = [(i, s, (1.0 if t.true_return > 0 and s == len(t.actions) - 1 else -1.0), 1.0)
+    steps = [StepRow(i, s, (1.0 if t.true_return > 0 and s == len(t.actions) - 1 else -1.0), 1.0)
              for i, t in enumerate(trajs) for s in range(len(t.actions))]
     deaths = [t for t in trajs if t.terminated and t.true_return == 0]
     assert len(deaths) >= 5

@@ -25,21 +25,80 @@ from nlfeedback.trajectory import Trajectory
 SKETCH_MODES = ("potential", "difference", "value")
 
 
+@dataclass(frozen=True)
+class StepRow:
+    """A regression target for the reward of one step."""
+
+    traj: int
+    """Index of the trajectory in :attr:`RewardData.trajectories`."""
+    step: int
+    """The step, 0..T−1."""
+    target: float
+    """What the step's reward should be."""
+    weight: float
+    """The row's weight in the regression (> 0)."""
+
+
+@dataclass(frozen=True)
+class StateRow:
+    """A regression target for the potential Φ of one state (shaped models only)."""
+
+    traj: int
+    """Index of the trajectory in :attr:`RewardData.trajectories`."""
+    state: int
+    """The state, 0..T (state k is the one after step k−1; T is the state the episode ends in)."""
+    value: float
+    """What Φ of the state should be."""
+    weight: float
+    """The row's weight in the regression."""
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """A rated segment: the mean reward over steps ``start..end−1`` should be ``value``."""
+
+    traj: int
+    """Index of the trajectory in :attr:`RewardData.trajectories`."""
+    start: int
+    """First step of the segment."""
+    end: int
+    """One past the segment's last step."""
+    value: float
+    """The rating mapped to [−1, 1]."""
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """A preference between two segments (Bradley–Terry on their summed rewards)."""
+
+    traj: int
+    """Index of the first segment's trajectory in :attr:`RewardData.trajectories`."""
+    start: int
+    """First step of the first segment."""
+    end: int
+    """One past the first segment's last step."""
+    other_traj: int
+    """Index of the second segment's trajectory."""
+    other_start: int
+    """First step of the second segment."""
+    other_end: int
+    """One past the second segment's last step."""
+    preferred: float
+    """The probability that the second segment is preferred."""
+
+
 @dataclass
 class RewardData:
-    """Everything a reward model of one task trains on.
-
-    ``steps``: per-step regression rows ``(traj index, step, target, weight)``; ``states``: potential
-    rows ``(traj index, state index 0..T, value, weight)`` (shaped models only); ``segments``: rated
-    segments ``(traj index, start, end, value in [−1, 1])``; ``pairs``: ``(i, a, b, j, c, d, p)`` with
-    ``p`` the probability that segment 2 is preferred.
+    """Everything a reward model of one task trains on: per-step targets (:class:`StepRow`), potential
+    targets (:class:`StateRow`, shaped models only), rated segments (:class:`SegmentRow`) and preferences
+    between segments (:class:`PairRow`). Rows address trajectories by their index in ``trajectories``.
     """
 
     trajectories: list[Trajectory]
-    steps: list[tuple[int, int, float, float]] = field(default_factory=list)
-    states: list[tuple[int, int, float, float]] = field(default_factory=list)
-    segments: list[tuple[int, int, int, float]] = field(default_factory=list)
-    pairs: list[tuple[int, int, int, int, int, int, float]] = field(default_factory=list)
+    steps: list[StepRow] = field(default_factory=list)
+    states: list[StateRow] = field(default_factory=list)
+    segments: list[SegmentRow] = field(default_factory=list)
+    pairs: list[PairRow] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     sketch_mode: str | None = None  # how sketch curves became targets (None: no sketches)
 
@@ -90,7 +149,7 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
                 continue
             i = index[t.trajectory_id]
             for s in np.flatnonzero(t.weights > 0):
-                data.steps.append((i, int(s), float(t.targets[s]), float(t.weights[s])))
+                data.steps.append(StepRow(i, int(s), float(t.targets[s]), float(t.weights[s])))
     for fb in chosen:
         i = index[fb.trajectory_id]
         a, b = fb.segment
@@ -98,24 +157,24 @@ def build_reward_data(items: Sequence[FeedbackBase], trajectories: Mapping[str, 
             curve = np.asarray(fb.curve, dtype=np.float64)
             if sketch_mode == "potential":
                 # Φ(state after step a+k) ≈ curve[k]; a whole episode starts at Φ = 0.
-                data.states += [(i, a + k + 1, float(v), 1.0) for k, v in enumerate(curve)]
+                data.states += [StateRow(i, a + k + 1, float(v), 1.0) for k, v in enumerate(curve)]
                 if a == 0:
-                    data.states.append((i, 0, 0.0, 1.0))
+                    data.states.append(StateRow(i, 0, 0.0, 1.0))
                 continue
             if sketch_mode == "value":
-                rows = [(i, a + k, float(v), 1.0) for k, v in enumerate(curve)]
+                rows = [StepRow(i, a + k, float(v), 1.0) for k, v in enumerate(curve)]
             else:
                 prev = np.concatenate([[0.0 if a == 0 else curve[0]], curve[:-1]])
                 diffs = curve - prev
-                rows = [(i, a + k, float(d), 0.0 if (k == 0 and a > 0) else 1.0) for k, d in enumerate(diffs)]
-            data.steps += [r for r in rows if r[3] > 0]
+                rows = [StepRow(i, a + k, float(d), 0.0 if (k == 0 and a > 0) else 1.0) for k, d in enumerate(diffs)]
+            data.steps += [r for r in rows if r.weight > 0]
         elif isinstance(fb, ScalarFeedback):
             lo, hi = fb.scale
-            data.segments.append((i, a, b, float(2 * (fb.value - lo) / (hi - lo) - 1)))
+            data.segments.append(SegmentRow(i, a, b, float(2 * (fb.value - lo) / (hi - lo) - 1)))
         elif isinstance(fb, PreferenceFeedback):
             j = index[fb.other_trajectory_id]
             c, d = fb.other_segment
-            data.pairs.append((i, a, b, j, c, d, float(fb.preferred)))
+            data.pairs.append(PairRow(i, a, b, j, c, d, float(fb.preferred)))
     if any(isinstance(fb, SketchFeedback) for fb in chosen):
         data.sketch_mode = sketch_mode
     data.counts = {"feedback": len(chosen), "step_rows": len(data.steps), "state_rows": len(data.states),

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from nlfeedback.errors import NlfError
-from nlfeedback.reward.data import RewardData
+from nlfeedback.reward.data import RewardData, StepRow
 from nlfeedback.reward.losses import bradley_terry, segment_regression, weighted_regression
 from nlfeedback.reward.model import (DEFAULT_CHANNELS, DEFAULT_HIDDEN, FORMS, RewardModel, RewardNet, net_outputs,
                                      penalty, potential, shaped_rewards, terminal_value)
@@ -107,7 +107,7 @@ def _potentials(model: torch.nn.Module, T: _Tensors, rows: np.ndarray) -> torch.
     return torch.where(torch.as_tensor(end), terminal_value(out, T.actions[last]), potential(out))
 
 
-def _bad_endings(T: _Tensors, steps: list) -> np.ndarray:
+def _bad_endings(T: _Tensors, steps: list[StepRow]) -> np.ndarray:
     """Per-step indices of the episode-ending steps whose step rows judge them bad on balance (weighted
     mean target < 0): lava, say, but not a goal reached slowly that one remark called too slow.
 
@@ -119,7 +119,7 @@ def _bad_endings(T: _Tensors, steps: list) -> np.ndarray:
     of time pays: nothing."""
     if not steps or T.form != "shaped":
         return np.zeros(0, dtype=np.int64)
-    arr = np.asarray(steps, dtype=np.float64)
+    arr = _step_table(steps)
     idx = T.offsets[arr[:, 0].astype(int)] + arr[:, 1].astype(int)
     terminal = T.terminal.numpy()[idx]
     if not terminal.any():
@@ -128,6 +128,11 @@ def _bad_endings(T: _Tensors, steps: list) -> np.ndarray:
     uniq, inv = np.unique(idx, return_inverse=True)
     mean = np.bincount(inv, weights=w * y) / np.maximum(np.bincount(inv, weights=w), 1e-12)
     return uniq[mean < 0]
+
+
+def _step_table(steps: list[StepRow]) -> np.ndarray:
+    """``(N, 4)`` float array of step rows: trajectory index, step, target, weight."""
+    return np.asarray([(r.traj, r.step, r.target, r.weight) for r in steps], dtype=np.float64)
 
 
 def _segment_sums(model: torch.nn.Module, T: _Tensors, segs: list[tuple[int, int, int]],
@@ -149,24 +154,24 @@ def _loss(model, T: _Tensors, steps, states, segments, pairs, config: RewardConf
         parts["failure_floor"] = config.failure_floor * (torch.relu(g) ** 2).mean()
     aux: list = []
     if steps:
-        arr = np.asarray(steps)
+        arr = _step_table(steps)
         idx = T.offsets[arr[:, 0].astype(int)] + arr[:, 1].astype(int)
         r = _rewards(model, T, idx, aux)
         parts["steps"] = weighted_regression(r, torch.as_tensor(arr[:, 2], dtype=torch.float32),
                                              torch.as_tensor(arr[:, 3], dtype=torch.float32))
     if states:
-        arr = np.asarray(states)
+        arr = np.asarray([(r.traj, r.state, r.value, r.weight) for r in states], dtype=np.float64)
         phi = _potentials(model, T, arr)
         parts["states"] = weighted_regression(phi, torch.as_tensor(arr[:, 2], dtype=torch.float32),
                                               torch.as_tensor(arr[:, 3], dtype=torch.float32))
     if segments:
-        sums, lengths = _segment_sums(model, T, [(i, a, b) for i, a, b, _ in segments], aux)
-        parts["segments"] = segment_regression(sums / lengths, torch.as_tensor([v for *_, v in segments],
+        sums, lengths = _segment_sums(model, T, [(r.traj, r.start, r.end) for r in segments], aux)
+        parts["segments"] = segment_regression(sums / lengths, torch.as_tensor([r.value for r in segments],
                                                                              dtype=torch.float32))
     if pairs:
-        s0, _ = _segment_sums(model, T, [(i, a, b) for i, a, b, *_ in pairs], aux)
-        s1, _ = _segment_sums(model, T, [(j, c, d) for _, _, _, j, c, d, _ in pairs], aux)
-        parts["pairs"] = bradley_terry(s0, s1, torch.as_tensor([p for *_, p in pairs], dtype=torch.float32))
+        s0, _ = _segment_sums(model, T, [(r.traj, r.start, r.end) for r in pairs], aux)
+        s1, _ = _segment_sums(model, T, [(r.other_traj, r.other_start, r.other_end) for r in pairs], aux)
+        parts["pairs"] = bradley_terry(s0, s1, torch.as_tensor([r.preferred for r in pairs], dtype=torch.float32))
     if aux:
         phi = torch.cat([p for p, _ in aux])
         pen = torch.cat([c for _, c in aux])
@@ -206,8 +211,8 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
     groups = {"steps": data.steps, "states": data.states, "segments": data.segments, "pairs": data.pairs}
     batch = {"steps": config.step_batch, "states": config.step_batch, "segments": config.pair_batch,
              "pairs": config.pair_batch}
-    owners = {"steps": lambda r: {r[0]}, "states": lambda r: {r[0]}, "segments": lambda r: {r[0]},
-              "pairs": lambda r: {r[0], r[3]}}
+    owners = {"steps": lambda r: {r.traj}, "states": lambda r: {r.traj}, "segments": lambda r: {r.traj},
+              "pairs": lambda r: {r.traj, r.other_traj}}
     used = sorted(set().union(*(owners[g](r) for g, rows in groups.items() for r in rows)))
     n_val = max(1, int(round(len(used) * config.val_fraction))) if len(used) >= 5 else 0
     val = set(rng.choice(used, size=n_val, replace=False).tolist()) if n_val else set()
