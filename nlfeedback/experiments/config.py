@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from nlfeedback.errors import NlfError
@@ -388,8 +388,7 @@ def _sorted_unique(v: Any) -> Any:
 
 
 def _list_of(item: Any, after: Any = _unique, before: Any = _nonempty_list) -> Any:
-    from pydantic import AfterValidator
-
+    """A TOML list read into a tuple: ``before`` checks the list, ``item`` each value, ``after`` the result."""
     return Annotated[tuple[Annotated[Any, BeforeValidator(item)], ...], BeforeValidator(before),
                      AfterValidator(after)]
 
