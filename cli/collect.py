@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from cli.common import cli_errors, console
-from nlfeedback.collect.session import Collector, check_annotator, parse_scale
+from nlfeedback.collect.answers import check_annotator, parse_scale
+from nlfeedback.collect.collector import Collector
 from nlfeedback.collect.terminal import TerminalCollector
 from nlfeedback.errors import NlfError
 from nlfeedback.trajectory import read_trajectories

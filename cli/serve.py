@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from cli.common import cli_errors, console, err_console
-from nlfeedback.collect.session import Collector, parse_scale
+from nlfeedback.collect.answers import parse_scale
+from nlfeedback.collect.collector import Collector
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import KINDS
 from nlfeedback.trajectory import read_trajectories

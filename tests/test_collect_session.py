@@ -10,17 +10,11 @@ import re
 import numpy as np
 import pytest
 
-from nlfeedback.collect.session import (
-    AlreadyAnswered,
+from nlfeedback.collect.answers import (
     AnswerError,
-    Collector,
-    Item,
-    Segment,
-    build_queue,
     check_annotator,
     check_points,
     curve_from_points,
-    key_of,
     make_record,
     parse_answer,
     parse_keypoints,
@@ -29,6 +23,8 @@ from nlfeedback.collect.session import (
     parse_scale,
     sketch_tolerance,
 )
+from nlfeedback.collect.collector import AlreadyAnswered, Collector
+from nlfeedback.collect.queue import Item, Segment, build_queue, key_of
 from nlfeedback.critics import critique
 from nlfeedback.errors import NlfError, RecordError
 from nlfeedback.feedback import read_feedback

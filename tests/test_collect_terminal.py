@@ -11,7 +11,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from nlfeedback.collect.session import build_queue
+from nlfeedback.collect.queue import build_queue
 from nlfeedback.feedback import read_feedback
 from nlfeedback.trajectory import load_trajectories, write_trajectories
 

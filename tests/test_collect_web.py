@@ -10,7 +10,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from nlfeedback.collect.session import Collector
+from nlfeedback.collect.collector import Collector
 from nlfeedback.collect.web.app import create_app, is_loopback
 from nlfeedback.feedback import read_feedback
 

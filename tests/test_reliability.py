@@ -445,7 +445,7 @@ def test_whole_record_errors_name_their_field_like_the_others(tmp_path, doorkey_
 def web(doorkey_trajectories, tmp_path):
     from fastapi.testclient import TestClient
 
-    from nlfeedback.collect.session import Collector
+    from nlfeedback.collect.collector import Collector
     from nlfeedback.collect.web.app import create_app
 
     with Collector(doorkey_trajectories, tmp_path / "human.jsonl") as c:

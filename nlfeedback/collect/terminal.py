@@ -40,16 +40,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
+from nlfeedback.collect.answers import AnswerError, parse_answer
+from nlfeedback.collect.collector import AlreadyAnswered, Collector, Progress
 from nlfeedback.collect.frames import Frame, replay_frames
-from nlfeedback.collect.session import (
-    AlreadyAnswered,
-    AnswerError,
-    Collector,
-    Item,
-    Progress,
-    Segment,
-    parse_answer,
-)
+from nlfeedback.collect.queue import Item, Segment
 from nlfeedback.envs.render import LEGEND
 
 ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "purple": "35", "grey": "90",

@@ -1,4 +1,4 @@
-"""The browser collector behind ``nlf serve``: a FastAPI app over a :class:`~nlfeedback.collect.session.Collector`.
+"""The browser collector behind ``nlf serve``: a FastAPI app over a :class:`~nlfeedback.collect.collector.Collector`.
 
 Routes (all JSON unless said otherwise):
 
@@ -49,12 +49,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nlfeedback.collect.frames import png_bytes, replay_frames
-from nlfeedback.collect.session import (
-    AlreadyAnswered,
+from nlfeedback.collect.answers import (
     AnswerError,
-    Collector,
-    Item,
     check_annotator,
     check_points,
     check_rating,
@@ -62,6 +58,9 @@ from nlfeedback.collect.session import (
     curve_from_points,
     sketch_tolerance,
 )
+from nlfeedback.collect.collector import AlreadyAnswered, Collector
+from nlfeedback.collect.frames import png_bytes, replay_frames
+from nlfeedback.collect.queue import Item
 from nlfeedback.envs.tasks import ACTION_NAMES
 from nlfeedback.errors import NlfError
 from nlfeedback.jsonl import unique_keys
