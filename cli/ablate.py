@@ -67,7 +67,8 @@ class SweepDisplay:
 
 @cli_errors
 def ablate_command(
-    config: Annotated[Path, typer.Argument(help="Ablation config (TOML), e.g. data/ablations/quick.toml.")],
+    config: Annotated[str, typer.Argument(help="Ablation config: a TOML file, or a bundled config's name (quick, "
+                                          "default, acceptance).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (cells/<key>/result.json, ablation.json); "
                                       "rerun with the same folder to resume.")],
     workers: Annotated[int | None, typer.Option(min=1, help="Parallel cells: processes of the local pool (default "
@@ -90,12 +91,13 @@ def ablate_command(
     `nlf report RUN_DIR`. Ctrl-C stops starting cells and waits for the running ones (their results are
     kept); a second Ctrl-C or SIGTERM stops them at once (they rerun on resume).
 
-    Example: nlf ablate data/ablations/quick.toml --out runs/quick --workers 2
+    Example: nlf ablate quick --out runs/quick --workers 2
     """
-    from nlfeedback.experiments.config import load_config, parse_selection
+    from nlfeedback.experiments.config import find_config, load_config, parse_selection
     from nlfeedback.experiments.runner import read_result, run_ablation
 
-    cfg = load_config(config)
+    path = find_config(config)
+    cfg = load_config(path)
     selection = parse_selection(cfg, only) if only else None
     if dry_run:
         cells = cfg.cells(selection)
@@ -110,7 +112,7 @@ def ablate_command(
         return
     with SweepDisplay() as display:
         summary = run_ablation(cfg, out, workers=workers, backend=backend, ray_address=ray_address,
-                               progress=display, config_text=config.read_text(encoding="utf-8"), only=selection,
+                               progress=display, config_text=path.read_text(encoding="utf-8"), only=selection,
                                notice=display.notice)
     if json_out:
         console.print_json(json.dumps(summary.to_json()))

@@ -52,7 +52,7 @@ app.add_typer(bench.app, name="bench")
 @cli_errors
 def quickstart_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder of the quickstart ablation.")] = Path("runs/quickstart"),
-    config: Annotated[Path | None, typer.Option(help="Ablation config (default: data/ablations/quick.toml).")] = None,
+    config: Annotated[str | None, typer.Option(help="Ablation config: a TOML file or a bundled config's name (default: quick).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel cells.")] = 2,
 ) -> None:
     """The whole pipeline on the embedded default: the quick ablation (doorkey-5x5; text with the trained
@@ -65,13 +65,12 @@ def quickstart_command(
     """
     from cli.ablate import SweepDisplay
     from cli.report import print_report
-    from nlfeedback.data import data_dir
     from nlfeedback.errors import NlfError
-    from nlfeedback.experiments.config import load_config
+    from nlfeedback.experiments.config import find_config, load_config
     from nlfeedback.experiments.report import build_report
     from nlfeedback.experiments.runner import run_ablation
 
-    path = config or data_dir() / "ablations" / "quick.toml"
+    path = find_config(config or "quick")
     cfg = load_config(path)
     with SweepDisplay() as display:
         summary = run_ablation(cfg, out, workers=workers, progress=display, notice=display.notice,

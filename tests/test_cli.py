@@ -101,7 +101,7 @@ def test_tasks_and_help():
 
 @pytest.mark.slow  # trains a model or runs PPO
 def test_quickstart_runs_an_ablation_and_prints_its_report(tmp_path):
-    """The real quickstart runs data/ablations/quick.toml (about 10 minutes: CI's install step runs it);
+    """The real quickstart runs the bundled quick config (about 10 minutes: CI's install step runs it);
     here the same command on a tiny config."""
     config = tmp_path / "tiny.toml"
     config.write_text('[grid]\ntasks = ["doorkey-5x5"]\nkinds = ["sketch", "oracle"]\nbudgets = [6]\nseeds = 1\n'

@@ -15,14 +15,14 @@ from typer.testing import CliRunner
 from cli.main import app
 from nlfeedback.errors import NlfError
 from nlfeedback.experiments.analysis import analyse, arm_groups, efficiency_ranking, proxy_panels
-from nlfeedback.experiments.config import RUN_DEFAULTS, Cell, ConfigError, load_config, parse_config, parse_selection
+from nlfeedback.experiments.config import RUN_DEFAULTS, Cell, ConfigError, find_config, load_config, parse_config, parse_selection
 from nlfeedback.experiments.report import build_report
 from nlfeedback.experiments.results import load_results
 from nlfeedback.experiments.runner import RESULT_SCHEMA, run_ablation
 from tests import experiment_cells as ec
 
 REPO = Path(__file__).resolve().parents[1]
-ABLATIONS = REPO / "data" / "ablations"
+ABLATIONS = REPO / "nlfeedback" / "resources" / "ablations"
 
 GRID = """
 name = "tiny"
@@ -145,6 +145,16 @@ def test_shipped_configs_are_valid():
     assert [k.label for k in quick.kinds] == ["text:trained", "sketch", "scalar", "preference", "oracle"]
     # the quickstart must finish in ≤ 10 min on 2 cores at ~2.5k PPO steps/s per core: keep it ≲ 1.2M steps
     assert sum(quick.run.steps for _ in quick.cells()) <= 1_200_000
+
+
+def test_bundled_configs_are_found_by_name_and_files_win(tmp_path, monkeypatch):
+    assert find_config("quick") == ABLATIONS / "quick.toml"
+    assert load_config("default").cells() == load_config(ABLATIONS / "default.toml").cells()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quick").write_text('[grid]\ntasks=["lavagap-5"]\nkinds=["sketch"]\nbudgets=[5]\nseeds=1\n')
+    assert load_config("quick").tasks == ("lavagap-5",)  # a file of that name is read, not the bundled one
+    with pytest.raises(NlfError, match="nosuch: no such config file \\(bundled configs: quick, default, acceptance\\)"):
+        find_config("nosuch")
 
 
 def test_run_defaults_follow_the_online_loop():
@@ -535,7 +545,7 @@ def test_only_noise_takes_one_spec_per_flag_in_any_spelling():
 
 def test_cli_ablate_dry_run_and_config_errors(tmp_path):
     runner = CliRunner()
-    r = runner.invoke(app, ["ablate", str(ABLATIONS / "quick.toml"), "--out", str(tmp_path / "q"), "--dry-run"])
+    r = runner.invoke(app, ["ablate", "quick", "--out", str(tmp_path / "q"), "--dry-run"])
     assert r.exit_code == 0, r.output
     assert "doorkey-5x5__oracle__s0" in r.output and "to run" in r.output
     r = runner.invoke(app, ["ablate", str(ABLATIONS / "quick.toml"), "--out", str(tmp_path / "q"), "--dry-run",

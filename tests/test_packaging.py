@@ -22,7 +22,7 @@ NOT_SOURCE = {".git", "build", "dist", "runs", ".pytest_cache", ".hypothesis", "
 PACKAGE_DATA = ["nlfeedback/resources/phrasebanks/train.toml", "nlfeedback/resources/phrasebanks/heldout.toml",
                 "nlfeedback/resources/phrasebanks/FORMAT.md", "nlfeedback/resources/models/interpreter-trained.pt",
                 "nlfeedback/collect/web/static/index.html", "nlfeedback/collect/web/static/app.js",
-                "nlfeedback/collect/web/static/style.css"]
+                "nlfeedback/collect/web/static/style.css", "nlfeedback/resources/ablations/quick.toml"]
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_quickstart_help_and_interpret(tm
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(PACKAGE_DATA) <= names, sorted(set(PACKAGE_DATA) - names)
     assert not [n for n in names if n.startswith(("data/", "tests/", "docs/")) or "/results/" in n
-                or "human/" in n or "ablations/" in n], sorted(names)
+                or "human/" in n], sorted(names)
 
     # a fresh venv that sees the environment's dependencies (torch, minigrid, …) but not this checkout
     venv = tmp_path / "venv"
@@ -83,6 +83,9 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_quickstart_help_and_interpret(tm
 
     out = _run([nlf, "quickstart", "--help"], cwd=work, env=env)
     assert "Usage" in out and "quickstart" in out and "--out" in out
+    # the quickstart's config is bundled: its grid is listed from outside any checkout
+    out = _run([nlf, "ablate", "quick", "--out", "quick-run", "--dry-run"], cwd=work, env=env)
+    assert "quick · 10 cells" in " ".join(out.split()) and "doorkey-5x5" in out
 
     # one real interpret with the shipped checkpoint, on episodes and remarks made by the installed CLI
     # (the text critic renders from the installed phrase banks)

@@ -1,6 +1,6 @@
 """Ablation configs: a TOML file → a validated :class:`AblationConfig` → the list of :class:`Cell` s to run.
 
-Format (``data/ablations/default.toml`` is the full example)::
+Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``, is the full example)::
 
     name = "default"                      # optional; shown in reports
     description = "…"                     # optional
@@ -258,11 +258,26 @@ def canonical_noise(spec: str) -> str:
 # --------------------------------------------------------------------------------------------- loading
 
 
+BUNDLED = ("quick", "default", "acceptance")  # the configs installed with the package (resources/ablations/)
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """An ablation config's file: ``name_or_path`` itself when it is a file, else the bundled config of that
+    name (``quick`` — the quickstart —, ``default``, ``acceptance``; installed as package data)."""
+    from nlfeedback.data import resource
+
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if str(name_or_path) in BUNDLED:
+        return resource("ablations", f"{name_or_path}.toml")
+    raise NlfError(f"{p}: no such config file (bundled configs: {', '.join(BUNDLED)})")
+
+
 def load_config(path: str | Path) -> AblationConfig:
-    """Read and validate a TOML ablation config; raises :class:`ConfigError` naming every bad key."""
-    p = Path(path)
-    if not p.is_file():
-        raise NlfError(f"{p}: no such config file")
+    """Read and validate a TOML ablation config (a file, or a bundled config's name: :func:`find_config`);
+    raises :class:`ConfigError` naming every bad key."""
+    p = find_config(path)
     return parse_config(p.read_text(encoding="utf-8"), source=p.name)
 
 
