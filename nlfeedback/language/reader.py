@@ -46,10 +46,11 @@ class ReaderConfig:
     heads: int = 4
     dropout: float = 0.1
     # True (the shipped checkpoint): about, sign and strength all see the step's own text and features.
-    # False (`nlf train-interpreter --sign-from-words`, not yet shown better on the development set): a
-    # step's sign and strength are read from the remark alone — what its words say about the step (the
-    # attention context) and the whole remark — while ``about`` still sees the step, so a step's content
-    # (a lava step, a wall bump) cannot decide its sign whatever the remark says.
+    # False (`nlf train-interpreter --sign-from-words`; in docs/language.md "Variants compared": fewer
+    # negation-flip failures, more clause sign errors): a step's sign and strength are read from the
+    # remark alone — what its words say about the step (the attention context) and the whole remark —
+    # while ``about`` still sees the step, so a step's content (a lava step, a wall bump) cannot decide
+    # its sign whatever the remark says.
     sign_sees_step: bool = True
 
 
