@@ -25,6 +25,7 @@ CATEGORIES = ("evaluative", "imperative", "descriptive", "negation", "double_neg
 # no template does (sarcasm, counterfactual advice, quantities, explicit step numbers, whole-run verdicts,
 # off-topic text).
 LABEL_CATEGORIES = CATEGORIES + ("sarcasm", "counterfactual", "quantity", "step_number", "whole_run", "off_topic")
+VERDICTS = ("accepted", "fixed", "rephrased")
 NOISE_NAMES = ("stochastic", "mistake", "skip", "equal", "myopic", "wrong_referent", "vague")
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, populate_by_name=True)
@@ -103,6 +104,24 @@ class TextLabels(BaseModel):
     negates: str | None = None
 
 
+class ReadBack(BaseModel):
+    """How a human remark was read back to its writer, and what they said of the reading.
+
+    The collector shows the person the ``reading`` an interpreter made of their remark; they accept it,
+    fix it (the corrected clauses become the record's gold ``labels``, ``labeller`` the annotator) or
+    rephrase the remark (``original_text`` keeps the first text, the record's ``text`` is the new one)."""
+
+    model_config = _STRICT
+    interpreter: str = Field(min_length=1)  # the interpreter's name (keyword, zero-shot, trained, …)
+    checkpoint: str | None = Field(None, min_length=1)  # its checkpoint digest; None without a checkpoint
+    # the clauses as read and shown, steps 0-based inside the record's segment; for a rephrased remark,
+    # the reading of ``original_text`` (the one the person did not let stand)
+    reading: list[Clause]
+    verdict: Literal["accepted", "fixed", "rephrased"]
+    original_text: str | None = Field(None, max_length=10_000)  # rephrased only: the first text
+    seconds: float = Field(ge=0.0)  # time spent on the read-back, included in ``annotation_seconds``
+
+
 class ScalarIntent(BaseModel):
     model_config = _STRICT
     type: Literal["rating"] = "rating"
@@ -174,11 +193,43 @@ class TextFeedback(FeedbackBase):
     text: str = Field(max_length=10_000)
     intent: TextIntent | None = None
     labels: TextLabels | None = None  # human remarks only: gold clauses from someone who read the remark
+    readback: ReadBack | None = None  # human remarks only: the reading shown to the writer and their verdict
 
     @model_validator(mode="after")
     def _labels_are_human(self) -> TextFeedback:
         if self.labels is not None and self.source.type != "human":
             raise ValueError("field 'labels': 'labels' are for human remarks (critics record an 'intent')")
+        return self
+
+    @model_validator(mode="after")
+    def _readback_fits(self) -> TextFeedback:
+        rb = self.readback
+        if rb is None:
+            return self
+        if self.source.type != "human":
+            raise ValueError("field 'readback': a read-back is for human remarks")
+        if rb.verdict == "fixed" and self.labels is None:
+            raise ValueError("field 'labels': a fixed read-back needs the corrected clauses as 'labels'")
+        if rb.verdict == "rephrased":
+            if rb.original_text is None or not rb.original_text.strip():
+                raise ValueError("field 'readback.original_text': a rephrased remark keeps its first, "
+                                 "non-empty text")
+            if rb.original_text.strip() == self.text.strip():
+                raise ValueError("field 'readback.original_text': the rephrased text is the same as the first")
+        elif rb.original_text is not None:
+            raise ValueError(f"field 'readback.original_text': only a rephrased remark has one (verdict "
+                             f"{rb.verdict!r})")
+        if rb.seconds > self.annotation_seconds:
+            raise ValueError(f"field 'readback.seconds': {rb.seconds:g} s of read-back is more than the "
+                             f"{self.annotation_seconds:g} s of 'annotation_seconds' that include it")
+        start, end = self.segment
+        for name, clauses in (("readback.reading", rb.reading),
+                              ("labels.clauses", self.labels.clauses if self.labels else [])):
+            for i, c in enumerate(clauses):
+                outside = [s for s in c.steps if not start <= s < end]
+                if outside:
+                    raise ValueError(f"field '{name}.{i}.steps': step {outside[0]} is outside the segment "
+                                     f"{self.segment}")
         return self
 
 
