@@ -101,7 +101,8 @@ def stats_command(
     file: Annotated[Path, typer.Argument(help="Feedback JSONL file.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Counts by kind, source, split, category and noise, and annotator-seconds (humans and critics apart).
+    """Counts by kind, source, split, category and noise, annotator-seconds (humans and critics apart), and
+    how often read-back remarks were accepted, fixed or rephrased (per annotator and per category).
 
     Example: nlf feedback stats runs/demo/text.jsonl
     """
@@ -136,6 +137,20 @@ def stats_command(
                 people.add_row(esc(name), esc(kind), str(row["items"]), f"{row['seconds']:.1f}",
                                f"{row['seconds_per_item']:.1f}", f"{row['median_seconds']:.1f}")
         console.print(people)
+    rb = stats["readback"]
+    if rb["records"]:
+        console.print(f"  read back: {rb['records']} remarks; accepted {rb['accepted']}, fixed {rb['fixed']}, "
+                      f"rephrased {rb['rephrased']}; misread rate {rb['misread_rate']:.3f}", soft_wrap=True,
+                      markup=False)
+        for title, first, rows in (("read-back verdicts by annotator", "annotator", rb["by_annotator"]),
+                                   ("read-back verdicts by category (from labels)", "category", rb["by_category"])):
+            table = Table(title=title, title_justify="left")
+            for col in (first, "remarks", "accepted", "fixed", "rephrased", "misread rate"):
+                table.add_column(col, justify="left" if col == first else "right")
+            for name, row in rows.items():
+                table.add_row(esc(name), str(row["records"]), *(f"{row[v]} ({row[v + '_rate']:.0%})"
+                              for v in ("accepted", "fixed", "rephrased")), f"{row['misread_rate']:.3f}")
+            console.print(table)
 
 
 @app.command("show")

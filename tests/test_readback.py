@@ -193,3 +193,65 @@ def test_a_record_is_read_back_once_and_critics_are_not(fb, doorkey_trajectories
     with pytest.raises(ReadBackError, match="already has labels"):
         readback_record(labelled, interpreter="trained", reading=[], verdict="fixed", seconds=1.0,
                         fix=[{"steps": "3", "polarity": 1}])
+
+
+# --- nlf feedback stats -----------------------------------------------------------------------
+
+
+def _line(n, annotator, verdict=None, categories=None, original=None):
+    rec = {"schema": "nlf.feedback/1", "id": f"h-{n}", "kind": "text", "trajectory_id": "traj-x", "segment": [0, 10],
+           "source": {"type": "human", "annotator": annotator}, "created_at": "2026-12-04T10:00:00Z",
+           "annotation_seconds": 30.0, "text": f"remark {n}"}
+    if verdict:
+        rec["readback"] = {"interpreter": "trained", "reading": [{"steps": [1], "polarity": 1, "strength": 1.0}],
+                           "verdict": verdict, "seconds": 5.0}
+        if original:
+            rec["readback"]["original_text"] = original
+    if categories is not None:
+        rec["labels"] = {"clauses": [{"steps": [2], "polarity": -1, "strength": 1.0}], "categories": categories}
+    return rec
+
+
+STATS_FILE = [
+    _line(1, "ana", "accepted"),
+    _line(2, "ana", "accepted", ["temporal"]),  # labelled later by someone else
+    _line(3, "ana", "fixed", ["negation", "temporal"]),
+    _line(4, "bo", "rephrased", original="first words"),
+    _line(5, "bo", "fixed", ["sarcasm"]),
+    _line(6, "bo", "accepted"),
+    _line(7, "bo"),  # not read back: not counted
+    {**_line(8, "bo"), "source": {"type": "critic", "name": "language"},
+     "intent": {"type": "vague", "categories": ["vague"], "clauses": [], "template": "t", "split": "train"}},
+]
+
+
+def test_stats_count_verdicts_per_annotator_and_category(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    path = write_lines(tmp_path / "h.jsonl", STATS_FILE)
+    r = CliRunner().invoke(app, ["feedback", "stats", str(path), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    rb = json.loads(r.output)["readback"]
+    # counted by hand from STATS_FILE
+    assert (rb["records"], rb["accepted"], rb["fixed"], rb["rephrased"], rb["misread_rate"]) == (6, 3, 2, 1, 0.5)
+    assert rb["accepted_rate"] == 0.5 and rb["fixed_rate"] == 0.3333 and rb["rephrased_rate"] == 0.1667
+    people = {k: (v["records"], v["accepted"], v["fixed"], v["rephrased"], v["misread_rate"])
+              for k, v in rb["by_annotator"].items()}
+    assert people == {"ana": (3, 2, 1, 0, 0.3333), "bo": (3, 1, 1, 1, 0.6667)}
+    cats = {k: (v["records"], v["accepted"], v["fixed"], v["rephrased"], v["misread_rate"])
+            for k, v in rb["by_category"].items()}
+    assert cats == {"negation": (1, 0, 1, 0, 1.0), "sarcasm": (1, 0, 1, 0, 1.0), "temporal": (2, 1, 1, 0, 0.5),
+                    "unlabelled": (3, 2, 0, 1, 0.3333)}
+    text = CliRunner().invoke(app, ["feedback", "stats", str(path)], catch_exceptions=False).output
+    assert "read back: 6 remarks; accepted 3, fixed 2, rephrased 1; misread rate 0.500" in text
+    assert "read-back verdicts by annotator" in text and "read-back verdicts by category" in text
+    assert "2 (67%)" in text  # ana accepted 2 of 3
+
+
+def test_stats_without_readback_have_empty_rows(tmp_path):
+    from nlfeedback.feedback.stats import feedback_stats
+
+    rb = feedback_stats([parse_feedback(_line(1, "ana"))])["readback"]
+    assert rb["records"] == 0 and rb["misread_rate"] is None and rb["by_annotator"] == {} and rb["by_category"] == {}
