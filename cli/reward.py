@@ -34,30 +34,42 @@ def train_reward_command(
 ) -> None:
     """Train a reward model r(obs, action) from one kind of feedback (or several with --kind mixed).
 
+    Text remarks whose writer fixed the reading read back to them are learned from their corrected labels
+    instead of the interpreter's reading.
+
     Example: nlf train-reward --feedback runs/demo/sketch.jsonl --trajectories runs/demo/trajectories.jsonl
     --kind sketch --out runs/demo/reward-sketch.pt
     """
+    from itertools import chain
+
     from cli.interpret import _load
+    from nlfeedback.feedback.readback import is_fixed
     from nlfeedback.jsonl import atomic_path, check_output
     from nlfeedback.language.apply import interpret_feedback
     from nlfeedback.language.interpreters import make_interpreter
     from nlfeedback.reward.data import build_reward_data
     from nlfeedback.reward.train import RewardConfig, train_reward
+    from nlfeedback.targets import fixed_targets
 
     inputs = [*feedback, *trajectories]
     check_output(out, inputs=inputs, force=force, can_append=False)  # before any work
     items, trajs = _load(feedback, trajectories)
     interp = make_interpreter(interpreter) if kind in ("text", "mixed") and any(f.kind == "text" for f in items) else None
-    targets = interpret_feedback(items, trajs, interp) if interp is not None else None  # read after the checks
+    # remarks whose writer fixed the reading read back to them train on their corrected labels, not a reading
+    fixed = [f for f in items if is_fixed(f)] if interp is not None else []
+    targets = chain(interpret_feedback([f for f in items if not is_fixed(f)], trajs, interp),
+                    fixed_targets(fixed, trajs)) if interp is not None else None  # read after the checks
     data = build_reward_data(items, trajs, kind, targets=targets, sketch_mode=sketch_mode, form=form)
     config = RewardConfig(obs_mode=obs_mode, form=form, penalties=penalties, failure_floor=failure_floor, epochs=epochs, members=members, seed=seed)
     model, report = train_reward(data, kind, config)
     model.meta["interpreter"] = interpreter if interp is not None else None
+    model.meta["fixed_remarks"] = len(fixed)
     model.meta["sketch_mode"] = data.sketch_mode
     with atomic_path(out, inputs=inputs, force=force) as tmp:
         model.save(tmp)
     final = {k: round(v, 4) for k, v in report["final"].items() if k not in ("member", "epoch")}
-    console.print(f"trained {kind} reward on {data.counts}; final losses {final}; saved {out}", soft_wrap=True, markup=False)
+    console.print(f"trained {kind} reward on {data.counts}" + (f" ({len(fixed)} fixed remarks: their corrected labels, "
+                  "not a reading)" if fixed else "") + f"; final losses {final}; saved {out}", soft_wrap=True, markup=False)
 
 
 @cli_errors

@@ -8,17 +8,22 @@ clauses override broad ones on the steps they name.
 
 A clause with ``scope = "general"`` is a rule: its event ``pattern`` is applied to every trajectory
 (``rule_targets``), not only the one it was said about.
+
+A remark whose writer fixed the reading shown to them (a read-back with verdict ``fixed``) is not read
+again: ``fixed_targets`` makes its targets from the corrected clauses (its gold ``labels``) at confidence
+1, interpreter ``FIXED``, and spreads its rules as an interpreter's are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from nlfeedback.feedback.schema import Clause
+from nlfeedback.feedback.readback import is_fixed
+from nlfeedback.feedback.schema import Clause, FeedbackBase
 from nlfeedback.trajectory import Trajectory
 from nlfeedback.truth.judgement import judge
 from nlfeedback.truth.moments import pattern_steps
@@ -26,6 +31,7 @@ from nlfeedback.truth.moments import pattern_steps
 TARGETS_SCHEMA = "nlf.targets/1"
 BROAD = ("episode", "vague")
 BROAD_WEIGHT = 0.5
+FIXED = "fixed-by-writer"  # the ``interpreter`` of targets made from a fixed read-back's labels
 
 
 @dataclass(frozen=True)
@@ -109,3 +115,25 @@ def rule_targets(rules: Sequence[dict[str, Any]], traj: Trajectory) -> tuple[np.
                 targets[s] = r["polarity"] * r["strength"]
                 weights[s] = r["confidence"]
     return targets, weights
+
+
+def fixed_targets(items: Sequence[FeedbackBase], trajectories: Mapping[str, Trajectory], *,
+                  apply_rules: bool = True) -> Iterator[Targets]:
+    """Targets of every fixed read-back remark in ``items`` (others are skipped) from its gold labels; with
+    ``apply_rules``, its general rules also give targets (``rule_of`` set) on each other trajectory they match."""
+    for fb in items:
+        if not is_fixed(fb):
+            continue
+        traj = trajectories[fb.trajectory_id]
+        clauses = list(fb.labels.clauses)  # type: ignore[attr-defined]
+        reading = Reading(clauses, [1.0] * len(clauses), 1.0)
+        targets, weights = targets_from_reading(reading, len(traj))
+        t = Targets(fb.id, traj.id, FIXED, targets, weights, 1.0, rules_of(reading))
+        yield t
+        if apply_rules and t.rules:
+            for other in trajectories.values():
+                if other.id == traj.id:
+                    continue
+                rt, rw = rule_targets(t.rules, other)
+                if rw.any():
+                    yield Targets(fb.id, other.id, FIXED, rt, rw, 1.0, rule_of=fb.id)

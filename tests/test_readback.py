@@ -255,3 +255,74 @@ def test_stats_without_readback_have_empty_rows(tmp_path):
 
     rb = feedback_stats([parse_feedback(_line(1, "ana"))])["readback"]
     assert rb["records"] == 0 and rb["misread_rate"] is None and rb["by_annotator"] == {} and rb["by_category"] == {}
+
+
+# --- nlf train-reward: a fixed remark trains on its corrected labels ---------------------------
+
+
+def _fixed_and_accepted(t0, t1, *, rule=False):
+    key_step = next(s for s, ev in enumerate(t0.events) if any(e.startswith("picked_up:key") for e in ev))
+    clause = ({"steps": [key_step], "polarity": 1, "strength": 0.9, "scope": "general", "pattern": "picked_up:key"}
+              if rule else {"steps": [2], "polarity": -1, "strength": 0.6})
+    fixed = {"schema": "nlf.feedback/1", "id": "h-fixed", "kind": "text", "trajectory_id": t0.id,
+             "segment": [0, len(t0)], "source": {"type": "human", "annotator": "ana"},
+             "created_at": "2026-12-04T10:00:00Z", "annotation_seconds": 40.0,
+             "text": "great job reaching the goal",
+             "readback": {"interpreter": "keyword", "reading": [{"steps": [len(t0) - 1], "polarity": 1, "strength": 1.0}],
+                          "verdict": "fixed", "seconds": 10.0},
+             "labels": {"clauses": [clause], "labeller": "ana"}}
+    accepted = {**fixed, "id": "h-accepted", "trajectory_id": t1.id, "segment": [0, len(t1)],
+                "readback": {**fixed["readback"], "verdict": "accepted",
+                             "reading": [{"steps": [len(t1) - 1], "polarity": 1, "strength": 1.0}]}}
+    accepted.pop("labels")
+    return fixed, accepted, clause
+
+
+def test_fixed_targets_come_from_the_labels_and_spread_rules(doorkey_trajectories):
+    from nlfeedback.targets import FIXED, fixed_targets
+
+    t0, t1 = doorkey_trajectories[:2]
+    trajs = {t.id: t for t in doorkey_trajectories}
+    fixed, accepted, clause = _fixed_and_accepted(t0, t1)
+    got = list(fixed_targets([parse_feedback(fixed), parse_feedback(accepted)], trajs))
+    assert len(got) == 1 and got[0].feedback_id == "h-fixed" and got[0].interpreter == FIXED
+    assert list(got[0].weights.nonzero()[0]) == [2] and got[0].targets[2] == -0.6 and got[0].weights[2] == 1.0
+    fixed, _, clause = _fixed_and_accepted(t0, t1, rule=True)
+    got = list(fixed_targets([parse_feedback(fixed)], trajs))
+    assert got[0].trajectory_id == t0.id and got[0].targets[clause["steps"][0]] == 0.9 and got[0].rules
+    spread = [t for t in got[1:] if t.rule_of == "h-fixed"]
+    assert len(spread) == len(got) - 1 >= 1 and {t.trajectory_id for t in spread} <= set(trajs) - {t0.id}
+    assert not list(fixed_targets([parse_feedback(fixed)], trajs, apply_rules=False))[1:]
+
+
+def test_train_reward_uses_a_fixed_remarks_labels_in_place_of_the_reading(tmp_path, traj_file, doorkey_trajectories,
+                                                                          monkeypatch):
+    """The command hands build_reward_data the labels' targets for the fixed remark and the interpreter's
+    for the rest (captured there; no model is trained)."""
+    import nlfeedback.reward.data as reward_data
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from nlfeedback.language.interpreters import interpret, make_interpreter
+
+    t0, t1 = doorkey_trajectories[:2]
+    fixed, accepted, _ = _fixed_and_accepted(t0, t1)
+    keyword_read = interpret(make_interpreter("keyword"), parse_feedback(fixed), t0)
+    assert keyword_read.weights[2] == 0 or keyword_read.targets[2] >= 0  # the reading differs from the fix
+    fb = write_lines(tmp_path / "h.jsonl", [fixed, accepted])
+    seen = {}
+
+    class Captured(Exception):
+        pass
+
+    def capture(items, trajectories, kind, *, targets=None, **kw):
+        seen.update({(t.feedback_id, t.trajectory_id): t for t in targets})
+        raise Captured
+
+    monkeypatch.setattr(reward_data, "build_reward_data", capture)
+    r = CliRunner().invoke(app, ["train-reward", "-f", str(fb), "-t", str(traj_file), "--kind", "text",
+                                 "--interpreter", "keyword", "--out", str(tmp_path / "r.pt")])
+    assert isinstance(r.exception, Captured), r.output
+    mine = seen[("h-fixed", t0.id)]
+    assert mine.interpreter == "fixed-by-writer" and mine.targets[2] == -0.6 and mine.weights.nonzero()[0].tolist() == [2]
+    assert seen[("h-accepted", t1.id)].interpreter == "keyword"
