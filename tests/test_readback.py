@@ -326,3 +326,27 @@ def test_train_reward_uses_a_fixed_remarks_labels_in_place_of_the_reading(tmp_pa
     mine = seen[("h-fixed", t0.id)]
     assert mine.interpreter == "fixed-by-writer" and mine.targets[2] == -0.6 and mine.weights.nonzero()[0].tolist() == [2]
     assert seen[("h-accepted", t1.id)].interpreter == "keyword"
+
+
+# --- nlf train-interpreter: a fixed remark is a labelled training example ------------------------
+
+
+def test_a_fixed_readback_record_is_a_training_example_of_its_labels(doorkey_trajectories):
+    from nlfeedback.language.train_interpreter import example_of
+    from nlfeedback.metrics.interpretation import gold_of
+
+    t0, t1 = doorkey_trajectories[:2]
+    fixed, accepted, _ = _fixed_and_accepted(t0, t1)
+    fb = readback_record(parse_feedback({k: v for k, v in fixed.items() if k not in ("readback", "labels")}
+                                        | {"annotation_seconds": 30.0}),
+                         interpreter="keyword", reading=[Clause(steps=[len(t0) - 1], polarity=1, strength=1.0)],
+                         verdict="fixed", seconds=10.0, fix=[{"steps": "3", "polarity": -1, "strength": 0.6}],
+                         categories=["sarcasm"])
+    gold = gold_of(fb)
+    assert gold is not None and gold.split == "human" and gold.categories == ["sarcasm"]
+    ex = example_of(fb, t0)
+    assert ex.text == "great job reaching the goal" and ex.trajectory_id == t0.id
+    assert ex.about.nonzero()[0].tolist() == [2]  # the fix (shown step 3), not the reading's last step
+    assert ex.positive[2] == 0.0 and ex.strength[2] == pytest.approx(0.6) and ex.general == 0
+    # an accepted read-back has no gold labels: it is not a training example
+    assert gold_of(parse_feedback(accepted)) is None
