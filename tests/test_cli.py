@@ -169,6 +169,7 @@ def test_feedback_validate_reports_file_line_field(tmp_path, traj_file):
     assert r.exit_code == 1 and "unknown noise" in r.output
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_interpret_and_eval_interpreter(tmp_path, traj_file):
     fb = tmp_path / "text.jsonl"
     assert invoke("critique", "-t", str(traj_file), "--kind", "text", "--budget", "30", "--out", str(fb)).exit_code == 0
@@ -230,6 +231,7 @@ def test_train_interpreter_cli(tmp_path):
     assert out.read_bytes() != before and TrainedInterpreter.load(out).meta["config"]["seed"] == 1
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_bench_interpret_json():
     r = invoke("bench", "interpret", "--items", "20", "--json")
     assert r.exit_code == 0, r.output

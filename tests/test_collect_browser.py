@@ -98,6 +98,7 @@ def choose_kind(page, kind: str) -> None:
     page.wait_for_function(f"() => document.getElementById('progress').textContent.includes('{kind}: item')")
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_draw_type_rate_and_choose_in_the_browser(browser, traj_file, tmp_path):
     out = tmp_path / "human.jsonl"
     server = Server("--trajectories", str(traj_file), "--out", str(out))
@@ -178,6 +179,7 @@ def test_draw_type_rate_and_choose_in_the_browser(browser, traj_file, tmp_path):
     assert pref1.preferred == 0 and pref2.preferred == 0.5 and pref1.id != pref2.id
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_token_from_the_printed_url_works_in_the_browser(browser, traj_file, tmp_path):
     out = tmp_path / "token.jsonl"
     server = Server("--trajectories", str(traj_file), "--out", str(out), "--kind", "preference",

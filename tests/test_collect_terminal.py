@@ -60,6 +60,7 @@ def test_ctrl_c_stops_a_session_started_with_sigint_ignored(small_traj_file, tmp
     assert [fb.value for fb in read_feedback(out).records] == [4.0]
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_ratings_with_invalid_answers_ctrl_c_and_resume(small_traj_file, tmp_path):
     out = tmp_path / "human.jsonl"
     trajs = load_trajectories(small_traj_file)
@@ -144,6 +145,7 @@ def test_ratings_with_invalid_answers_ctrl_c_and_resume(small_traj_file, tmp_pat
     assert finish(c) == 0
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_sketch_text_and_preference_answers(small_traj_file, tmp_path):
     out = tmp_path / "human.jsonl"
     trajs = load_trajectories(small_traj_file)
@@ -199,6 +201,7 @@ def test_sketch_text_and_preference_answers(small_traj_file, tmp_path):
     assert all(fb.source.annotator == "bo b" and fb.source.type == "human" for fb in got.values())
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_piped_input_works_line_by_line_and_bad_options_are_clear(small_traj_file, tmp_path):
     import subprocess
 

@@ -195,6 +195,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_serve_refuses_a_public_address_without_a_token_and_raw_traversal_gets_404(traj_file, tmp_path):
     nlf = [sys.executable, "-c", "from cli.main import main; main()", "serve", "-t", str(traj_file)]
     r = subprocess.run([*nlf, "--out", str(tmp_path / "o.jsonl"), "--host", "0.0.0.0"], capture_output=True,

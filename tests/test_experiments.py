@@ -166,6 +166,7 @@ def test_run_defaults_follow_the_online_loop():
 # --------------------------------------------------------------------------------------------- runner
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_failing_cell_is_recorded_and_the_rest_complete(tmp_path):
     cfg = tiny()
     summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.flaky_cell, config_text=GRID)
@@ -189,6 +190,7 @@ def test_failing_cell_is_recorded_and_the_rest_complete(tmp_path):
     assert not list(tmp_path.rglob(".result.json.tmp-*"))
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_resume_skips_finished_cells_and_retries_failed_ones(tmp_path):
     cfg = tiny()
     run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.flaky_cell)
@@ -210,6 +212,7 @@ def test_resume_skips_finished_cells_and_retries_failed_ones(tmp_path):
     assert len(json.loads((tmp_path / "ablation.json").read_text())["sessions"]) == 3
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_resume_refuses_finished_cells_with_other_settings(tmp_path):
     run_ablation(tiny(), tmp_path, workers=1, cell_fn=ec.fake_cell)
     with pytest.raises(NlfError, match="other settings than this config"):
@@ -220,6 +223,7 @@ def test_resume_refuses_finished_cells_with_other_settings(tmp_path):
     assert summary.skipped == 14 and summary.ran == 7
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_a_worker_that_dies_fails_its_cell_and_the_sweep_goes_on(tmp_path):
     cfg = tiny()
     summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.dying_cell)
@@ -230,6 +234,7 @@ def test_a_worker_that_dies_fails_its_cell_and_the_sweep_goes_on(tmp_path):
         assert error.startswith("WorkerDied: ") and "exit code 17" in error
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_progress_reports_cells_done_total_and_eta(tmp_path):
     events = []
     run_ablation(tiny(), tmp_path, workers=1, cell_fn=ec.flaky_cell, progress=events.append)
@@ -243,6 +248,7 @@ def test_progress_reports_cells_done_total_and_eta(tmp_path):
     assert events[0].skipped == 12 and events[0].done == 12 and events[-1].done == 14
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_local_backend_runs_two_workers_in_parallel_with_one_torch_thread_each(tmp_path):
     cfg = tiny(GRID.replace('"text:trained", "sketch", "scalar", ', "").replace("budgets = [10, 20]", "budgets = [10]")
                .replace("seeds = 2", "seeds = 4"))
@@ -393,6 +399,7 @@ def test_report_numbers_match_the_result_files(stored_run):
         assert sum(1 for _ in fh) == 1 + 4 + 1
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_report_of_a_fake_sweep_matches_every_result_file(tmp_path):
     cfg = tiny()
     run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.flaky_cell, config_text=GRID)
@@ -511,6 +518,7 @@ def test_report_errors_on_an_empty_run_folder(tmp_path):
 # --------------------------------------------------------------------------------------------- CLI
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_only_runs_part_of_the_grid_keeps_the_oracle_and_the_rest_completes_later(tmp_path):
     cfg = tiny()
     part = parse_selection(cfg, ["seed=1", "budget=20", "kind=sketch,oracle"])
@@ -794,6 +802,7 @@ def test_sigint_to_the_driver_alone_keeps_the_running_cells_results_and_starts_n
         _kill_leftovers(pids)
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_a_cell_still_owned_by_a_live_process_is_never_cleared_or_rerun(tmp_path, monkeypatch):
     """A process of an earlier session that still holds a cell: the new session refuses (after a short
     wait) instead of clearing its run folder under it; once it is gone the cell runs."""

@@ -198,6 +198,7 @@ def read_moment_remarks(interp, remarks, runs):
 @pytest.mark.parametrize("remarks, min_right", [  # measured 2026-12-04 (step-level reader): 71/80, 34/40, 34/40
     (HUMAN_STYLE_REMARKS_3, 68), (HUMAN_STYLE_REMARKS, 32), (HUMAN_STYLE_REMARKS_2, 32),
 ])
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_trained_reads_human_style_remarks(trained, moment_runs, remarks, min_right):
     """Spent regression sets (their errors were read for the previous reader): each remark, read on a run
     where its moment happens, gets the right sign on that moment's steps for most of them."""

@@ -6,6 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +54,7 @@ def test_arbitrary_bytes(data):
     _check(data)
 
 
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(lines, max_size=5), st.booleans())
 def test_arbitrary_lines(parts, final_newline):

@@ -371,6 +371,7 @@ printable = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 @given(annotator=printable.filter(lambda s: s.strip()), text=printable)
 def test_fuzzed_user_strings_go_through_the_readers_and_printers_verbatim(traj_file, doorkey_trajectories,
                                                                           annotator, text):
