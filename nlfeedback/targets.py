@@ -130,10 +130,19 @@ def fixed_targets(items: Sequence[FeedbackBase], trajectories: Mapping[str, Traj
         targets, weights = targets_from_reading(reading, len(traj))
         t = Targets(fb.id, traj.id, FIXED, targets, weights, 1.0, rules_of(reading))
         yield t
-        if apply_rules and t.rules:
-            for other in trajectories.values():
-                if other.id == traj.id:
-                    continue
-                rt, rw = rule_targets(t.rules, other)
-                if rw.any():
-                    yield Targets(fb.id, other.id, FIXED, rt, rw, 1.0, rule_of=fb.id)
+        if apply_rules:
+            yield from spread_rules(t, trajectories)
+
+
+def spread_rules(t: Targets, trajectories: Mapping[str, Trajectory]) -> Iterator[Targets]:
+    """The targets ``t``'s general rules give on every *other* trajectory where their pattern matches
+    (``rule_of`` set to the remark)."""
+    if not t.rules:
+        return
+    for other in trajectories.values():
+        if other.id == t.trajectory_id:
+            continue
+        targets, weights = rule_targets(t.rules, other)
+        if weights.any():
+            yield Targets(t.feedback_id, other.id, t.interpreter, targets, weights, t.confidence,
+                          rule_of=t.feedback_id)

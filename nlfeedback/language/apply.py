@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
-from nlfeedback.targets import Targets, rule_targets
+from nlfeedback.targets import Targets, spread_rules
 from nlfeedback.trajectory import Trajectory
 
 BATCH = 256
@@ -21,11 +21,5 @@ def interpret_feedback(items: Sequence[FeedbackBase], trajectories: Mapping[str,
         batch = text[i:i + BATCH]
         for t in interpret_many(interp, [(fb, trajectories[fb.trajectory_id]) for fb in batch]):
             yield t
-            if apply_rules and t.rules:
-                for other in trajectories.values():
-                    if other.id == t.trajectory_id:
-                        continue
-                    targets, weights = rule_targets(t.rules, other)
-                    if weights.any():
-                        yield Targets(t.feedback_id, other.id, t.interpreter, targets, weights, t.confidence,
-                                      rule_of=t.feedback_id)
+            if apply_rules:
+                yield from spread_rules(t, trajectories)
