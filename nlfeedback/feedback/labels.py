@@ -32,15 +32,19 @@ CATEGORY_ALIASES = {"descriptive_rule": "descriptive", "temporal_span": "tempora
 _RANGE = re.compile(r"(\d+)\s*-\s*(\d+)")
 
 
-def parse_shown_steps(spec: Any, length: int) -> list[int]:
-    """``"all" | "none" | "5" | "3-7,12"`` (shown numbers, 1 … length) → sorted 0-based step indices."""
+def parse_shown_steps(spec: Any, length: int, *, segment: Sequence[int] | None = None) -> list[int]:
+    """``"all" | "none" | "5" | "3-7,12"`` (shown numbers, 1 … length) → sorted 0-based step indices.
+
+    With ``segment`` (``[start, end)``, 0-based), the steps must lie inside it and ``"all"`` is every step
+    of it (what a read-back screen shows). Raises ``ValueError`` with a message a person can act on."""
+    start, end = segment if segment is not None else (0, length)
     if isinstance(spec, int) and not isinstance(spec, bool):
         spec = str(spec)
     if not isinstance(spec, str):
-        raise ValueError(f"steps must be a string such as '3-7,12', 'all' or 'none', got {spec!r}")
+        raise ValueError(f"steps must be written like '3-7,12', 'all' or 'none', got {spec!r}")
     s = spec.strip().lower()
     if s == "all":
-        return list(range(length))
+        return list(range(start, end))
     if s == "none":
         return []
     shown: set[int] = set()
@@ -55,10 +59,12 @@ def parse_shown_steps(spec: Any, length: int) -> list[int]:
         elif part.isdigit():
             shown.add(int(part))
         else:
-            raise ValueError(f"cannot read steps {spec!r}")
-    outside = sorted(k for k in shown if not 1 <= k <= length)
+            raise ValueError(f"cannot read steps {spec!r}: write them like '3-7,12', 'all' or 'none'")
+    outside = sorted(k for k in shown if not start + 1 <= k <= end)
     if outside:
-        raise ValueError(f"steps {outside} are outside the run's steps 1..{length}")
+        where = (f"this segment (steps {start + 1}–{end})" if segment is not None
+                 else f"the run's steps 1..{length}")
+        raise ValueError(f"steps {outside} are outside {where}")
     return sorted(k - 1 for k in shown)
 
 

@@ -24,17 +24,16 @@ Fix clauses are :class:`Clause` objects (steps 0-based) or mappings in the annot
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from nlfeedback.errors import NlfError
+from nlfeedback.feedback.labels import parse_shown_steps
 from nlfeedback.feedback.schema import LABEL_CATEGORIES, VERDICTS, Clause, TextFeedback
 
 MAX_TEXT = 10_000
-_RANGE = re.compile(r"(\d+)\s*-\s*(\d+)")
 _FIX_FIELDS = {"quote", "steps", "polarity", "strength", "scope", "pattern"}
 
 
@@ -48,34 +47,11 @@ def _shown(segment: Sequence[int]) -> str:
 
 def segment_steps(spec: Any, segment: Sequence[int]) -> list[int]:
     """Shown step numbers (``"5"``, ``"3-7,12"``, ``"all"``, ``"none"``) → sorted 0-based steps, all inside
-    ``segment`` (``[start, end)``; ``"all"`` is every step of it)."""
-    start, end = segment
-    if isinstance(spec, int) and not isinstance(spec, bool):
-        spec = str(spec)
-    if not isinstance(spec, str):
-        raise ReadBackError(f"steps must be written like '3-7,12', 'all' or 'none', got {spec!r}")
-    s = spec.strip().lower()
-    if s == "all":
-        return list(range(start, end))
-    if s == "none":
-        return []
-    shown: set[int] = set()
-    for part in s.split(","):
-        part = part.strip()
-        m = _RANGE.fullmatch(part)
-        if m:
-            a, b = int(m.group(1)), int(m.group(2))
-            if a > b:
-                raise ReadBackError(f"step range {part!r} runs backwards")
-            shown.update(range(a, b + 1))
-        elif part.isdigit():
-            shown.add(int(part))
-        else:
-            raise ReadBackError(f"cannot read steps {spec!r}: write them like '3-7,12', 'all' or 'none'")
-    outside = sorted(k for k in shown if not start + 1 <= k <= end)
-    if outside:
-        raise ReadBackError(f"steps {outside} are outside this segment ({_shown(segment)})")
-    return sorted(k - 1 for k in shown)
+    ``segment`` (``[start, end)``; ``"all"`` is every step of it): :func:`parse_shown_steps`."""
+    try:
+        return parse_shown_steps(spec, segment[1], segment=segment)
+    except ValueError as e:
+        raise ReadBackError(str(e)) from None
 
 
 def fix_clause(value: Clause | Mapping[str, Any], text: str, segment: Sequence[int]) -> Clause:
