@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the labelled human-style sets (nlf.feedback/1 with labels) from the writers' annotations in
 # annotations/: train.jsonl (writers train0…train5b), train-pairs.jsonl (negation pairs on training runs,
-# writer trainN0), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
+# writers trainN0, trainN2…trainN5), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
 # on), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
@@ -17,7 +17,7 @@ tmp="$(mktemp -d)"
 trap 'rm -r "$tmp"' EXIT
 for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")"; done
 cat "$tmp"/train[0-9]*.jsonl > train.jsonl
-cat "$tmp"/trainN0.jsonl > train-pairs.jsonl
+cat "$tmp"/trainN0.jsonl "$tmp"/trainN[2-9].jsonl > train-pairs.jsonl
 cat "$tmp"/trainN1.jsonl > dev-pairs.jsonl
 for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
 cat "$tmp"/dev*.jsonl > dev.jsonl
