@@ -166,7 +166,7 @@ def test_sketch_text_and_preference_answers(small_traj_file, tmp_path):
     c.expect("done: saved 1 sketch items")
     assert finish(c) == 0
 
-    c = spawn(*base, "--kind", "text", "--items", "1")
+    c = spawn(*base, "--kind", "text", "--items", "1", "--no-readback")
     c.expect("keys:")
     c.send("f")
     c.expect("Your feedback, one line")
@@ -206,7 +206,8 @@ def test_piped_input_works_line_by_line_and_bad_options_are_clear(small_traj_fil
     import subprocess
 
     out = tmp_path / "piped.jsonl"
-    args = [*NLF, "collect", "-t", str(small_traj_file), "--kind", "text", "--annotator", "carol", "--out", str(out)]
+    args = [*NLF, "collect", "-t", str(small_traj_file), "--kind", "text", "--annotator", "carol", "--no-readback",
+            "--out", str(out)]
     r = subprocess.run(args, input="n\nf\nnice run\ns\nq\n", capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "step 1/" in r.stdout and "saved fb-" in r.stdout and "1 skipped for now" in r.stdout

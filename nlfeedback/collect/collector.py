@@ -172,7 +172,12 @@ class Collector:
 
     def submit(self, item: Item, annotator: str, answer: dict[str, Any], seconds: float) -> FeedbackBase:
         """Validate, then append and fsync under the file lock; :class:`AlreadyAnswered` if it is there."""
-        record = self.record(item, annotator, answer, seconds)
+        return self.submit_record(item, self.record(item, annotator, answer, seconds))
+
+    def submit_record(self, item: Item, record: FeedbackBase) -> FeedbackBase:
+        """Append a record already made for ``item`` (e.g. a read-back's, from :meth:`record`), as :meth:`submit`."""
+        if record.kind != item.kind or item.feedback_id(record.source.annotator or "") != record.id:
+            raise NlfError(f"record {record.id} is not an answer to this item ({item.key})")
         annotator = record.source.annotator  # type: ignore[assignment]
         with self._lock, self._writer.locked():
             if _file_identity(self.out) != self._identity:

@@ -21,7 +21,15 @@ Answers: text is one line; a rating is a number in the scale; a sketch is key po
 ``STEP:VALUE`` (``0:0 6:0.5 12:1``, steps as shown, values in [−1, 1]) interpolated per step;
 a preference is ``1`` (left), ``2`` (right) or ``=`` (can't tell). An invalid answer is asked again
 with the reason. ``annotation_seconds`` runs from the moment the item is first drawn to the moment
-its answer is submitted. Ctrl-C stops at once: every answer already submitted is on disk (each
+its answer is submitted.
+
+Read-back (text, with a :class:`~nlfeedback.collect.readback.Reader`): after a remark, its reading is
+shown as one line per clause (steps as shown, sign, strength; a general rule as ``rule: stepping into lava:
+bad, everywhere``; an abstention as ``not understood``) and the person accepts it (``a``, Enter), edits
+it (``e``: clauses like ``3-7 bad 0.7; 12 good``, ``all good``, ``rule entered:lava bad``) or rephrases
+the remark (``r``: the new text is read and shown). A bad fix or an empty rephrase is refused with the
+reason and asked again; the record (:func:`~nlfeedback.feedback.readback.readback_record`) is written
+only once the verdict is given, and its ``annotation_seconds`` includes the read-back. Ctrl-C stops at once: every answer already submitted is on disk (each
 record is fsynced before the next item is shown); an answer being typed is lost.
 """
 
@@ -44,6 +52,9 @@ from nlfeedback.collect.answers import AnswerError, parse_answer
 from nlfeedback.collect.collector import AlreadyAnswered, Collector, Progress
 from nlfeedback.collect.frames import Frame, replay_frames
 from nlfeedback.collect.queue import Item, Segment
+from nlfeedback.collect.readback import Reader, describe_reading, edit_line, parse_fix
+from nlfeedback.feedback.readback import ReadBackError, readback_record
+from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.envs.render import LEGEND
 
 ANSI = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "purple": "35", "grey": "90",
@@ -205,8 +216,10 @@ class TerminalCollector:
     """Runs one annotator through their queue of one kind (see the module docstring)."""
 
     def __init__(self, collector: Collector, annotator: str, kind: str, *, stdin: IO[str] | None = None,
-                 stdout: IO[str] | None = None, color: bool | None = None, fps: float = 4.0) -> None:
+                 stdout: IO[str] | None = None, color: bool | None = None, fps: float = 4.0,
+                 reader: Reader | None = None) -> None:
         self.collector = collector
+        self.reader = reader if kind == "text" else None
         self.annotator = annotator
         self.kind = kind
         self.keys = Keys(stdin or sys.stdin)
@@ -317,6 +330,8 @@ class TerminalCollector:
         summary = SessionSummary(self.kind, self.annotator, str(c.out), progress.total, progress.done)
         self._w(f"{self.kind} feedback by {self.annotator} → {c.out}: {progress.total} items in the queue, "
                 f"{progress.done} already done, {len(pending)} to go")
+        if self.reader is not None:
+            self._w(f"read-back: each remark is read by the {self.reader.describe()} interpreter and shown to you")
         try:
             with self.keys.active():
                 self._loop(pending, progress, summary)
@@ -413,17 +428,106 @@ class TerminalCollector:
                 self._w(f"✗ {e}")
                 continue
             seconds = time.monotonic() - shown_at
+            verdict = ""
             try:
-                with interrupts_deferred():
-                    fb = self.collector.submit(item, self.annotator, answer, seconds)
+                if self.reader is not None:
+                    remark = self.collector.record(item, self.annotator, answer, seconds)
+                    record = self._readback(remark)  # type: ignore[arg-type]
+                    verdict = f", read-back {record.readback.verdict}"  # type: ignore[attr-defined]
+                    seconds = record.annotation_seconds
+                    with interrupts_deferred():
+                        fb = self.collector.submit_record(item, record)
+                else:
+                    with interrupts_deferred():
+                        fb = self.collector.submit(item, self.annotator, answer, seconds)
             except AlreadyAnswered:
                 self._w("this item is already answered by you in the output file (another session?); moving on")
                 return "already"
-            except AnswerError as e:
+            except (AnswerError, ReadBackError) as e:
                 self._w(f"✗ {e}")
                 continue
             extra = ""
             if "curve" in answer:
                 extra = "  curve " + "".join(SPARK[min(7, int((v + 1) / 2 * 8))] for v in answer["curve"])
-            self._w(f"✓ saved {fb.id} ({seconds:.1f} s){extra}")
+            self._w(f"✓ saved {fb.id} ({seconds:.1f} s{verdict}){extra}")
             return "saved"
+
+    # --- read-back ------------------------------------------------------------------------------
+    def _show_reading(self, title: str, reading: list, segment: list[int]) -> None:
+        self._w(title)
+        for line in describe_reading(reading, segment):
+            color = "green" if ": good" in line else "red" if ": bad" in line else None
+            self._w("  " + (self._glyph(line, color) if color else line))
+
+    def _readback(self, remark: TextFeedback) -> FeedbackBase:
+        """Show ``remark``'s reading and return the record of the person's verdict (not yet written)."""
+        assert self.reader is not None
+        traj = self.collector.trajectories[remark.trajectory_id]
+        started = time.monotonic()
+        reading = self.reader.read(remark, traj)
+        seg = list(remark.segment)
+        self._show_reading(f"How the {self.reader.name} interpreter read your remark "
+                           f"(steps as shown, {seg[0] + 1}–{seg[1]}):", reading, seg)
+        base = dict(interpreter=self.reader.name, checkpoint=self.reader.checkpoint, reading=reading)
+        new_text: str | None = None
+        while True:
+            if new_text is None:
+                self._prompt("Is that what you meant? a/Enter accept · e edit · r rephrase: ")
+            else:
+                self._prompt("a/Enter keep the new text · r rephrase again: ")
+            k = self.keys.key()
+            key = k.lower() if len(k) == 1 else k
+            if key not in ("enter",) and self.keys.tty:
+                self._w(k)
+            elif self.keys.tty:
+                self._w("")
+            if key in ("a", "enter", "y"):
+                verdict = "accepted" if new_text is None else "rephrased"
+                return readback_record(remark, verdict=verdict, rephrased=new_text,
+                                       seconds=time.monotonic() - started, **base)
+            if key == "e" and new_text is None:
+                record = self._edit(remark, traj, reading, started, base)
+                if record is not None:
+                    return record
+            elif key == "e":
+                self._w("✗ a rephrased remark is kept with its new reading: accept it (a) or rephrase again (r)")
+            elif key == "r":
+                text = self._rephrase(remark, started, base)
+                if text is not None:
+                    new_text = text
+                    new_reading = self.reader.read(remark.model_copy(update={"text": text}), traj)
+                    self._show_reading("How the new text was read:", new_reading, seg)
+            else:
+                self._w(f"unknown key {k!r}: a accept, e edit, r rephrase")
+
+    def _edit(self, remark: TextFeedback, traj, reading: list, started: float, base: dict) -> FeedbackBase | None:
+        seg = list(remark.segment)
+        self._w(f"Write the clauses you meant, separated by ';': STEPS SIGN [STRENGTH] with steps as shown "
+                f"({seg[0] + 1}–{seg[1]}), e.g. '3-7 bad 0.7; 12 good', 'all good' (the whole run), "
+                "'rule entered:lava bad' (everywhere). Empty line: back.")
+        if reading:
+            self._w(f"  the reading: {edit_line(reading, seg)}")
+        while True:
+            self._prompt("fix> ")
+            line = self.keys.line()
+            if not line.strip():
+                return None
+            try:
+                fix = parse_fix(line, seg, traj)
+                return readback_record(remark, verdict="fixed", fix=fix, seconds=time.monotonic() - started, **base)
+            except ReadBackError as e:
+                self._w(f"✗ {e}")
+
+    def _rephrase(self, remark: TextFeedback, started: float, base: dict) -> str | None:
+        while True:
+            self._prompt("Your remark in other words ('/back': back to the reading):\n> ")
+            line = self.keys.line()
+            if line.strip() == "/back":
+                return None
+            try:
+                readback_record(remark, verdict="rephrased", rephrased=line, seconds=time.monotonic() - started,
+                                **base)
+            except ReadBackError as e:
+                self._w(f"✗ {e}")
+                continue
+            return line.strip()
