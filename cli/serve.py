@@ -10,6 +10,7 @@ import typer
 from cli.common import cli_errors, console, err_console
 from nlfeedback.collect.answers import parse_scale
 from nlfeedback.collect.collector import Collector
+from nlfeedback.collect.readback import session_reader
 from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import KINDS
 from nlfeedback.trajectory import read_trajectories
@@ -29,6 +30,13 @@ def serve_command(
                                                        "others default: whole episodes).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the queues' order and segments.")] = 0,
     scale: Annotated[str, typer.Option(help="Rating scale LOW:HIGH (scalar).")] = "0:10",
+    readback: Annotated[bool | None, typer.Option("--readback/--no-readback", help=(
+        "Read each text remark back to its writer (accept / fix / rephrase). Default: on when text is "
+        "collected and the read-back interpreter is available."), show_default=False)] = None,
+    readback_interpreter: Annotated[str, typer.Option(help=(
+        "The interpreter that reads remarks back: trained (the shipped step-level reader, or "
+        "--readback-checkpoint), keyword or zero-shot."))] = "trained",
+    readback_checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint of the trained interpreter.")] = None,
 ) -> None:
     """Collect human feedback in the browser: frames, scrubber and captions; text box, rating buttons,
     a sketch canvas (draw with the mouse; resampled to one value per step) and left/right/can't-tell.
@@ -38,6 +46,12 @@ def serve_command(
     annotator and the seconds from showing the item to submitting it; items already in --out for an
     annotator are skipped (resume). Binds 127.0.0.1 by default; another --host needs --token, and then
     every request must carry it (open the printed URL, which includes it).
+
+    Read-back (text): after a remark is submitted, the reading of the --readback-interpreter (default:
+    trained, the shipped step-level reader) is shown on the episode's timeline (good steps green, bad red,
+    a general rule, or "not understood"); the person accepts it (key A), fixes it (click steps, flip
+    signs, "about the whole run") or rephrases the remark, then goes on (key N). --no-readback turns it
+    off for the session.
 
     Example: nlf serve --trajectories runs/demo/trajectories.jsonl --out runs/demo/human.jsonl --kind sketch
     """
@@ -59,11 +73,19 @@ def serve_command(
         kinds = [k for k in KINDS if k != "preference" or len(trajs) >= 2]
     with Collector(trajs, out, kinds=kinds, items=items, segment_length=segment_length, seed=seed,
                    scale=parse_scale(scale), trajectory_path=trajectories) as collector:
+        notes: list[str] = []
+
+        def load_reader():
+            reader, note = session_reader(readback, collector.kinds, readback_interpreter, readback_checkpoint)
+            notes.append(note)
+            return reader
 
         def ready(url: str) -> None:
             console.print(f"collecting {', '.join(collector.kinds)} feedback on {len(trajs)} trajectories "
                           f"into {out}", soft_wrap=True, markup=False)
+            if notes and notes[0]:
+                console.print(notes[0], soft_wrap=True, markup=False)
             console.print(f"open {url}   (Ctrl-C stops; everything submitted is saved)", soft_wrap=True, markup=False)
 
-        serve(collector, host=host, port=port, token=token, on_ready=ready)
+        serve(collector, host=host, port=port, token=token, on_ready=ready, load_reader=load_reader)
     err_console.print(f"stopped; {collector.written} items saved to {out} in this session", soft_wrap=True, markup=False)

@@ -101,7 +101,7 @@ def choose_kind(page, kind: str) -> None:
 @pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_draw_type_rate_and_choose_in_the_browser(browser, traj_file, tmp_path):
     out = tmp_path / "human.jsonl"
-    server = Server("--trajectories", str(traj_file), "--out", str(out))
+    server = Server("--trajectories", str(traj_file), "--out", str(out), "--no-readback")
     trajs = load_trajectories(traj_file)
     try:
         page = browser.new_page(viewport={"width": 1040, "height": 800})

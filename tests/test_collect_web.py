@@ -208,7 +208,7 @@ def test_serve_refuses_a_public_address_without_a_token_and_raw_traversal_gets_4
 
     port = _free_port()
     out = tmp_path / "served.jsonl"
-    proc = subprocess.Popen([*nlf, "--out", str(out), "--port", str(port), "--kind", "text"],
+    proc = subprocess.Popen([*nlf, "--out", str(out), "--port", str(port), "--kind", "text", "--no-readback"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = ""

@@ -11,7 +11,20 @@ Routes (all JSON unless said otherwise):
                                         of the file only
 ``POST /api/submit``                    ``{ticket, seconds, text | value | points | preferred}``
 ``POST /api/skip``                      ``{ticket}``: not now (comes back after the rest)
+``POST /api/reread``                    ``{ticket, text}``: read-back, the reading of a rephrased remark
+                                        (nothing is written)
+``POST /api/readback``                  ``{ticket, verdict, seconds, clauses | text}``: the verdict on
+                                        the reading of the remark submitted under ``ticket``
 ======================================  ===========================================================
+
+Read-back (with a :class:`~nlfeedback.collect.readback.Reader`): a text remark sent to ``/api/submit`` is
+not written; it is read and the answer is ``{"readback": {reading, lines, segment, interpreter}}``. The
+page shows the reading on the episode's timeline and sends the person's verdict to ``/api/readback``:
+``accepted``, ``fixed`` with ``clauses`` (annotation format: ``steps`` as shown, ``"all"`` for the whole
+run, ``polarity``, ``strength``, optional ``scope: "general"`` + ``pattern``) or ``rephrased`` with the
+new ``text``. Only then is the record (:func:`~nlfeedback.feedback.readback.readback_record`) written; a
+verdict under a ticket with no remark waiting (not in the person's queue, or already answered) is
+refused (404 / 409) and a bad fix or an empty rephrase is 422 with the reason: nothing is written.
 
 Safety: nothing is read from disk by a name a request gives (pages come from a fixed list, frames
 are rendered from trajectories looked up by id), and the only file written is ``--out``, through the
@@ -61,8 +74,11 @@ from nlfeedback.collect.answers import (
 from nlfeedback.collect.collector import AlreadyAnswered, Collector
 from nlfeedback.collect.frames import png_bytes, replay_frames
 from nlfeedback.collect.queue import Item
+from nlfeedback.collect.readback import Reader, clause_json, describe_reading
 from nlfeedback.envs.tasks import ACTION_NAMES
 from nlfeedback.errors import NlfError
+from nlfeedback.feedback.readback import ReadBackError, readback_record
+from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.jsonl import unique_keys
 
 STATIC_DIR = files("nlfeedback.collect.web") / "static"  # package data
@@ -116,6 +132,31 @@ class SkipRequest(BaseModel):
     ticket: str = Field(min_length=1, max_length=100)
 
 
+class RereadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ticket: str = Field(min_length=1, max_length=100)
+    text: str = Field(max_length=20_000)
+
+
+class VerdictRequest(BaseModel):
+    """The person's verdict on the reading of their remark (read-back)."""
+
+    model_config = ConfigDict(extra="forbid")
+    ticket: str = Field(min_length=1, max_length=100)
+    verdict: Literal["accepted", "fixed", "rephrased"]
+    seconds: float | None = Field(None, ge=0.0, allow_inf_nan=False)
+    clauses: list[dict[str, Any]] | None = Field(None, max_length=1_000)
+    categories: list[str] = Field(default_factory=list, max_length=20)
+    text: str | None = Field(None, max_length=20_000)
+
+    @field_validator("seconds", mode="before")
+    @classmethod
+    def _a_number(cls, v: Any) -> Any:
+        if isinstance(v, (bool, str)):
+            raise ValueError(f"expected a number, got {json.dumps(v)}")
+        return v
+
+
 ANSWER_FIELD = {"text": "text", "scalar": "value", "sketch": "points", "preference": "preferred"}
 
 
@@ -124,6 +165,9 @@ class Ticket:
     annotator: str
     item: Item
     issued: float = field(default_factory=time.monotonic)
+    remark: TextFeedback | None = None  # read-back: the remark submitted, waiting for the verdict
+    reading: list[Clause] = field(default_factory=list)
+    read_at: float = 0.0
 
 
 class FrameCache:
@@ -265,8 +309,10 @@ def body_problem(body: bytes) -> str | None:
     return None
 
 
-def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
-    """The collector app. ``token``: required on every request when given (see the module docstring)."""
+def create_app(collector: Collector, *, token: str | None = None, reader: Reader | None = None) -> FastAPI:
+    """The collector app. ``token``: required on every request when given; ``reader``: read text remarks
+    back (see the module docstring)."""
+    reading_lock = threading.Lock()  # one reading at a time (interpreters keep caches)
     app = FastAPI(title="nlfeedback collector", docs_url=None, redoc_url=None, openapi_url=None)
     tickets: OrderedDict[str, Ticket] = OrderedDict()
     skipped: dict[tuple[str, str], list[str]] = {}
@@ -304,6 +350,10 @@ def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
     async def invalid_answer(request: Request, exc: AnswerError) -> JSONResponse:
         return _error(422, str(exc))
 
+    @app.exception_handler(ReadBackError)
+    async def invalid_readback(request: Request, exc: ReadBackError) -> JSONResponse:
+        return _error(422, str(exc))
+
     @app.exception_handler(NlfError)
     async def failed(request: Request, exc: NlfError) -> JSONResponse:
         return _error(500, str(exc))
@@ -327,7 +377,9 @@ def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
     @app.get("/api/config")
     def config() -> dict[str, Any]:
         return {"kinds": collector.kinds, "scale": list(collector.scale), "trajectories": len(collector.trajectories),
-                "items": {k: len(q) for k, q in collector.queues.items()}, "token_required": token is not None}
+                "items": {k: len(q) for k, q in collector.queues.items()}, "token_required": token is not None,
+                "readback": None if reader is None or "text" not in collector.kinds else
+                {"interpreter": reader.name, "checkpoint": reader.checkpoint}}
 
     @app.get("/api/next")
     def next_item(annotator: str, kind: str) -> Any:
@@ -390,6 +442,8 @@ def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
             answer = {"preferred": body.preferred}
         elapsed = time.monotonic() - t.issued
         seconds = elapsed if body.seconds is None else min(body.seconds, elapsed)
+        if item.kind == "text" and reader is not None:
+            return read_back(body.ticket, t, answer, seconds)
         try:
             fb = collector.submit(item, t.annotator, answer, seconds)
         except AlreadyAnswered as e:
@@ -399,6 +453,71 @@ def create_app(collector: Collector, *, token: str | None = None) -> FastAPI:
         with lock:
             tickets.pop(body.ticket, None)
         progress = collector.progress(t.annotator, item.kind)
+        return {"saved": fb.id, "record": fb.to_json(), "done": progress.done, "total": progress.total,
+                "left": progress.left}
+
+    def read(remark: TextFeedback) -> dict[str, Any]:
+        assert reader is not None
+        with reading_lock:
+            clauses = reader.read(remark, collector.trajectories[remark.trajectory_id])
+        return {"clauses": clauses, "json": [clause_json(c, remark.segment) for c in clauses],
+                "lines": describe_reading(clauses, remark.segment)}
+
+    def read_back(ticket: str, t: Ticket, answer: dict[str, Any], seconds: float) -> Any:
+        if collector.is_done(t.annotator, t.item):
+            with lock:
+                tickets.pop(ticket, None)
+            return _error(409, f"{t.annotator} has already answered this item ({t.item.key}) in {collector.out}")
+        remark = collector.record(t.item, t.annotator, answer, seconds)
+        got = read(remark)  # type: ignore[arg-type]
+        with lock:
+            t.remark, t.reading, t.read_at = remark, got["clauses"], time.monotonic()  # type: ignore[assignment]
+        return {"readback": {"interpreter": reader.name, "checkpoint": reader.checkpoint,  # type: ignore[union-attr]
+                             "text": remark.text, "segment": list(remark.segment), "reading": got["json"],
+                             "lines": got["lines"]}}
+
+    def waiting(ticket: str) -> Ticket | JSONResponse:
+        with lock:
+            t = tickets.get(ticket)
+        if t is None:
+            return _error(404, "no remark of yours is waiting for a read-back under this ticket: the item is not "
+                               "in your queue (or was answered, or the server restarted); reload the page")
+        if t.remark is None:
+            return _error(409, "this item has no remark waiting for a read-back: submit the remark first")
+        return t
+
+    @app.post("/api/reread")
+    def reread(body: RereadRequest) -> Any:
+        t = waiting(body.ticket)
+        if isinstance(t, JSONResponse):
+            return t
+        assert t.remark is not None and reader is not None
+        # the checks of a rephrase (empty, unchanged, too long): refused here with the same message
+        readback_record(t.remark, interpreter=reader.name, reading=t.reading, verdict="rephrased", seconds=0.0,
+                        rephrased=body.text)
+        got = read(t.remark.model_copy(update={"text": body.text.strip()}))
+        return {"reading": got["json"], "lines": got["lines"], "text": body.text.strip()}
+
+    @app.post("/api/readback")
+    def verdict(body: VerdictRequest) -> Any:
+        t = waiting(body.ticket)
+        if isinstance(t, JSONResponse):
+            return t
+        assert t.remark is not None and reader is not None
+        elapsed = time.monotonic() - t.read_at
+        seconds = elapsed if body.seconds is None else min(body.seconds, elapsed)
+        record = readback_record(t.remark, interpreter=reader.name, checkpoint=reader.checkpoint,
+                                 reading=t.reading, verdict=body.verdict, seconds=seconds,
+                                 fix=body.clauses, categories=body.categories, rephrased=body.text)
+        try:
+            fb = collector.submit_record(t.item, record)
+        except AlreadyAnswered as e:
+            with lock:
+                tickets.pop(body.ticket, None)
+            return _error(409, str(e))
+        with lock:
+            tickets.pop(body.ticket, None)
+        progress = collector.progress(t.annotator, t.item.kind)
         return {"saved": fb.id, "record": fb.to_json(), "done": progress.done, "total": progress.total,
                 "left": progress.left}
 
@@ -464,17 +583,26 @@ def _describe(collector: Collector, item: Item, index: int) -> dict[str, Any]:
 
 
 def serve(collector: Collector, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          on_ready: Callable[[str], None] | None = None) -> None:
-    """Run the app with uvicorn until Ctrl-C. ``on_ready`` gets the URL to open (with the token)."""
+          on_ready: Callable[[str], None] | None = None, reader: Reader | None = None,
+          load_reader: Callable[[], Reader | None] | None = None) -> None:
+    """Run the app with uvicorn until Ctrl-C. ``on_ready`` gets the URL to open (with the token). ``reader``
+    reads text remarks back; ``load_reader`` makes it once the port is bound (loading a model takes a while,
+    and a port in use is reported at once)."""
     import uvicorn
 
     if not is_loopback(host) and not token:
         raise NlfError(f"--host {host} exposes the collector to the network: pass --token SECRET as well "
                        "(every request must then carry it)")
-    app = create_app(collector, token=token)
+    sock = _bind(host, port)  # ourselves: uvicorn's own bind logs and exits 1 on a port in use
+    try:
+        if load_reader is not None:
+            reader = load_reader()
+    except BaseException:
+        sock.close()
+        raise
+    app = create_app(collector, token=token, reader=reader)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    sock = _bind(host, port)  # ourselves: uvicorn's own bind logs and exits 1 on a port in use
     sock.listen(128)  # connections wait in the backlog until the server loop takes them: ready from here on
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host

@@ -4,7 +4,8 @@
   const params = new URLSearchParams(location.search);
   const token = params.get("token");
   const $ = (id) => document.getElementById(id);
-  const state = { config: null, item: null, viewers: [], shownAt: null, renderedAt: 0, rating: null, busy: false };
+  const state = { config: null, item: null, viewers: [], shownAt: null, renderedAt: 0, rating: null, busy: false,
+                  rb: null };
 
   // --- API --------------------------------------------------------------------------------------
   async function api(path, options = {}) {
@@ -260,6 +261,192 @@
     for (const b of $("rating").children) b.setAttribute("aria-pressed", String(Number(b.dataset.value) === v));
   }
 
+  // --- read-back: the reading of a text remark on the episode's timeline, and the person's verdict ------
+  const SIGN = { 1: "good", "-1": "bad", 0: "neither" };
+
+  function shownSteps(steps) {  // 0-based steps -> "3-7,12" (shown numbers, as nlf show prints them)
+    const s = [...new Set(steps.map((k) => k + 1))].sort((a, b) => a - b), parts = [];
+    for (let i = 0; i < s.length;) {
+      let j = i;
+      while (j + 1 < s.length && s[j + 1] === s[j] + 1) j++;
+      parts.push(i === j ? `${s[i]}` : `${s[i]}-${s[j]}`);
+      i = j + 1;
+    }
+    return parts.join(",");
+  }
+
+  function showReading(rb) {
+    const [start, end] = rb.segment;
+    const marks = new Map();
+    let whole = null;
+    const rules = [];
+    for (const c of rb.reading) {
+      if (c.scope === "general" && c.pattern) rules.push({ ...c, keep: true });
+      else if (c.whole) whole = { polarity: c.polarity, strength: c.strength };
+      else for (const k of c.steps) marks.set(k, { polarity: c.polarity, strength: c.strength });
+    }
+    state.rb = { ...rb, start, end, marks, whole, rules, readAt: performance.now(), saved: false, newText: null };
+    $("rb-title").textContent = `How the ${rb.interpreter} interpreter read “${rb.text}” ` +
+      `(steps ${start + 1}–${end} as shown; strength in small print):`;
+    const ul = $("rb-lines");
+    ul.textContent = "";
+    for (let i = 0; i < rb.lines.length; i++) {
+      const li = document.createElement("li");
+      const c = rb.reading[i];
+      li.textContent = rb.lines[i];
+      li.className = c ? SIGN[c.polarity] : "none";
+      ul.appendChild(li);
+    }
+    for (const div of document.querySelectorAll(".answer-kind")) div.hidden = true;
+    $("actions").hidden = true;
+    $("readback").hidden = false;
+    for (const id of ["rb-accept", "rb-fix", "rb-rephrase"]) $(id).hidden = false;
+    $("rb-next").hidden = true;
+    $("rb-rephrase-box").hidden = true;
+    $("rb-keep").hidden = true;
+    $("rb-text").value = "";
+    drawReadback();
+    document.activeElement && document.activeElement.blur();
+  }
+
+  function drawReadback() {
+    const rb = state.rb, box = $("rb-timeline");
+    box.textContent = "";
+    const viewer = state.viewers[0];
+    for (let k = rb.start; k < rb.end; k++) {
+      const m = rb.marks.get(k);
+      const cell = document.createElement("button");
+      cell.type = "button";
+      cell.className = "rb-step" + (m ? ` ${SIGN[m.polarity]}` : "");
+      cell.dataset.step = k;
+      if (m) cell.style.setProperty("--a", String(0.35 + 0.65 * m.strength));
+      cell.innerHTML = `${k + 1}<small>${m ? m.strength.toFixed(1) : ""}</small>`;
+      const s = viewer.seg.states[k + 1 - viewer.seg.start];
+      cell.title = `step ${k + 1}: ${s.action} → ${s.caption}` + (m ? ` · ${SIGN[m.polarity]}, strength ${m.strength}` : "");
+      cell.addEventListener("click", () => { if (!rb.saved) cycle(k); viewer.show(k + 1); });
+      box.appendChild(cell);
+      const li = viewer.items.get(k + 1);
+      if (li) { li.classList.toggle("rb-good", !!m && m.polarity === 1); li.classList.toggle("rb-bad", !!m && m.polarity === -1); }
+    }
+    $("rb-whole").checked = !!rb.whole;
+    const ws = $("rb-whole-sign");
+    const wp = rb.whole ? rb.whole.polarity : 1;
+    ws.textContent = SIGN[wp];
+    ws.className = `sign ${SIGN[wp]}`;
+    ws.disabled = !rb.whole;
+    const rules = $("rb-rules");
+    rules.textContent = "";
+    rb.rules.forEach((r, i) => {
+      const row = document.createElement("div");
+      const label = document.createElement("label");
+      const cb = document.createElement("input");
+      cb.type = "checkbox";
+      cb.checked = r.keep;
+      cb.addEventListener("change", () => { r.keep = cb.checked; });
+      label.append(cb, ` rule: ${r.rule}: `);
+      const sign = document.createElement("button");
+      sign.type = "button";
+      sign.className = `sign ${SIGN[r.polarity]}`;
+      sign.textContent = SIGN[r.polarity];
+      sign.addEventListener("click", () => { r.polarity = -r.polarity; drawReadback(); });
+      row.append(label, sign, document.createTextNode(", everywhere"));
+      row.dataset.rule = i;
+      rules.appendChild(row);
+    });
+  }
+
+  function cycle(k) {  // off -> good -> bad -> off
+    const rb = state.rb, m = rb.marks.get(k);
+    if (!m) rb.marks.set(k, { polarity: 1, strength: 1 });
+    else if (m.polarity === 1) m.polarity = -1;
+    else rb.marks.delete(k);
+    drawReadback();
+  }
+
+  function fixClauses() {
+    const rb = state.rb, groups = new Map(), out = [];
+    for (const [k, m] of [...rb.marks].sort((a, b) => a[0] - b[0])) {
+      const key = `${m.polarity}|${m.strength}`;
+      if (!groups.has(key)) groups.set(key, { polarity: m.polarity, strength: m.strength, steps: [] });
+      groups.get(key).steps.push(k);
+    }
+    for (const g of groups.values()) out.push({ steps: shownSteps(g.steps), polarity: g.polarity, strength: g.strength });
+    if (rb.whole) out.push({ steps: "all", polarity: rb.whole.polarity, strength: rb.whole.strength });
+    for (const r of rb.rules) {
+      if (r.keep) out.push({ steps: shownSteps(r.steps) || "none", polarity: r.polarity, strength: r.strength,
+                             scope: "general", pattern: r.pattern });
+    }
+    return out;
+  }
+
+  async function sendVerdict(verdict) {
+    const rb = state.rb;
+    if (!rb || rb.saved || state.busy) return;
+    const body = { ticket: state.item.ticket, verdict, seconds: Math.max(0, (performance.now() - rb.readAt) / 1000) };
+    if (verdict === "fixed") {
+      body.clauses = fixClauses();
+      if (!body.clauses.length) { say("mark at least one step (or the whole run) to save a fix", "error"); return; }
+    }
+    if (verdict === "rephrased") body.text = rb.newText;
+    state.busy = true;
+    try {
+      const r = await api("/api/readback", { method: "POST", body });
+      rb.saved = true;
+      say(`saved ${r.saved} (read-back ${verdict}) — ${r.left} left; N: next item`, "ok");
+      for (const id of ["rb-accept", "rb-fix", "rb-rephrase"]) $(id).hidden = true;
+      $("rb-rephrase-box").hidden = true;
+      $("rb-next").hidden = false;
+      $("rb-next").focus();
+    } catch (e) {
+      say(e.message, "error");
+      if (e.status === 409 || e.status === 404) await next(true);
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function reread() {
+    const rb = state.rb;
+    if (!rb || rb.saved || state.busy) return;
+    state.busy = true;
+    try {
+      const r = await api("/api/reread", { method: "POST", body: { ticket: state.item.ticket, text: $("rb-text").value } });
+      rb.newText = r.text;
+      const ul = $("rb-lines");
+      ul.textContent = "";
+      const head = document.createElement("li");
+      head.className = "none";
+      head.textContent = `the new text “${r.text}” was read as:`;
+      ul.appendChild(head);
+      r.lines.forEach((line, i) => {
+        const li = document.createElement("li");
+        li.textContent = line;
+        li.className = r.reading[i] ? SIGN[r.reading[i].polarity] : "none";
+        ul.appendChild(li);
+      });
+      rb.marks = new Map();
+      rb.whole = null;
+      rb.rules = [];
+      for (const c of r.reading) {
+        if (c.scope === "general" && c.pattern) rb.rules.push({ ...c, keep: true });
+        else if (c.whole) rb.whole = { polarity: c.polarity, strength: c.strength };
+        else for (const k of c.steps) rb.marks.set(k, { polarity: c.polarity, strength: c.strength });
+      }
+      rb.saved = false;
+      drawReadback();
+      rb.saved = false;
+      $("rb-keep").hidden = false;
+      $("rb-fix").hidden = true;
+      $("rb-accept").hidden = true;
+      say("the new text's reading is shown: keep the new text, or change it and read it again", "ok");
+    } catch (e) {
+      say(e.message, "error");
+      if (e.status === 404) await next(true);
+    } finally {
+      state.busy = false;
+    }
+  }
+
   // --- items ---------------------------------------------------------------------------------------
   function stopAll() { for (const v of state.viewers) v.stop(); }
 
@@ -278,6 +465,9 @@
     });
     for (const div of document.querySelectorAll(".answer-kind")) div.hidden = div.dataset.kind !== item.kind;
     $("submit").hidden = item.kind === "preference";
+    state.rb = null;
+    $("readback").hidden = true;
+    $("actions").hidden = false;
     $("work").hidden = false;
     $("finished").hidden = true;
     $("progress").textContent = `${$("annotator").value.trim()} · ${item.kind}: item ${item.number} of ${item.total} ` +
@@ -319,6 +509,7 @@
     const started = state.shownAt === null ? state.renderedAt : state.shownAt;
     const body = { ticket: item.ticket, seconds: Math.max(0, (performance.now() - started) / 1000) };
     if (item.kind === "text") body.text = $("text").value;
+    if (item.kind === "text" && state.rb) return;
     else if (item.kind === "scalar") {
       if (state.rating === null) { say("pick a rating first", "error"); return; }
       body.value = state.rating;
@@ -330,6 +521,7 @@
     state.busy = true;
     try {
       const r = await api("/api/submit", { method: "POST", body });
+      if (r.readback) { say("is that what you meant? A: accept · click steps to fix · or rephrase", "ok"); showReading(r.readback); return; }
       say(`saved ${r.saved} (${body.seconds.toFixed(1)} s) — ${r.left} left`, "ok");
       await next(true);
     } catch (e) {
@@ -348,6 +540,25 @@
   }
 
   // --- wiring --------------------------------------------------------------------------------------
+  $("rb-accept").addEventListener("click", () => sendVerdict("accepted"));
+  $("rb-fix").addEventListener("click", () => sendVerdict("fixed"));
+  $("rb-rephrase").addEventListener("click", () => { $("rb-rephrase-box").hidden = false; $("rb-text").focus(); });
+  $("rb-reread").addEventListener("click", reread);
+  $("rb-keep").addEventListener("click", () => sendVerdict("rephrased"));
+  $("rb-next").addEventListener("click", () => next(true));
+  $("rb-whole").addEventListener("change", () => {
+    const rb = state.rb;
+    rb.whole = $("rb-whole").checked ? { polarity: 1, strength: 1 } : null;
+    drawReadback();
+  });
+  $("rb-whole-sign").addEventListener("click", () => { const rb = state.rb; if (rb.whole) rb.whole.polarity = -rb.whole.polarity; drawReadback(); });
+  $("rb-flip").addEventListener("click", () => {
+    const rb = state.rb;
+    for (const m of rb.marks.values()) m.polarity = -m.polarity;
+    if (rb.whole) rb.whole.polarity = -rb.whole.polarity;
+    for (const r of rb.rules) r.polarity = -r.polarity;
+    drawReadback();
+  });
   $("submit").addEventListener("click", () => submit());
   $("skip").addEventListener("click", skip);
   $("pref-left").addEventListener("click", () => submit(0));
@@ -361,7 +572,12 @@
     if (!item || $("work").hidden) return;
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && item.kind === "text") { e.preventDefault(); submit(); return; }
     const t = e.target;
-    if (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || (t.tagName === "INPUT" && t.type !== "button")) return;
+    if (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || (t.tagName === "INPUT" && t.type !== "button" && t.type !== "checkbox")) return;
+    if (state.rb && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      const key = e.key.toLowerCase();
+      if (key === "a" && !state.rb.saved && !$("rb-accept").hidden) { e.preventDefault(); sendVerdict("accepted"); return; }
+      if (key === "n" && state.rb.saved) { e.preventDefault(); next(true); return; }
+    }
     if (e.key === "ArrowRight") { for (const v of state.viewers) v.show(v.step + 1); e.preventDefault(); }
     else if (e.key === "ArrowLeft") { for (const v of state.viewers) v.show(v.step - 1); e.preventDefault(); }
     else if (e.key === " ") { for (const v of state.viewers) v.toggle(); e.preventDefault(); }
