@@ -320,7 +320,7 @@
       cell.className = "rb-step" + (m ? ` ${SIGN[m.polarity]}` : "");
       cell.dataset.step = k;
       if (m) cell.style.setProperty("--a", String(0.35 + 0.65 * m.strength));
-      cell.innerHTML = `${k + 1}<small>${m ? m.strength.toFixed(1) : ""}</small>`;
+      cell.innerHTML = `${k + 1}<small>${m ? String(Number(m.strength.toPrecision(2))) : ""}</small>`;
       const s = viewer.seg.states[k + 1 - viewer.seg.start];
       cell.title = `step ${k + 1}: ${s.action} → ${s.caption}` + (m ? ` · ${SIGN[m.polarity]}, strength ${m.strength}` : "");
       cell.addEventListener("click", () => { if (!rb.saved) cycle(k); viewer.show(k + 1); });
