@@ -7,7 +7,8 @@ threshold (``about_threshold`` in its metadata, chosen on a development set when
 read steps with the same sign form one clause (confidence: their mean ``about``). If the reader calls the
 remark a general rule, the rule (event pattern, sign) is added for other trajectories. A remark longer
 than the encoder's window is read in pieces (:func:`~nlfeedback.language.reader.split_pieces`), each step
-taking the reading of the piece most sure it is about it. Readings are memoised per (text, trajectory).
+taking the reading of the piece most sure it is about it. A remark without a letter or digit ("", "!!!???")
+has no words to read and abstains without running the network. Readings are memoised per (text, trajectory).
 """
 
 from __future__ import annotations
@@ -170,9 +171,18 @@ class TrainedInterpreter:
         if len(self._readings) > MEMO_LIMIT:
             self._readings.clear()
             todo = [(fb.text, traj) for fb, traj in items]
+        for text, traj in todo:
+            if not has_words(text):
+                self._readings[(text, traj.id)] = Reading.abstain(0.0)
+        todo = [(text, traj) for text, traj in todo if has_words(text)]
         for (text, traj), pred in zip(todo, self.predict(todo)):
             self._readings[(text, traj.id)] = reading_of(pred, self.about)
         return [self._readings[k] for k in keys]
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` has a letter or a digit: punctuation and space alone say nothing to read."""
+    return any(ch.isalnum() for ch in text)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
