@@ -39,7 +39,7 @@ ABOUT_POS_WEIGHT = 3.0  # a remark is about few of a run's steps: missing one co
 
 @dataclass
 class TrainConfig:
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 16
     lr_encoder: float = 5e-5
     lr_head: float = 1e-3
@@ -118,7 +118,7 @@ def abstain_examples(n: int, trajectories: Sequence[Trajectory], seed: int) -> l
     return out
 
 
-def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, episodes: int = 150, items: int = 700,
+def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, episodes: int = 150, items: int = 500,
                                seed: int = 0, split: str = "train") -> tuple[list[Trajectory], list[TextFeedback]]:
     """Roll out noisy experts on ``tasks`` and let the language critic (noise off) comment on them."""
     trajs: list[Trajectory] = []
