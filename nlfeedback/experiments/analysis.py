@@ -61,6 +61,10 @@ class Analysis:
     budgets: dict[tuple[str, str], list[int]]
     sample_efficiency: list[dict[str, Any]]
     comparisons: list[dict[str, Any]]
+    # grid.eval_tasks: one entry per (group, eval task) and the arms compared on each eval task (see
+    # :func:`_generalisation`); empty when no cell was evaluated on another task
+    generalisation: list[dict[str, Any]] = field(default_factory=list)
+    generalisation_comparisons: list[dict[str, Any]] = field(default_factory=list)
 
 
 def arm_groups(a: Analysis) -> Iterator[Group]:
@@ -118,6 +122,7 @@ def analyse(results: RunResults) -> Analysis:
     a = Analysis(groups, oracle, sections, arms, budgets, [], [])
     _sample_efficiency(a)
     _comparisons(a)
+    _generalisation(a)
     return a
 
 
@@ -166,3 +171,54 @@ def _comparisons(a: Analysis) -> None:
                                   "others": others})
 
 
+
+
+def _eval_values(g: Group, eval_task: str, name: str) -> list[float]:
+    return [v for r in g.rows if (v := (r.eval_tasks.get(eval_task) or {}).get(name)) is not None]
+
+
+def _generalisation(a: Analysis) -> None:
+    """Per group (feedback arms, then each task's oracle) and eval task: success and wrong-key-first rate on the
+    training task (its final evaluation) against the eval task, means with 95% intervals over the seeds that
+    have the eval task; then per (task, noise, budget, eval task) the arm with the highest eval-task success
+    against each other arm (Welch's t-test on eval-task success and on the wrong-key-first rate)."""
+    groups = list(arm_groups(a)) + [ref for _, ref in sorted(a.oracle.items())]
+    for g in groups:
+        for et in sorted({t for r in g.rows for t in r.eval_tasks}):
+            rows = [r for r in g.rows if et in r.eval_tasks]
+            a.generalisation.append({
+                "task": g.task, "noise": g.noise, "arm": g.label, "budget": g.budget, "eval_task": et,
+                "seeds": sorted(r.seed for r in rows),
+                "train_success": Stat.of(r.success_rate for r in rows).to_json(),
+                "train_wrong_key_first": Stat.of(r.wrong_key_first for r in rows).to_json(),
+                "train_true_return": Stat.of(r.final_return for r in rows).to_json(),
+                "eval_success": Stat.of(_eval_values(g, et, "success_rate")).to_json(),
+                "eval_wrong_key_first": Stat.of(_eval_values(g, et, "wrong_key_first")).to_json(),
+                "eval_true_return": Stat.of(_eval_values(g, et, "true_return")).to_json(),
+                "eval_proxy_return": Stat.of(_eval_values(g, et, "proxy_return")).to_json(),
+            })
+    for task, noise in a.sections:
+        for b in a.budgets[(task, noise)]:
+            gs = [a.groups[k] for lab in a.arms[(task, noise)] if (k := (task, noise, lab, b)) in a.groups]
+            for et in sorted({t for g in gs for r in g.rows for t in r.eval_tasks}):
+                scored = [(g, _eval_values(g, et, "success_rate"), _eval_values(g, et, "wrong_key_first"))
+                          for g in gs]
+                scored = [s for s in scored if s[1]]
+                if not scored:
+                    continue
+                scored.sort(key=lambda s: -Stat.of(s[1]).mean)
+                best, best_succ, best_wrong = scored[0]
+                others = []
+                for g, succ, wrong in scored[1:]:
+                    p, pw = welch_p(best_succ, succ), welch_p(best_wrong, wrong)
+                    others.append({"arm": g.label, "eval_success": Stat.of(succ).mean,
+                                   "difference": Stat.of(best_succ).mean - Stat.of(succ).mean, "p": p,
+                                   "significant": p is not None and p < ALPHA,
+                                   "wrong_key_first": Stat.of(wrong).mean,
+                                   "wrong_key_difference": (Stat.of(best_wrong).mean - Stat.of(wrong).mean
+                                                            if best_wrong and wrong else None),
+                                   "wrong_key_p": pw, "wrong_key_significant": pw is not None and pw < ALPHA})
+                a.generalisation_comparisons.append({
+                    "task": task, "noise": noise, "budget": b, "eval_task": et, "winner": best.label,
+                    "winner_eval_success": Stat.of(best_succ).mean, "winner_n": len(best_succ),
+                    "winner_wrong_key_first": Stat.of(best_wrong).mean, "others": others})

@@ -11,6 +11,7 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
     budgets = [50, 150, 500]              # feedback items per run (oracle cells ignore it)
     noise   = ["", "mistake=0.1"]         # teacher-noise specs as in `nlf critique --noise`; "" = off
     seeds   = 5                           # n → seeds 0..n-1, or an explicit list [0, 1, 7]
+    eval_tasks = ["keys-distractor-test"] # optional: also evaluate each cell's trained policy on these tasks
 
     [run]                                 # optional; the online loop's settings, the same for every cell
     steps = 150000                        # PPO environment steps per run
@@ -114,6 +115,7 @@ class Cell:
     budget: int | None
     noise: str
     seed: int
+    eval_tasks: tuple[str, ...] = ()  # tasks the trained policy is also evaluated on (grid.eval_tasks)
 
     @property
     def label(self) -> str:
@@ -129,7 +131,12 @@ class Cell:
         return f"{self.task}__{label}__b{self.budget}__{noise_slug(self.noise)}__s{self.seed}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, **asdict(self)}
+        d = asdict(self)
+        if self.eval_tasks:
+            d["eval_tasks"] = list(self.eval_tasks)
+        else:
+            del d["eval_tasks"]  # as before the option existed
+        return {"key": self.key, "label": self.label, **d}
 
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
@@ -139,6 +146,8 @@ class Cell:
             kw["noise"] = self.noise
         if self.interpreter is not None:
             kw["interpreter"] = self.interpreter
+        if self.eval_tasks:  # only when set, so the specs of older runs (without it) still match on resume
+            kw["eval_tasks"] = list(self.eval_tasks)
         return kw
 
 
@@ -150,6 +159,7 @@ class AblationConfig:
     noise: tuple[str, ...]
     seeds: tuple[int, ...]
     run: RunSettings = field(default_factory=RunSettings)
+    eval_tasks: tuple[str, ...] = ()
     name: str = "ablation"
     description: str = ""
     source: str = "<config>"
@@ -163,17 +173,19 @@ class AblationConfig:
         for task in self.tasks:
             for spec in self.kinds:
                 if spec.kind == "oracle":
-                    out.extend(Cell(task, "oracle", None, None, "", s) for s in self.seeds)
+                    out.extend(Cell(task, "oracle", None, None, "", s, self.eval_tasks) for s in self.seeds)
                     continue
                 for budget in self.budgets:
                     for noise in self.noise:
-                        out.extend(Cell(task, spec.kind, spec.interpreter, budget, noise, s) for s in self.seeds)
+                        out.extend(Cell(task, spec.kind, spec.interpreter, budget, noise, s, self.eval_tasks)
+                                   for s in self.seeds)
         return out
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "source": self.source,
                 "grid": {"tasks": list(self.tasks), "kinds": [k.label for k in self.kinds],
-                         "budgets": list(self.budgets), "noise": list(self.noise), "seeds": list(self.seeds)},
+                         "budgets": list(self.budgets), "noise": list(self.noise), "seeds": list(self.seeds),
+                         **({"eval_tasks": list(self.eval_tasks)} if self.eval_tasks else {})},
                 "run": self.run.model_dump()}
 
 
@@ -258,7 +270,7 @@ def canonical_noise(spec: str) -> str:
 # --------------------------------------------------------------------------------------------- loading
 
 
-BUNDLED = ("quick", "default", "acceptance")  # the configs installed with the package (resources/ablations/)
+BUNDLED = ("quick", "default", "acceptance", "misgeneralisation", "misgeneralisation-full")  # the configs installed with the package (resources/ablations/)
 
 
 def find_config(name_or_path: str | Path) -> Path:
@@ -292,7 +304,8 @@ def parse_config(text: str, source: str = "<config>") -> AblationConfig:
         raise ConfigError(source, _problems(e)) from None
     g = file.grid
     return AblationConfig(tasks=g.tasks, kinds=g.kinds, budgets=g.budgets or (), noise=g.noise, seeds=g.seeds,
-                          run=file.run, name=Path(source).stem if file.name is None else file.name,
+                          run=file.run, eval_tasks=g.eval_tasks or (),
+                          name=Path(source).stem if file.name is None else file.name,
                           description=file.description, source=source)
 
 
@@ -423,6 +436,9 @@ class GridSection(BaseModel):
         ("",), description='teacher-noise specs as in `nlf critique --noise`, canonical; "" = off')
     seeds: _list_of(_seed, before=_seeds) = Field(  # type: ignore[valid-type]
         description="a count n (seeds 0..n-1) or a list of seeds")
+    eval_tasks: _list_of(_task) | None = Field(  # type: ignore[valid-type]
+        None, description="tasks each cell's trained policy is also evaluated on (deterministic episodes, the "
+                          "task's true reward), e.g. keys-distractor-test beside keys-distractor-train")
 
     @model_validator(mode="after")
     def _check_axes(self) -> GridSection:
@@ -437,8 +453,12 @@ class GridSection(BaseModel):
             if text_only and non_text:
                 at.append((f"noise[{i}]", f"{', '.join(text_only)} applies to text feedback only, but the grid "
                                           f"also has {', '.join(non_text)}"))
+        for i, t in enumerate(self.eval_tasks or ()):
+            if t in self.tasks:
+                at.append((f"eval_tasks[{i}]", f"{t!r} is also a training task (grid.tasks): every cell is already "
+                                               "evaluated on its own task"))
         if at:
-            raise _problem("text-only noise", at=at)
+            raise _problem("grid problems", at=at)
         return self
 
 

@@ -178,6 +178,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
         md.append(f"Config `{cfg.get('source', '?')}`: tasks {', '.join(grid.get('tasks', []))}; kinds "
                   f"{', '.join(grid.get('kinds', []))}; budgets {', '.join(map(str, grid.get('budgets', [])))}; "
                   f"noise {noise}; seeds {', '.join(map(str, grid.get('seeds', [])))}; "
+                  + (f"eval tasks {', '.join(grid['eval_tasks'])}; " if grid.get("eval_tasks") else "")
                   + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in run.items()) + ".\n")
 
     md.append("## Summary\n")
@@ -234,6 +235,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
                   "a jump at a refit is not gaming; proxy return rising while true return falls within a round is. "
                   "Each seed has its own learned reward: the band mixes their scales.\n")
 
+    md += _generalisation_section(a, tables_dir)
     md += _misinterpretation_section(a, tables_dir)
     md += _behaviour_section(a, tables_dir)
 
@@ -359,5 +361,47 @@ def _behaviour_section(a: Analysis, tables_dir: Path) -> list[str]:
                      ref.stat("violations").fmt(2), "—", ref.stat("final_return").fmt()])
     md.append(_md_table(cols, rows) if rows else "No finished cells.")
     _write_csv(tables_dir / "behaviour.csv", cols, rows)
+    md.append("")
+    return md
+
+
+def _stat(d: dict[str, Any]) -> Stat:
+    lo, hi = d.get("ci95") or (None, None)
+    return Stat(d.get("n", 0), d.get("mean"), d.get("std"), lo, hi)
+
+
+def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
+    """"Generalisation to other layouts" (only when some cell was evaluated on ``grid.eval_tasks``):
+    training-task against eval-task success and wrong-key-first rate per arm, and the arms compared."""
+    if not a.generalisation:
+        return []
+    md = ["## Generalisation to other layouts\n",
+          "Each cell's trained policy, after training on its task, evaluated on the eval task(s) with the same "
+          "deterministic evaluation and layout seeds as its final evaluation, scored by the eval task's true "
+          "reward. Wrong key first: the share of episodes whose first key picked up is not the locked door's "
+          "colour (on keys-distractor-test the distractor is always the nearer key). Means over seeds with 95% "
+          "t-intervals.\n"]
+    cols = ["task", "noise", "arm", "budget", "eval task", "seeds", "train success", "eval success",
+            "train wrong key first", "eval wrong key first", "eval true return"]
+    rows = [[e["task"], e["noise"] or ("—" if e["arm"] == "oracle" else "off"), e["arm"],
+             "—" if e["budget"] is None else e["budget"], e["eval_task"], len(e["seeds"]),
+             _stat(e["train_success"]).fmt(2), _stat(e["eval_success"]).fmt(2),
+             _stat(e["train_wrong_key_first"]).fmt(2), _stat(e["eval_wrong_key_first"]).fmt(2),
+             _stat(e["eval_true_return"]).fmt()] for e in a.generalisation]
+    md.append(_md_table(cols, rows))
+    _write_csv(tables_dir / "generalisation.csv", cols, rows)
+    md.append("")
+    for c in a.generalisation_comparisons:
+        line = (f"- {c['task']} → {c['eval_task']} ({noise_name(c['noise'])}), budget {c['budget']}: highest "
+                f"eval-task success **{c['winner']}** ({_fmt(c['winner_eval_success'], 2)}, wrong key first "
+                f"{_fmt(c['winner_wrong_key_first'], 2)}, {c['winner_n']} seed(s))")
+        if c["others"]:
+            line += "; against " + "; ".join(
+                f"{o['arm']}: success {o['difference']:+.2f}, {_sig(o['p'])}; wrong key first "
+                + ("—" if o["wrong_key_difference"] is None else f"{o['wrong_key_difference']:+.2f}, {_sig(o['wrong_key_p'])}")
+                for o in c["others"])
+        else:
+            line += " (the only arm with eval-task results)"
+        md.append(line + ".")
     md.append("")
     return md

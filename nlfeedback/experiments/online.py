@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from nlfeedback.agents.envs import make_vec_env
-from nlfeedback.agents.evaluation import gaming_flag
+from nlfeedback.agents.evaluation import evaluate_policy, gaming_flag
 from nlfeedback.agents.reward_wrapper import RewardVecEnvWrapper
 from nlfeedback.agents.train import AgentConfig, EvalCallback, make_ppo, train_agent
 from nlfeedback.critics import critique
@@ -77,6 +77,7 @@ class OnlineConfig:
     reward_penalties: bool = False  # shaped form: learn per-step penalties too (see nlfeedback.reward.model)
     reward_failure_floor: float = 1.0  # shaped form: G ≤ 0 on endings judged bad (RewardConfig.failure_floor; 0: off)
     agent: dict[str, Any] = field(default_factory=dict)  # AgentConfig overrides (n_envs, learning_rate, …)
+    eval_tasks: list[str] = field(default_factory=list)  # the trained policy is also evaluated on these tasks
 
     def check(self) -> None:
         if self.kind not in KINDS:
@@ -85,6 +86,8 @@ class OnlineConfig:
             raise NlfError(f"initial trajectories must be one of {INITIAL}, got {self.initial!r}")
         if self.rounds < 1 or self.budget < 1 or self.steps < 1:
             raise NlfError("rounds, budget and steps must be positive")
+        for name in self.eval_tasks:
+            get_task(name)  # an unknown task is an error before anything runs
         if not 0 < self.first_share <= 1:
             raise NlfError("first_share must be in (0, 1]")
         unknown = set(self.agent) - set(AgentConfig.__dataclass_fields__)
@@ -144,7 +147,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
     if config.kind == "oracle":
         summary = train_agent(task, None, agent_cfg, out,
                               extra=lambda: {"feedback_items": 0, "annotator_seconds": 0.0})
-        return _finish(config, out, summary["curve"], [], None, None, None, t0)
+        return _finish(config, out, summary["curve"], [], None, None, None, t0,
+                       eval_tasks=_evaluate_elsewhere(config, out / "policy.zip", None))
 
     interp = _interpreter(config)
     interp_record = _interpreter_record(config)
@@ -205,12 +209,37 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
         fb_writer.close()
         if venv is not None:
             venv.close()
-    return _finish(config, out, callback.curve, items, trajs, model, interp, t0, interp_record)
+    return _finish(config, out, callback.curve, items, trajs, model, interp, t0, interp_record,
+                   eval_tasks=_evaluate_elsewhere(config, out / "policy.zip", model))
+
+
+def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardModel | None
+                        ) -> dict[str, dict[str, Any]] | None:
+    """The trained policy on each of ``config.eval_tasks``: deterministic episodes on the same layout seeds as
+    the training task's evaluations, scored by the eval task's true reward (success, true return, wrong key
+    first, violations). ``proxy_return``: the learned reward of the training task on those episodes (the
+    policy is evaluated directly, not through the reward wrapper, so the checkpoint's task check does not
+    apply; both keys-distractor tasks have the same observations). ``None`` when there are none."""
+    if not config.eval_tasks:
+        return None
+    from stable_baselines3 import PPO
+
+    policy = PPO.load(policy_path, device="cpu")
+    agent_cfg = AgentConfig(**{"eval_episodes": config.eval_episodes, **config.agent})
+    out: dict[str, dict[str, Any]] = {}
+    for name in config.eval_tasks:
+        res = evaluate_policy(policy, get_task(name), config.eval_episodes, seed=10_000 + config.seed, reward=model,
+                              reward_scale=agent_cfg.reward_scale).to_json()
+        if model is None:
+            res.pop("proxy_return")  # without a learned reward it is the true return again
+        out[name] = {"episodes": config.eval_episodes, **res}
+    return out
 
 
 def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[FeedbackBase],
             trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float,
-            interp_record: dict[str, Any] | None = None) -> dict[str, Any]:
+            interp_record: dict[str, Any] | None = None,
+            eval_tasks: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     interpretation = None
     if config.kind == "text" and interp is not None and trajs is not None:
         text = [fb for fb in items if isinstance(fb, TextFeedback)]
@@ -227,6 +256,7 @@ def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[Feed
         "feedback": {"items": len(items), "annotator_seconds": round(sum(fb.annotation_seconds for fb in items), 2)},
         "interpretation": interpretation, "reward_metrics": rmetrics,
         "gaming": bool(any(gaming_flag(curve[: i + 1]) for i in range(len(curve)))),
+        **({"eval_tasks": eval_tasks} if eval_tasks is not None else {}),
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -44,6 +44,10 @@ class CellRow:
     interpretation: dict[str, Any] | None
     reward_metrics: dict[str, Any] | None
     versions: dict[str, str] = field(default_factory=dict)  # the packages the cell ran with
+    wrong_key_first: float | None = None  # final evaluation on the training task; None in older result files
+    # grid.eval_tasks: eval task → {"success_rate", "true_return", "wrong_key_first", "proxy_return", …} of the
+    # trained policy on that task (empty when the cell had none, as in older result files)
+    eval_tasks: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,7 +101,15 @@ def _row(data: dict[str, Any]) -> CellRow:
         gaming=bool(data.get("gaming")), curve=curve, proxy_curve=_series(data, "proxy_return"), auc=_auc(curve),
         interpretation=data.get("interpretation") or None, reward_metrics=data.get("reward_metrics") or None,
         versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
+        wrong_key_first=num(final.get("wrong_key_first")), eval_tasks=_eval_tasks(data.get("eval_tasks")),
     )
+
+
+def _eval_tasks(raw: Any) -> dict[str, dict[str, float | None]]:
+    """A result's ``eval_tasks`` (task → evaluation) with every number checked; ``{}`` when absent."""
+    if not isinstance(raw, dict):
+        return {}
+    return {str(t): {str(k): num(v) for k, v in ev.items()} for t, ev in raw.items() if isinstance(ev, dict)}
 
 
 def load_results(run_dir: str | Path) -> RunResults:
