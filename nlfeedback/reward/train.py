@@ -21,6 +21,8 @@ from nlfeedback.reward.model import (DEFAULT_CHANNELS, DEFAULT_HIDDEN, FORMS, Re
 from nlfeedback.reward.observations import one_hot, trajectory_states
 from nlfeedback.versions import package_versions
 
+_AGENT = 10  # MiniGrid's object code of the agent
+
 
 @dataclass
 class RewardConfig:
@@ -54,6 +56,7 @@ class _Tensors:
     state_start: np.ndarray  # index in ``x`` of each trajectory's first state
     lengths: np.ndarray  # steps of each trajectory
     ended: np.ndarray  # each trajectory ended by termination (goal, lava)
+    entered: np.ndarray  # (N,) on a terminated episode's last step, the object it steps onto (-1 elsewhere)
     form: str
     gamma: float
     penalties: bool
@@ -61,7 +64,7 @@ class _Tensors:
 
 def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties: bool) -> tuple[_Tensors, np.ndarray]:
     """All states in one array, and per-step indices into it."""
-    images, actions, state, terminal, offsets = [], [], [], [], [0]
+    images, actions, state, terminal, entered, offsets = [], [], [], [], [], [0]
     n_states = 0
     for t in data.trajectories:
         states = trajectory_states(t, obs_mode)
@@ -72,6 +75,7 @@ def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties
         end = np.zeros(T, dtype=bool)
         end[-1:] = bool(t.terminated)
         terminal.append(end)
+        entered.append(np.where(end, _entered(states[T - 1], obs_mode) if t.terminated else -1, -1))
         n_states += len(states)
         offsets.append(offsets[-1] + T)
     flat_images = np.concatenate(images)
@@ -79,7 +83,20 @@ def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties
     return _Tensors(one_hot(flat_images).contiguous(), torch.from_numpy(np.concatenate(actions)),
                     torch.from_numpy(np.concatenate(state)), torch.from_numpy(np.concatenate(terminal)),
                     np.asarray(offsets), np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]), lengths,
-                    np.asarray([bool(t.terminated) for t in data.trajectories]), form, gamma, penalties), flat_images
+                    np.asarray([bool(t.terminated) for t in data.trajectories]), np.concatenate(entered), form, gamma,
+                    penalties), flat_images
+
+
+def _entered(image: np.ndarray, obs_mode: str) -> int:
+    """The object code of the cell ahead of the agent in ``image`` ((W, H, 3), MiniGrid's encoding): the
+    one an episode-ending step moves onto (goal, lava). The partial view puts the agent at the bottom
+    centre facing up; the full grid draws it as the agent object with its direction as the state."""
+    if obs_mode == "partial":
+        return int(image[image.shape[0] // 2, image.shape[1] - 2, 0])
+    x, y = np.argwhere(image[:, :, 0] == _AGENT)[0]
+    dx, dy = ((1, 0), (0, 1), (-1, 0), (0, -1))[int(image[x, y, 2]) % 4]
+    x, y = x + dx, y + dy
+    return int(image[x, y, 0]) if 0 <= x < image.shape[0] and 0 <= y < image.shape[1] else -1
 
 
 def _rewards(model: torch.nn.Module, T: _Tensors, idx: np.ndarray, aux: list | None = None) -> torch.Tensor:
@@ -109,14 +126,23 @@ def _potentials(model: torch.nn.Module, T: _Tensors, rows: np.ndarray) -> torch.
 
 def _bad_endings(T: _Tensors, steps: list[StepRow]) -> np.ndarray:
     """Per-step indices of the episode-ending steps whose step rows judge them bad on balance (weighted
-    mean target < 0): lava, say, but not a goal reached slowly that one remark called too slow.
+    mean target < 0): lava, say, but not a goal reached slowly that one remark called too slow — and
+    whose kind (the action and the object it steps onto) the rows on all endings of that kind judge bad
+    on balance too.
 
     A target on such a step says how much worse the ending is than the state it left, so fitting it alone
     sets G ≈ (Φ(s) + target)/γ: where negative feedback on wandering has made Φ fall along the way, an
     early death then beats walking on, and PPO learns to jump into the lava (measured on lavagap-5, with
     oracle-intent text too). The hinge relu(G)² on these endings keeps G ≤ 0 ≤ Φ, so a bad ending is never
     worth more than not ending at all — as with the task's own reward, where dying pays what running out
-    of time pays: nothing."""
+    of time pays: nothing.
+
+    Endings of one kind look alike to the network (the goal or the lava ahead of the agent), so a hinge
+    on a few of them moves G on all of them. Judged one by one, two goal endings that a misread remark
+    called bad (doorkey-5x5 quickstart, trained reader) pulled G ≤ 0 on every goal against the ~20 goal
+    endings whose rows called them good: the goal step's reward fell to −0.53 (G(goal) +1.9 without the
+    floor) and reaching the goal returned less than timing out. A kind the evidence calls good on balance gets no floor; within a kind called
+    bad, only the endings whose own rows call them bad get one, as before."""
     if not steps or T.form != "shaped":
         return np.zeros(0, dtype=np.int64)
     arr = _step_table(steps)
@@ -125,9 +151,13 @@ def _bad_endings(T: _Tensors, steps: list[StepRow]) -> np.ndarray:
     if not terminal.any():
         return np.zeros(0, dtype=np.int64)
     idx, y, w = idx[terminal], arr[terminal, 2], arr[terminal, 3]
-    uniq, inv = np.unique(idx, return_inverse=True)
-    mean = np.bincount(inv, weights=w * y) / np.maximum(np.bincount(inv, weights=w), 1e-12)
-    return uniq[mean < 0]
+
+    def bad_on_balance(key: np.ndarray) -> np.ndarray:  # per row: its group's weighted mean target < 0
+        _, inv = np.unique(key, return_inverse=True)
+        return (np.bincount(inv, weights=w * y) / np.maximum(np.bincount(inv, weights=w), 1e-12))[inv] < 0
+
+    kind = T.actions.numpy()[idx] * (_AGENT + 2) + T.entered[idx] + 1
+    return np.unique(idx[bad_on_balance(idx) & bad_on_balance(kind)])
 
 
 def _step_table(steps: list[StepRow]) -> np.ndarray:
