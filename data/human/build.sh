@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the labelled human-style sets (nlf.feedback/1 with labels) from the writers' annotations in
 # annotations/: train.jsonl (writers train0…train5b), train-pairs.jsonl (negation pairs on training runs,
-# writers trainN0, trainN2…trainN5), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
+# writers trainN0, trainN2…trainN5), train-rules.jsonl (general rules and event remarks on training
+# runs, writers trainR0, trainR1), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
 # on), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
@@ -19,11 +20,12 @@ for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")";
 cat "$tmp"/train[0-9]*.jsonl > train.jsonl
 cat "$tmp"/trainN0.jsonl "$tmp"/trainN[2-9].jsonl > train-pairs.jsonl
 cat "$tmp"/trainN1.jsonl > dev-pairs.jsonl
+cat "$tmp"/trainR[0-9]*.jsonl > train-rules.jsonl
 for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
 cat "$tmp"/dev*.jsonl > dev.jsonl
 for set in evalA evalB; do
   import "annotations/$set.jsonl" "$set" "$set.jsonl"
   import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
 done
-for set in train train-pairs dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%-pairs}.jsonl"; done
+for set in train train-pairs train-rules dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
 nlf feedback validate dev-pairs.jsonl -t trajectories-train.jsonl
