@@ -141,8 +141,9 @@ def _bad_endings(T: _Tensors, steps: list[StepRow]) -> np.ndarray:
     on a few of them moves G on all of them. Judged one by one, two goal endings that a misread remark
     called bad (doorkey-5x5 quickstart, trained reader) pulled G ≤ 0 on every goal against the ~20 goal
     endings whose rows called them good: the goal step's reward fell to −0.53 (G(goal) +1.9 without the
-    floor) and reaching the goal returned less than timing out. A kind the evidence calls good on balance gets no floor; within a kind called
-    bad, only the endings whose own rows call them bad get one, as before."""
+    floor) and reaching the goal returned less than timing out. A kind the evidence calls good on balance
+    gets no floor; within a kind called bad, only the endings whose own rows call them bad get one, as
+    before."""
     if not steps or T.form != "shaped":
         return np.zeros(0, dtype=np.int64)
     arr = _step_table(steps)
