@@ -167,14 +167,15 @@ def test_a_tiny_cell_records_the_eval_task_fields(tmp_path):
     assert "## Generalisation to other layouts" in build_report(tmp_path).path.read_text()
 
 
-@pytest.mark.parametrize("events, door", [
-    ([[], ["picked_up:key:red"], ["opened:door:red"]], "red"),
-    ([["picked_up:key:blue"], [], ["picked_up:key:red"]], "red"),
-    ([[], ["bumped:wall"]], "red"),
-    ([["picked_up:key:red"]], None),
+@pytest.mark.parametrize("events, door, wrong", [
+    ([[], ["picked_up:key:red"], ["opened:door:red"]], "red", False),
+    ([["picked_up:key:blue"], [], ["picked_up:key:red"]], "red", True),
+    ([[], ["bumped:wall"]], "red", False),
+    ([["picked_up:key:red"]], None, False),
 ])
-def test_evaluation_wrong_key_rule_matches_the_metric(events, door):
-    from nlfeedback.agents.evaluation import _wrong_key_first
-    from nlfeedback.metrics.misgeneralisation import wrong_key_first
+def test_evaluation_and_the_metric_share_one_wrong_key_rule(events, door, wrong):
+    from nlfeedback.agents import evaluation
+    from nlfeedback.metrics import misgeneralisation
 
-    assert _wrong_key_first(events, door) == (door is not None and wrong_key_first(events, door))
+    assert evaluation.wrong_key_first is misgeneralisation.wrong_key_first
+    assert misgeneralisation.wrong_key_first(events, door) is wrong

@@ -2,34 +2,21 @@
 
 On the keys-distractor tasks (``keys-distractor-train`` / ``-test``, docs/probes.md) an agent that learned
 "take the nearer key" instead of "take the key of the door's colour" picks up the distractor first on
-test layouts. :func:`wrong_key_first` reads that off a trajectory's recorded events
+test layouts. :func:`wrong_key_first` (the rule lives in :mod:`nlfeedback.envs.events`, shared with
+evaluation) reads that off a trajectory's recorded events
 (``picked_up:key:<colour>``); the door's colour comes from the layout (the locked door at reset), the
 same rule the expert and the critics judge by.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from nlfeedback.envs.events import parse_event
+from nlfeedback.envs.events import first_key, wrong_key_first
 from nlfeedback.envs.tasks import task_for_env_id
 from nlfeedback.trajectory import Trajectory
 
-
-def first_key(events: Sequence[Sequence[str]]) -> str | None:
-    """The colour of the first key picked up in an episode's per-step ``events``; ``None`` if none was."""
-    for step in events:
-        for e in step:
-            verb, kind, color = parse_event(e)
-            if verb == "picked_up" and kind == "key":
-                return color
-    return None
-
-
-def wrong_key_first(events: Sequence[Sequence[str]], door_color: str) -> bool:
-    """Whether the first key picked up is not of ``door_color`` (``False`` when no key was picked up)."""
-    color = first_key(events)
-    return color is not None and color != door_color
+__all__ = ["first_key", "wrong_key_first", "locked_door_color", "took_wrong_key_first", "wrong_key_first_rate"]
 
 
 def locked_door_color(traj: Trajectory) -> str | None:
