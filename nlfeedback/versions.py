@@ -34,10 +34,15 @@ def source_revision() -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def file_digest(path: str | Path) -> str:
-    """The first 16 hex digits of a file's SHA-256 (which model file a run used)."""
+def file_sha256(path: str | Path) -> str:
+    """A file's SHA-256, as hex digits (read in 1 MiB chunks)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()[:16]
+    return h.hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 16 hex digits of a file's SHA-256 (which model file a run used)."""
+    return file_sha256(path)[:16]

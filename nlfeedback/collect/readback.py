@@ -16,7 +16,6 @@ compact line per clause both collectors show; :func:`parse_fix` reads the termin
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.trajectory import Trajectory
 from nlfeedback.truth.judgement import judge
 from nlfeedback.truth.moments import pattern_steps
+from nlfeedback.versions import file_sha256
 
 READERS = ("keyword", "zero-shot", "trained")
 DEFAULT_READER = "trained"
@@ -42,14 +42,6 @@ PATTERN_WORDS = {
 SIGNS = {1: "good", -1: "bad", 0: "neither"}
 _SIGN_WORDS = {"good": 1, "+": 1, "+1": 1, "1": 1, "bad": -1, "-": -1, "-1": -1, "neither": 0, "0": 0,
                "neutral": 0}
-
-
-def file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 @dataclass
@@ -77,7 +69,7 @@ class Reader:
             if not path.is_file():
                 raise NlfError(f"no trained interpreter checkpoint at {path} (train one with `nlf train-interpreter`, "
                                "or read back with --readback-interpreter keyword)")
-            digest = file_digest(path)
+            digest = "sha256:" + file_sha256(path)
             interp = make_interpreter(name, checkpoint=str(path))
         else:
             if checkpoint:
