@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nlfeedback.errors import NlfError
+from nlfeedback.feedback.labels import shown_steps
 from nlfeedback.feedback.readback import ReadBackError, reading_in_segment
 from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.trajectory import Trajectory
@@ -126,20 +127,6 @@ def session_reader(readback: bool | None, kinds: Sequence[str], name: str = DEFA
 
 
 # --- showing a reading ---------------------------------------------------------------------------
-
-
-def shown_steps(steps: Sequence[int]) -> str:
-    """0-based steps → shown numbers in the annotation format: ``[2, 3, 4, 5, 6, 11]`` → ``"3-7,12"``."""
-    shown = sorted({s + 1 for s in steps})
-    parts: list[str] = []
-    i = 0
-    while i < len(shown):
-        j = i
-        while j + 1 < len(shown) and shown[j + 1] == shown[j] + 1:
-            j += 1
-        parts.append(str(shown[i]) if i == j else f"{shown[i]}-{shown[j]}")
-        i = j + 1
-    return ",".join(parts)
 
 
 def pattern_words(pattern: str) -> str:

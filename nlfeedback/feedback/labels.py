@@ -68,6 +68,23 @@ def parse_shown_steps(spec: Any, length: int, *, segment: Sequence[int] | None =
     return sorted(k - 1 for k in shown)
 
 
+def step_runs(steps: Sequence[int]) -> list[tuple[int, int]]:
+    """Steps as (first, last) runs of consecutive steps: ``[3, 4, 5, 9]`` → ``[(3, 5), (9, 9)]``."""
+    runs: list[tuple[int, int]] = []
+    for s in sorted(set(steps)):
+        if runs and s == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], s)
+        else:
+            runs.append((s, s))
+    return runs
+
+
+def shown_steps(steps: Sequence[int]) -> str:
+    """0-based steps → shown numbers in the annotation format (the inverse of :func:`parse_shown_steps`):
+    ``[2, 3, 4, 5, 6, 11]`` → ``"3-7,12"``."""
+    return ",".join(str(a + 1) if a == b else f"{a + 1}-{b + 1}" for a, b in step_runs(steps))
+
+
 def annotation_clauses(annotation: Mapping[str, Any], length: int) -> list[Clause]:
     """The clauses of one annotation (see the module doc), validated; raises ``ValueError`` naming the clause."""
     text = annotation.get("text")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nlfeedback.errors import NlfError
+from nlfeedback.feedback.labels import step_runs
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
@@ -128,13 +129,7 @@ class Evaluation:
 
 def _span(steps: Sequence[int]) -> list[list[int]]:
     """Steps as [first, last] runs: [3, 4, 5, 9] → [[3, 5], [9, 9]]."""
-    runs: list[list[int]] = []
-    for s in sorted(steps):
-        if runs and s == runs[-1][1] + 1:
-            runs[-1][1] = s
-        else:
-            runs.append([s, s])
-    return runs
+    return [[a, b] for a, b in step_runs(steps)]
 
 
 def _rounded(x: float | None) -> float | None:
