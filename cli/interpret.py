@@ -85,6 +85,11 @@ def train_interpreter_command(
         "Read each step's sign and strength from the remark's words alone, not the step's own content "
         "(a variant; trained with the negation pairs it read worse than the default on the development "
         "data: docs/language.md, 'Variants compared')."))] = False,
+    span_features: Annotated[bool, typer.Option(help=(
+        "Give the reader 'after / before step n' and 'between the two numbers' inputs (a variant)."))] = False,
+    step_context: Annotated[int, typer.Option(min=0, max=2, help=(
+        "GRU layers over the steps, so a step's reading sees its neighbours' (a variant; 0: each step "
+        "on its own)."))] = 0,
     dev: Annotated[list[Path] | None, typer.Option(help=(
         "Labelled remarks kept out of training, to choose the reader's 'about' threshold on (their "
         "trajectories among --trajectories)."))] = None,
@@ -118,7 +123,8 @@ def train_interpreter_command(
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats,
-                         reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words))
+                         reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words,
+                                             span_features=span_features, step_context=step_context))
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:
         interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance,

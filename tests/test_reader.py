@@ -237,3 +237,43 @@ def test_the_sign_from_words_variant_builds_and_reads_per_step():
     with torch.inference_mode():
         z, rule = model(**pad_batch(rows, load_tokenizer()))
     assert z.shape == (1, 7, 3) and rule.shape[0] == 1
+
+
+def test_span_features_place_steps_after_before_and_between_the_numbers():
+    from nlfeedback.language.step_text import SPAN_FEATURES
+
+    names = NUMBER_FEATURES + SPAN_FEATURES
+    f = dict(zip(names, number_features("from step 3 to step 6 it roamed", 10, spans=True).T))
+    assert list(np.flatnonzero(f["between the first two numbers"])) == [2, 3, 4, 5]  # shown 3..6
+    assert list(np.flatnonzero(f["after step n"])) == list(range(3, 10))  # after 3 (or after 6)
+    assert list(np.flatnonzero(f["before step n"])) == [0, 1, 2, 3, 4]  # before 6 (or before 3)
+    g = dict(zip(names, number_features("fine after 250 steps of nothing", 10, spans=True).T))
+    assert not g["after step n"].any() and not g["before step n"].any()  # a count past the end is no step
+    assert number_features("step 4", 10).shape[1] == len(NUMBER_FEATURES)  # off: the older inputs only
+    assert not number_features("nice run", 10, spans=True).any()
+
+
+def test_the_span_aware_variant_reads_each_trajectory_as_if_unpadded():
+    """With ``step_context`` a step's reading depends on its neighbours, never on another trajectory's
+    padding: a 7-step run read in a batch beside a 12-step one reads as it does alone."""
+    import torch
+
+    from nlfeedback.language.reader import ReaderConfig, build_reader, load_tokenizer, pad_batch
+    from nlfeedback.language.step_text import N_STEP
+
+    torch.manual_seed(0)
+    model = build_reader(ReaderConfig(span_features=True, step_context=1)).eval()
+    rng = np.random.default_rng(0)
+    text = "fine until step 5, then awful"
+    rows = [{"text": text, "step_emb": rng.random((T, 384), np.float32),
+             "step_feats": rng.random((T, N_STEP), np.float32), "number_feats": number_features(text, T, True)}
+            for T in (7, 12)]
+    tok = load_tokenizer()
+    with torch.inference_mode():
+        both, _ = model(**pad_batch(rows, tok))
+        alone, _ = model(**pad_batch(rows[:1], tok))
+        shuffled = dict(rows[0], step_emb=rows[0]["step_emb"][::-1].copy())
+        other, _ = model(**pad_batch([shuffled], tok))
+    assert both.shape == (2, 12, 3)
+    assert torch.allclose(both[0, :7], alone[0], atol=1e-5)
+    assert not torch.allclose(other[0, 0], alone[0, 0], atol=1e-4)  # neighbours matter (the last step moved)

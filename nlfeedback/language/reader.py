@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from nlfeedback.language.step_text import N_NUMBER, N_STEP
+from nlfeedback.language.step_text import N_NUMBER, N_SPAN, N_STEP
 
 READER_FORMAT = "nlf.reader/1"
 DIM = 384
@@ -52,6 +52,16 @@ class ReaderConfig:
     # while ``about`` still sees the step, so a step's content (a lava step, a wall bump) cannot decide
     # its sign whatever the remark says.
     sign_sees_step: bool = True
+    # Span-aware variant (`nlf train-interpreter --span-features --step-context 1`): number features for
+    # "after / before step n" and "between the two numbers", and a bidirectional GRU over the steps'
+    # combined features, so a step's reading can depend on its neighbours' (where a span starts and
+    # ends, "until the pickup"). Off in checkpoints from before these options.
+    span_features: bool = False
+    step_context: int = 0  # GRU layers over the steps (0: every step is read on its own)
+
+    @property
+    def n_number(self) -> int:
+        return N_NUMBER + (N_SPAN if self.span_features else 0)
 
 
 def base_path() -> str:
@@ -87,16 +97,22 @@ def build_reader(config: ReaderConfig):
             for layer in self.encoder.encoder.layer[n_layers - config.train_layers:]:
                 for p in layer.parameters():
                     p.requires_grad = True
-            h, d = config.hidden, config.dropout
-            self.step_in = nn.Sequential(nn.Linear(DIM + N_STEP + N_NUMBER, h), nn.GELU(), nn.Dropout(d),
+            h, d, nn_ = config.hidden, config.dropout, config.n_number
+            self.step_in = nn.Sequential(nn.Linear(DIM + N_STEP + nn_, h), nn.GELU(), nn.Dropout(d),
                                          nn.Linear(h, h))
             self.key = nn.Linear(DIM, h)
             self.value = nn.Linear(DIM, h)
             self.pooled = nn.Linear(DIM, h)
+            n_in = 4 * h + nn_
+            if config.step_context:
+                self.context_in = nn.Sequential(nn.Linear(n_in, h), nn.GELU())
+                self.context = nn.GRU(h, h // 2, num_layers=config.step_context, batch_first=True,
+                                      bidirectional=True)
+                n_in += h
             if config.sign_sees_step:
-                self.out = nn.Sequential(nn.Linear(4 * h + N_NUMBER, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 3))
+                self.out = nn.Sequential(nn.Linear(n_in, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 3))
             else:
-                self.about_out = nn.Sequential(nn.Linear(4 * h + N_NUMBER, h), nn.GELU(), nn.Dropout(d),
+                self.about_out = nn.Sequential(nn.Linear(n_in, h), nn.GELU(), nn.Dropout(d),
                                                nn.Linear(h, 1))
                 self.judge_out = nn.Sequential(nn.Linear(2 * h, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 2))
             self.rule = nn.Sequential(nn.Linear(DIM, h), nn.GELU(), nn.Dropout(d), nn.Linear(h, 2 + len(PATTERNS)))
@@ -129,10 +145,21 @@ def build_reader(config: ReaderConfig):
 
         def forward(self, input_ids, attention_mask, step_emb, step_feats, number_feats, step_mask=None):
             return self.head(self.encode(input_ids, attention_mask), attention_mask, step_emb, step_feats,
-                             number_feats)
+                             number_feats, step_mask)
 
-        def head(self, tokens, attention_mask, step_emb, step_feats, number_feats):
-            """Per-step (about, sign, strength) logits and the rule logits from the remark's token states."""
+        def _context(self, features, step_mask):
+            """The bidirectional GRU over each trajectory's steps (padding excluded from both directions)."""
+            from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+            B, S, _ = features.shape
+            lengths = (step_mask.sum(1) if step_mask is not None else torch.full((B,), S)).clamp(min=1).cpu()
+            packed = pack_padded_sequence(self.context_in(features), lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.context(packed)
+            return pad_packed_sequence(out, batch_first=True, total_length=S)[0]
+
+        def head(self, tokens, attention_mask, step_emb, step_feats, number_feats, step_mask=None):
+            """Per-step (about, sign, strength) logits and the rule logits from the remark's token states
+            (``step_mask``: which of the padded steps are real; needed with ``step_context``)."""
             m = attention_mask.unsqueeze(-1).to(tokens.dtype)
             pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, DIM)
             q = self.step_in(torch.cat([step_emb, step_feats, number_feats], -1))  # (B, S, h)
@@ -147,6 +174,8 @@ def build_reader(config: ReaderConfig):
             ctx = (scores.softmax(-1) @ vh).transpose(1, 2).reshape(B, S, h)
             r = self.pooled(pooled).unsqueeze(1).expand(B, S, h)
             features = torch.cat([ctx, q, r, ctx * q, number_feats], -1)
+            if self.config.step_context:
+                features = torch.cat([features, self._context(features, step_mask)], -1)
             if self.config.sign_sees_step:
                 z = self.out(features)  # (B, S, 3)
             else:
@@ -258,7 +287,7 @@ def pad_steps(rows: list[dict[str, np.ndarray]]) -> dict[str, Any]:
     B = len(rows)
     emb = np.zeros((B, S, DIM), np.float32)
     sf = np.zeros((B, S, N_STEP), np.float32)
-    nf = np.zeros((B, S, N_NUMBER), np.float32)
+    nf = np.zeros((B, S, rows[0]["number_feats"].shape[1]), np.float32)
     mask = np.zeros((B, S), bool)
     for i, r in enumerate(rows):
         n = len(r["step_emb"])

@@ -34,8 +34,12 @@ STEP_FEATURES = ("relative position", "first step", "last step", "first three", 
                  *(f"action {a}" for a in ACTION_NAMES), *(f"event {e}" for e in _EVENT_KINDS))
 NUMBER_FEATURES = ("mentions a number", "is step n (from 1)", "is step n (from 0)", "within one of step n",
                    "within the first n", "within the last n")
+# with ReaderConfig.span_features: how a step lies against the numbers ("after 48", "until step 88",
+# "from 8 to 64"); which relation a remark means is left to the network
+SPAN_FEATURES = ("after step n", "before step n", "between the first two numbers")
 N_STEP = len(STEP_FEATURES)
 N_NUMBER = len(NUMBER_FEATURES)
+N_SPAN = len(SPAN_FEATURES)
 
 _ORDINAL = {1: "", 2: "second ", 3: "third ", 4: "fourth "}
 
@@ -135,9 +139,10 @@ def numbers_in(text: str, limit: int = 3) -> list[int]:
     return out
 
 
-def number_features(text: str, T: int) -> np.ndarray:
-    """``(T, N_NUMBER)``: how each step relates to the numbers the remark mentions (max over numbers)."""
-    out = np.zeros((T, N_NUMBER), dtype=np.float32)
+def number_features(text: str, T: int, spans: bool = False) -> np.ndarray:
+    """``(T, N_NUMBER)`` (``N_NUMBER + N_SPAN`` with ``spans``): how each step relates to the numbers the
+    remark mentions (max over numbers; steps as shown, from 1)."""
+    out = np.zeros((T, N_NUMBER + (N_SPAN if spans else 0)), dtype=np.float32)
     nums = numbers_in(text)
     if not nums:
         return out
@@ -149,4 +154,9 @@ def number_features(text: str, T: int) -> np.ndarray:
         out[:, 3] = np.maximum(out[:, 3], np.abs(shown - n) <= 1)
         out[:, 4] = np.maximum(out[:, 4], (shown <= n) & (n < T))
         out[:, 5] = np.maximum(out[:, 5], (T - shown < n) & (n < T))
+        if spans and n <= T:  # a number past the run's end is a count, not a step
+            out[:, 6] = np.maximum(out[:, 6], shown > n)
+            out[:, 7] = np.maximum(out[:, 7], shown < n)
+    if spans and len(nums) >= 2 and nums[0] < nums[1] <= T:
+        out[:, 8] = (shown >= nums[0]) & (shown <= nums[1])
     return out

@@ -135,11 +135,12 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
 def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories: Mapping[str, Trajectory]):
     from nlfeedback.language.step_text import number_features
 
+    spans = interp.model.config.span_features
     rows = []
     for ex in examples:
         emb, feats = interp.steps.get(trajectories[ex.trajectory_id])
         rows.append({"text": ex.text, "step_emb": emb, "step_feats": feats,
-                     "number_feats": number_features(ex.text, len(emb))})
+                     "number_feats": number_features(ex.text, len(emb), spans)})
     return rows
 
 
@@ -264,7 +265,7 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
             hidden, mask = pad_states([lower[ex.text] for ex in exs])
             steps = pad_steps(_rows(exs, interp, trajectories))
             z, rule = model.head(model.upper(hidden, mask), mask, steps["step_emb"], steps["step_feats"],
-                                 steps["number_feats"])
+                                 steps["number_feats"], steps["step_mask"])
             loss = _loss(z, rule, exs, steps["step_mask"])
             if not torch.isfinite(loss):
                 raise NlfError("training diverged (non-finite loss); lower the learning rates")

@@ -127,12 +127,13 @@ class TrainedInterpreter:
         from nlfeedback.language.step_text import number_features
 
         self.steps.prepare([traj for _, traj in items])
+        spans = self.model.config.span_features
         rows, owners = [], []
         for text, traj in items:
             emb, feats = self.steps.get(traj)
             for piece in split_pieces(text, self.tokenizer):
                 rows.append({"text": piece, "step_emb": emb, "step_feats": feats,
-                             "number_feats": number_features(piece, len(traj))})
+                             "number_feats": number_features(piece, len(traj), spans)})
                 owners.append((text, traj.id))
         pieces = list(dict.fromkeys(r["text"] for r in rows))
         outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -145,7 +146,8 @@ class TrainedInterpreter:
                 idx = order[b:b + BATCH]
                 tokens, mask = pad_states([states[rows[i]["text"]] for i in idx])
                 steps = pad_steps([rows[i] for i in idx])
-                z, rule = self.model.head(tokens, mask, steps["step_emb"], steps["step_feats"], steps["number_feats"])
+                z, rule = self.model.head(tokens, mask, steps["step_emb"], steps["step_feats"], steps["number_feats"],
+                                          steps["step_mask"])
                 z, rule = z.numpy(), rule.numpy()
                 for j, i in enumerate(idx):
                     outputs[i] = (z[j, :len(rows[i]["step_emb"])], rule[j])
