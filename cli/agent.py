@@ -39,6 +39,8 @@ def train_agent_command(
                                                   "oracle-intent")] = "trained",
     noise: Annotated[str, typer.Option(help="--online: teacher noise, as nlf critique --noise.")] = "",
     phrasing: Annotated[str, typer.Option(help="--online text: the critic's phrase bank, heldout | train")] = "heldout",
+    reward_view: Annotated[str, typer.Option(help="--online: what the reward model sees, partial (the agent's "
+                                                  "view) | full (the whole grid)")] = _RUN["reward_view"].default,
     force: Annotated[bool, typer.Option(help="Replace a run already in --out (the old run stays until the new one "
                                              "is complete).")] = False,
 ) -> None:
@@ -66,7 +68,7 @@ def train_agent_command(
             raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                           phrasing=phrasing, agent={"reward_scale": reward_scale})
+                           phrasing=phrasing, reward_view=reward_view, agent={"reward_scale": reward_scale})
         with staged_dir(out, force=force) as run_dir:
             summary = run_online(cfg, run_dir, progress=None if json_out else
                                  lambda m: console.print(m, soft_wrap=True, markup=False))
@@ -75,6 +77,8 @@ def train_agent_command(
     else:
         if critic is not None:
             raise NlfError("--critic only goes with --online")
+        if reward_view != _RUN["reward_view"].default:
+            raise NlfError("--reward-view goes with --online (a reward checkpoint already says what it sees)")
         model = None if reward == "oracle" else RewardModel.load(reward)
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                              reward_scale=reward_scale)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import cli_errors, console
+from cli.common import ReadbackCheckpoint, ReadbackInterpreter, cli_errors, console
 from nlfeedback.collect.answers import check_annotator, parse_scale
 from nlfeedback.collect.collector import Collector
 from nlfeedback.collect.readback import session_reader
@@ -31,10 +31,8 @@ def collect_command(
     readback: Annotated[bool | None, typer.Option("--readback/--no-readback", help=(
         "Read each text remark back to its writer (accept / edit / rephrase). Default: on for --kind text "
         "when the read-back interpreter is available."), show_default=False)] = None,
-    readback_interpreter: Annotated[str, typer.Option(help=(
-        "The interpreter that reads remarks back: trained (the shipped step-level reader, or "
-        "--readback-checkpoint), keyword or zero-shot."))] = "trained",
-    readback_checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint of the trained interpreter.")] = None,
+    readback_interpreter: ReadbackInterpreter = "trained",
+    readback_checkpoint: ReadbackCheckpoint = None,
 ) -> None:
     """Collect human feedback in the terminal: watch each trajectory, then type the feedback.
 

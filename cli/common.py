@@ -6,7 +6,8 @@ import functools
 import sys
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -100,3 +101,10 @@ def events_table(events: dict[str, int], title: str = "events") -> Table:
     for name, count in events.items():
         table.add_row(esc(name), str(count))
     return table
+
+
+# read-back options shared by `nlf collect` and `nlf serve`
+ReadbackInterpreter = Annotated[str, typer.Option(help=(
+    "The interpreter that reads remarks back: trained (the shipped step-level reader, or "
+    "--readback-checkpoint), keyword or zero-shot."))]
+ReadbackCheckpoint = Annotated[Path | None, typer.Option(help="Checkpoint of the trained interpreter.")]

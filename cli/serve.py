@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import cli_errors, console, err_console
+from cli.common import ReadbackCheckpoint, ReadbackInterpreter, cli_errors, console, err_console
 from nlfeedback.collect.answers import parse_scale
 from nlfeedback.collect.collector import Collector
 from nlfeedback.collect.readback import session_reader
@@ -33,10 +33,8 @@ def serve_command(
     readback: Annotated[bool | None, typer.Option("--readback/--no-readback", help=(
         "Read each text remark back to its writer (accept / fix / rephrase). Default: on when text is "
         "collected and the read-back interpreter is available."), show_default=False)] = None,
-    readback_interpreter: Annotated[str, typer.Option(help=(
-        "The interpreter that reads remarks back: trained (the shipped step-level reader, or "
-        "--readback-checkpoint), keyword or zero-shot."))] = "trained",
-    readback_checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint of the trained interpreter.")] = None,
+    readback_interpreter: ReadbackInterpreter = "trained",
+    readback_checkpoint: ReadbackCheckpoint = None,
 ) -> None:
     """Collect human feedback in the browser: frames, scrubber and captions; text box, rating buttons,
     a sketch canvas (draw with the mouse; resampled to one value per step) and left/right/can't-tell.

@@ -194,3 +194,68 @@ def test_oracle_ppo_solves_doorkey(tmp_path):
                 tmp_path / "run")
     curve = [json.loads(x) for x in (tmp_path / "run" / "curve.jsonl").read_text().splitlines()]
     assert max(r["true_return"] for r in curve) >= 0.9, [(r["steps"], r["true_return"]) for r in curve]
+
+
+@pytest.fixture(scope="module")
+def full_sketch_reward():
+    task = get_task("keys-distractor-train")
+    trajs = list(rollout(task, make_policy("expert", epsilon=0.2, mistakes=0.3), 20, seed=0))
+    fb = list(critique(trajs, "sketch", seed=0))
+    model, _ = train_reward(build_reward_data(fb, {t.id: t for t in trajs}, "sketch"), "sketch",
+                            RewardConfig(epochs=2, obs_mode="full"))
+    return model
+
+
+@pytest.mark.slow  # trains a model
+def test_a_full_view_reward_scores_the_whole_grid_the_policy_does_not_see(full_sketch_reward):
+    """With a full-view model the wrapper scores each state's whole grid (``info["full_image"]``), the same
+    numbers as the model gives the recorded episodes' grids by replay, while the policy keeps its 7x7 view;
+    evaluation scores the same grids."""
+    from nlfeedback.agents.evaluation import evaluate_policy
+    from nlfeedback.reward.observations import trajectory_states
+
+    task = get_task("keys-distractor-train")
+    model = full_sketch_reward
+    assert model.obs_mode == "full" and model.obs_shape == (7, 7, 3)  # the 7x7 grid happens to be 7x7 too
+    with pytest.raises(NlfError, match="full_view=True"):
+        RewardVecEnvWrapper(make_vec_env(task, 1, seed=0), model, env_id=task.env_id).reset()
+    venv = RewardVecEnvWrapper(make_vec_env(task, 2, seed=0, full_view=True), model, env_id=task.env_id, scale=0.1)
+    obs = venv.reset()
+    grids = [[g] for g in np.stack([info["full_image"] for info in venv.venv.reset_infos])]
+    actions_of, ended_of, got = [[], []], [[], []], [[], []]
+    rng = np.random.default_rng(0)
+    finished = []
+    for _ in range(300):
+        actions = rng.integers(0, 7, size=2)
+        obs, rewards, dones, infos = venv.step(actions)
+        assert obs.shape == (2, 7, 7, 3)  # the policy's view
+        for i in range(2):
+            actions_of[i].append(int(actions[i]))
+            got[i].append(float(rewards[i]))
+            grids[i].append(infos[i]["full_image"])
+            ended_of[i].append(bool(dones[i] and not infos[i]["TimeLimit.truncated"]))
+            if dones[i]:
+                finished.append((np.stack(grids[i]), actions_of[i], ended_of[i], got[i]))
+                grids[i], actions_of[i], ended_of[i], got[i] = [venv.venv.reset_infos[i]["full_image"]], [], [], []
+    venv.close()
+    assert finished
+    for g, a, e, r in finished:
+        expected = 0.1 * model.transition_rewards(g[:-1], np.array(a), g[1:], np.array(e))
+        assert np.allclose(r, expected, atol=1e-5)
+    # the recorded grids are what replay gives a full-view model (trajectory_states)
+    traj = next(iter(rollout(task, make_policy("expert"), 1, seed=3)))
+    res = evaluate_policy(_ReplayPolicy(traj.actions), task, 1, seed=traj.seed, reward=model, reward_scale=1.0)
+    assert res.proxy_return == pytest.approx(float(model.step_rewards(traj).sum()), rel=1e-4, abs=1e-5)
+    assert trajectory_states(traj, "full").shape == (len(traj) + 1, 7, 7, 3)
+
+
+class _ReplayPolicy:
+    """Plays back a fixed action list (one episode)."""
+
+    def __init__(self, actions):
+        self.actions, self.t = list(actions), 0
+
+    def predict(self, obs, deterministic=True):
+        a = self.actions[min(self.t, len(self.actions) - 1)]
+        self.t += 1
+        return np.full(len(np.atleast_1d(obs[..., 0, 0, 0])), a), None

@@ -53,6 +53,16 @@ def test_bundled_probe_configs():
         assert cfg.tasks == ("keys-distractor-train",) and cfg.eval_tasks == ("keys-distractor-test",)
         assert {"text:trained", "scalar", "preference", "sketch", "oracle"} <= {k.label for k in cfg.kinds}
     assert len(small.seeds) == 2 and len(full.seeds) == 5 and full.run.steps > small.run.steps
+    assert small.run.reward_view == full.run.reward_view == "full"  # the reward model sees key and door colours
+
+
+def test_reward_view_reaches_the_spec_only_when_full_and_is_validated():
+    full = parse_config(GRID + '[run]\nreward_view = "full"\n')
+    assert all(c.online_kwargs(full.run)["reward_view"] == "full" for c in full.cells())
+    plain = parse_config(GRID)
+    assert all("reward_view" not in c.online_kwargs(plain.run) for c in plain.cells())  # older specs match
+    with pytest.raises(ConfigError, match="probe.toml: run.reward_view"):
+        parse_config(GRID + '[run]\nreward_view = "whole"\n', source="probe.toml")
 
 
 # --------------------------------------------------------------------------------------------- the report
@@ -153,9 +163,13 @@ def test_a_tiny_cell_records_the_eval_task_fields(tmp_path):
 
     cfg = parse_config('[grid]\ntasks = ["keys-distractor-train"]\neval_tasks = ["keys-distractor-test"]\n'
                        'kinds = ["sketch", "oracle"]\nbudgets = [4]\nseeds = [0]\n'
-                       '[run]\nsteps = 512\nrounds = 1\neval_every = 512\neval_episodes = 3\n')
+                       '[run]\nsteps = 512\nrounds = 1\neval_every = 512\neval_episodes = 3\nreward_view = "full"\n')
     summary = run_ablation(cfg, tmp_path, workers=1)
     assert summary.ok == 2, summary.failed_cells
+    from nlfeedback.reward.model import RewardModel
+
+    (reward,) = (tmp_path / "cells").glob("*sketch*/run/reward-round0.pt")
+    assert RewardModel.load(reward).obs_mode == "full"  # the learned reward saw the whole grid
     for path in sorted((tmp_path / "cells").glob("*/result.json")):
         res = json.loads(path.read_text())
         assert 0.0 <= res["final"]["wrong_key_first"] <= 1.0

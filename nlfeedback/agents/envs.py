@@ -1,4 +1,5 @@
-"""Vectorised MiniGrid environments for PPO: the image observation, events in ``info``."""
+"""Vectorised MiniGrid environments for PPO: the image observation, events in ``info`` (and, for a reward
+model that sees the whole grid, the full grid in ``info["full_image"]``)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,34 @@ from torch import nn
 
 from nlfeedback.envs.events import EventTracker
 from nlfeedback.envs.tasks import Task
+from nlfeedback.policies.checkpoint import full_grid_obs
+
+FULL_IMAGE = "full_image"
 
 
-def make_env(task: Task) -> gym.Env:
-    """One env: the partial-view image as observation; events and captions in ``info``."""
-    return ImgObsWrapper(EventTracker(task.make_env()))
+class FullGridInfo(gym.Wrapper):
+    """Adds the whole grid, encoded as ``FullyObsWrapper`` does (:func:`full_grid_obs`), to the ``info`` of
+    every reset and step as ``info["full_image"]`` — what a full-view reward model scores, beside the
+    partial view the policy sees. At an episode's end it is the final state's grid."""
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, FULL_IMAGE: full_grid_obs(self.env)}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, FULL_IMAGE: full_grid_obs(self.env)}
 
 
-def make_vec_env(task: Task, n_envs: int, seed: int) -> DummyVecEnv:
-    venv = DummyVecEnv([lambda: make_env(task) for _ in range(n_envs)])
+def make_env(task: Task, full_view: bool = False) -> gym.Env:
+    """One env: the partial-view image as observation; events and captions in ``info`` (with ``full_view``
+    also the whole grid, :class:`FullGridInfo`)."""
+    env = EventTracker(task.make_env())
+    return ImgObsWrapper(FullGridInfo(env) if full_view else env)
+
+
+def make_vec_env(task: Task, n_envs: int, seed: int, full_view: bool = False) -> DummyVecEnv:
+    venv = DummyVecEnv([lambda: make_env(task, full_view) for _ in range(n_envs)])
     venv.seed(seed)
     return venv
 

@@ -16,6 +16,7 @@ import numpy as np
 from nlfeedback.agents.envs import make_env
 from nlfeedback.envs.events import wrong_key_first
 from nlfeedback.envs.tasks import Task
+from nlfeedback.policies.checkpoint import full_grid_obs
 from nlfeedback.policies.planner import find_cells
 from nlfeedback.reward.model import RewardModel
 from nlfeedback.truth.judgement import WASTED_VERBS
@@ -49,9 +50,11 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
                     reward_scale: float | None = None, deterministic: bool = True) -> EvalResult:
     """Run ``episodes`` episodes (layout seeds ``seed``, ``seed + 1``, …) side by side, one env each, asking
     ``policy`` (anything with SB3's batched ``predict``) once per step for every unfinished episode; the
-    learned reward scores all of them in one batched call at the end."""
+    learned reward scores all of them in one batched call at the end (the states it sees: the policy's
+    partial views, or the whole grids for a full-view model)."""
     if reward is not None and reward_scale is None:
         reward_scale = reward.default_scale
+    full = reward is not None and reward.obs_mode == "full"
     envs = [make_env(task) for _ in range(episodes)]
     obs, doors = [], []
     for ep, env in enumerate(envs):
@@ -60,7 +63,8 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
         locked = [grid.get(*p).color for p in find_cells(env, "door") if grid.get(*p).is_locked]
         doors.append(locked[-1] if locked else None)
         obs.append(o)
-    seen = [[o] for o in obs]
+    scored = (lambda i: full_grid_obs(envs[i])) if full else (lambda i: obs[i])  # what the reward model sees
+    seen = [[scored(i)] for i in range(episodes)]
     acts: list[list[int]] = [[] for _ in envs]
     ended: list[list[bool]] = [[] for _ in envs]
     events: list[list[list[str]]] = [[] for _ in envs]
@@ -71,7 +75,7 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
         still = []
         for i, a in zip(active, np.asarray(actions).reshape(-1)):
             obs[i], r, term, trunc, info = envs[i].step(int(a))
-            seen[i].append(obs[i])
+            seen[i].append(scored(i))
             acts[i].append(int(a))
             ended[i].append(bool(term))
             events[i].append(list(info["events"]))

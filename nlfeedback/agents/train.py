@@ -96,7 +96,7 @@ def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "curve.jsonl").unlink(missing_ok=True)
-    venv = make_vec_env(task, config.n_envs, config.seed)
+    venv = make_vec_env(task, config.n_envs, config.seed, full_view=reward is not None and reward.obs_mode == "full")
     if reward is not None:
         venv = RewardVecEnvWrapper(venv, reward, env_id=task.env_id, scale=config.reward_scale)
     model = make_ppo(venv, config)

@@ -18,6 +18,7 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
     rounds = 5                            # feedback rounds (the reward is refitted each round)
     eval_every = 10000
     eval_episodes = 20
+    reward_view = "partial"               # what the reward model sees: partial (the agent's view) | full (the grid)
 
 A text kind names its interpreter after a colon (``text:trained``, ``text:zero-shot``, ``text:keyword``,
 ``text:oracle-intent``). ``oracle`` is PPO on the task's own reward: its cells ignore budgets and noise,
@@ -38,7 +39,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -96,10 +97,12 @@ class RunSettings(BaseModel):
     rounds: PositiveCount = Field(5, description="feedback rounds (the reward model is refitted after each)")
     eval_every: PositiveCount = Field(10_000, description="environment steps between evaluations")
     eval_episodes: PositiveCount = Field(20, description="episodes per evaluation")
+    reward_view: Literal["partial", "full"] = Field(
+        "partial", description="what the reward model sees: partial (the agent's 7x7 view) or full (the whole grid)")
 
 
 # The online loop's run settings and their defaults, by name.
-RUN_DEFAULTS: dict[str, int] = {name: f.default for name, f in RunSettings.model_fields.items()}
+RUN_DEFAULTS: dict[str, Any] = {name: f.default for name, f in RunSettings.model_fields.items()}
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ class Cell:
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
+        if kw["reward_view"] == "partial":  # the default: left out, so older runs' specs still match on resume
+            del kw["reward_view"]
         if self.kind != "oracle":
             kw["budget"] = self.budget
             kw["noise"] = self.noise

@@ -43,6 +43,7 @@ from nlfeedback.policies import make_policy
 from nlfeedback.policies.checkpoint import CheckpointPolicy
 from nlfeedback.reward.data import build_reward_data
 from nlfeedback.reward.model import RewardModel
+from nlfeedback.reward.observations import OBS_MODES
 from nlfeedback.reward.train import RewardConfig, train_reward
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
@@ -65,6 +66,7 @@ class OnlineConfig:
     noise: str = ""  # teacher noise, as `nlf critique --noise` ("" = off)
     seed: int = 0
     eval_every: int = _RUN["eval_every"].default
+    reward_view: str = _RUN["reward_view"].default  # what the reward model sees: partial (the agent's view) | full
     eval_episodes: int = _RUN["eval_episodes"].default
     phrasing: str = "heldout"  # the text critic's phrase bank: heldout (unseen by the trained interpreter) | train
     initial: str = "noisy-expert"  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
@@ -88,6 +90,8 @@ class OnlineConfig:
             raise NlfError("rounds, budget and steps must be positive")
         for name in self.eval_tasks:
             get_task(name)  # an unknown task is an error before anything runs
+        if self.reward_view not in OBS_MODES:
+            raise NlfError(f"reward_view must be one of {OBS_MODES}, got {self.reward_view!r}")
         if not 0 < self.first_share <= 1:
             raise NlfError("first_share must be in (0, 1]")
         unknown = set(self.agent) - set(AgentConfig.__dataclass_fields__)
@@ -185,13 +189,14 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                 f"({spent['items']} so far); fitting the reward model")
             targets = interpret_feedback(items, trajs, interp) if interp is not None else None
             data = build_reward_data(items, trajs, config.kind, targets=targets, form=config.reward_form)
-            rcfg = RewardConfig(form=config.reward_form, penalties=config.reward_penalties,
+            rcfg = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, penalties=config.reward_penalties,
                                 failure_floor=config.reward_failure_floor, epochs=config.refit_epochs if k else config.reward_epochs,
                                 gamma=agent_cfg.gamma, seed=config.seed + k)
             model, _ = train_reward(data, config.kind, rcfg, init=model)
             model.save(out / f"reward-round{k}.pt")
             if ppo is None:
-                venv = RewardVecEnvWrapper(make_vec_env(task, agent_cfg.n_envs, config.seed), model,
+                venv = RewardVecEnvWrapper(make_vec_env(task, agent_cfg.n_envs, config.seed,
+                                                        full_view=config.reward_view == "full"), model,
                                            env_id=task.env_id, scale=agent_cfg.reward_scale)
                 ppo = make_ppo(venv, agent_cfg)
                 callback = EvalCallback(task, agent_cfg, model, out / "curve.jsonl", lambda: {
