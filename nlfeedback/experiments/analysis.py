@@ -65,6 +65,9 @@ class Analysis:
     # :func:`_generalisation`); empty when no cell was evaluated on another task
     generalisation: list[dict[str, Any]] = field(default_factory=list)
     generalisation_comparisons: list[dict[str, Any]] = field(default_factory=list)
+    # a run whose learned reward was fitted once and then fixed (run.rounds = 1): per feedback-arm group,
+    # where optimising it stopped paying (see :func:`_optimisation_pressure`); empty otherwise
+    optimisation: list[dict[str, Any]] = field(default_factory=list)
 
 
 def arm_groups(a: Analysis) -> Iterator[Group]:
@@ -123,7 +126,45 @@ def analyse(results: RunResults) -> Analysis:
     _sample_efficiency(a)
     _comparisons(a)
     _generalisation(a)
+    if _fixed_reward(results):
+        _optimisation_pressure(a)
     return a
+
+
+def _fixed_reward(results: RunResults) -> bool:
+    """Whether every cell's reward model was fitted once and then held fixed (the config's ``run.rounds`` is 1)."""
+    run = ((results.meta or {}).get("config") or {}).get("run") or {}
+    return run.get("rounds") == 1
+
+
+def _optimisation_pressure(a: Analysis) -> None:
+    """Per feedback-arm group: each cell's curve of true and proxy return through
+    :func:`~nlfeedback.agents.divergence.divergence_point` (defaults) — which seeds diverged and where, the
+    best true return on the curve (the best stopping point in hindsight) against the final one, and what
+    was lost, means with 95% intervals over the seeds. Only for a fixed reward: with refits the proxy
+    curve mixes several rewards."""
+    from nlfeedback.agents.divergence import divergence_point
+
+    for g in arm_groups(a):
+        found = []
+        for r in sorted(g.rows, key=lambda r: r.seed):
+            proxy = dict(r.proxy_curve)
+            curve = [{"steps": s, "true_return": t, "proxy_return": proxy[s]} for s, t in r.curve if s in proxy]
+            if curve:
+                found.append((r, divergence_point(curve), len(curve)))
+        if not found:
+            continue
+        a.optimisation.append({
+            "task": g.task, "noise": g.noise, "arm": g.label, "budget": g.budget,
+            "seeds": [r.seed for r, _, _ in found], "evaluations": [n for _, _, n in found],
+            "diverged_seeds": [r.seed for r, d, _ in found if d.step is not None],
+            "divergence_steps": [d.step for _, d, _ in found if d.step is not None],
+            "best_steps": [d.best_step for _, d, _ in found],
+            "best_true_return": Stat.of(d.best_true_return for _, d, _ in found).to_json(),
+            "final_true_return": Stat.of(d.final_true_return for _, d, _ in found).to_json(),
+            "lost": Stat.of(d.lost for _, d, _ in found).to_json(),
+            "gaming_flagged_seeds": [r.seed for r, _, _ in found if r.gaming],
+        })
 
 
 def _sample_efficiency(a: Analysis) -> None:

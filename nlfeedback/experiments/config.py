@@ -19,6 +19,7 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
     eval_every = 10000
     eval_episodes = 20
     reward_view = "partial"               # what the reward model sees: partial (the agent's view) | full (the grid)
+    initial = "noisy-expert"              # round 0's trajectories: noisy-expert | random (wandering)
 
 A text kind names its interpreter after a colon (``text:trained``, ``text:zero-shot``, ``text:keyword``,
 ``text:oracle-intent``). ``oracle`` is PPO on the task's own reward: its cells ignore budgets and noise,
@@ -99,6 +100,8 @@ class RunSettings(BaseModel):
     eval_episodes: PositiveCount = Field(20, description="episodes per evaluation")
     reward_view: Literal["partial", "full"] = Field(
         "partial", description="what the reward model sees: partial (the agent's 7x7 view) or full (the whole grid)")
+    initial: Literal["noisy-expert", "random"] = Field(
+        "noisy-expert", description="round 0's trajectories: a noisy expert's, or a random policy's (wandering)")
 
 
 # The online loop's run settings and their defaults, by name.
@@ -144,8 +147,9 @@ class Cell:
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
-        if kw["reward_view"] == "partial":  # the default: left out, so older runs' specs still match on resume
-            del kw["reward_view"]
+        for name in ("reward_view", "initial"):  # at their defaults: left out, so older runs' specs still match
+            if kw[name] == RunSettings.model_fields[name].default:
+                del kw[name]
         if self.kind != "oracle":
             kw["budget"] = self.budget
             kw["noise"] = self.noise
@@ -275,7 +279,8 @@ def canonical_noise(spec: str) -> str:
 # --------------------------------------------------------------------------------------------- loading
 
 
-BUNDLED = ("quick", "default", "acceptance", "misgeneralisation", "misgeneralisation-full")  # the configs installed with the package (resources/ablations/)
+# the configs installed with the package (resources/ablations/)
+BUNDLED = ("quick", "default", "acceptance", "misgeneralisation", "misgeneralisation-full", "gaming", "gaming-flaw")
 
 
 def find_config(name_or_path: str | Path) -> Path:

@@ -237,6 +237,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
                   "Each seed has its own learned reward: the band mixes their scales.\n")
 
     md += _generalisation_section(a, tables_dir)
+    md += _optimisation_section(a, tables_dir)
     md += _misinterpretation_section(a, tables_dir)
     md += _behaviour_section(a, tables_dir)
 
@@ -369,6 +370,33 @@ def _behaviour_section(a: Analysis, tables_dir: Path) -> list[str]:
 def _stat(d: dict[str, Any]) -> Stat:
     lo, hi = d.get("ci95") or (None, None)
     return Stat(d.get("n", 0), d.get("mean"), d.get("std"), lo, hi)
+
+
+def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
+    """"Optimisation pressure" (only for a run whose reward was fitted once, ``run.rounds = 1``): per arm, the
+    seeds whose curve diverged (proxy return rising while true return falls) and where, and the best true
+    return on the curve against the final one."""
+    if not a.optimisation:
+        return []
+    md = ["## Optimisation pressure\n",
+          "Each cell's reward model was fitted once and then held fixed while PPO optimised it (`run.rounds = 1`). "
+          "Divergence point: the first evaluation after which proxy return keeps rising while true return keeps "
+          "falling (`nlfeedback.agents.divergence.divergence_point`, window 3, tolerance 0.02, minimum change "
+          "0.05; docs/probes.md), per seed. Best: the highest true return on the curve, the best stopping point "
+          "in hindsight; lost = best − final. Means over seeds with 95% t-intervals; gaming flag: the seeds the "
+          "training-time trailing check flagged.\n"]
+    cols = ["task", "noise", "arm", "budget", "seeds", "evaluations", "diverged (seed@step)", "best true return",
+            "best at steps", "final true return", "lost", "gaming flag"]
+    rows = [[e["task"], e["noise"] or "off", e["arm"], e["budget"], len(e["seeds"]),
+             "/".join(map(str, sorted(set(e["evaluations"])))),
+             ", ".join(f"{s}@{st:,}" for s, st in zip(e["diverged_seeds"], e["divergence_steps"])) or "none",
+             _stat(e["best_true_return"]).fmt(), ", ".join(f"{st:,}" for st in e["best_steps"]),
+             _stat(e["final_true_return"]).fmt(), _stat(e["lost"]).fmt(),
+             ", ".join(map(str, e["gaming_flagged_seeds"])) or "none"] for e in a.optimisation]
+    md.append(_md_table(cols, rows))
+    _write_csv(tables_dir / "optimisation.csv", cols, rows)
+    md.append("")
+    return md
 
 
 def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:

@@ -69,7 +69,7 @@ class OnlineConfig:
     reward_view: str = _RUN["reward_view"].default  # what the reward model sees: partial (the agent's view) | full
     eval_episodes: int = _RUN["eval_episodes"].default
     phrasing: str = "heldout"  # the text critic's phrase bank: heldout (unseen by the trained interpreter) | train
-    initial: str = "noisy-expert"  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
+    initial: str = _RUN["initial"].default  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
     initial_episodes: int = 60
     episodes_per_round: int = 30  # policy rollouts added before each later round
     first_share: float = 0.5  # share of the budget spent in round 0; the rest is split evenly

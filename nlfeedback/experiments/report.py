@@ -66,6 +66,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
            "cells": {"expected": results.expected, "ok": len(results.rows), "failed": len(results.failed)},
            "final": final, "sample_efficiency": a.sample_efficiency, "comparisons": a.comparisons,
            "generalisation": a.generalisation, "generalisation_comparisons": a.generalisation_comparisons,
+           "optimisation": a.optimisation,
            "summary": summary, "failed": results.failed, "problems": results.problems, "mixed_versions": mixed}
     json_path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return Report(report_path, json_path, plots, sorted((out / "tables").glob("*.csv")), final, summary,
