@@ -75,7 +75,7 @@ def train_interpreter_command(
     trajectories: Annotated[list[Path] | None, typer.Option("--trajectories", "-t", help="Their trajectories.")] = None,
     generate: Annotated[bool, typer.Option(help="Also generate critic remarks (rollouts + language critic, train phrasings).")] = False,
     tasks: Annotated[str, typer.Option(help="Tasks for --generate, comma-separated.")] = "doorkey-5x5,doorkey-6x6,lavagap-5,lavagap-7,keys-distractor,empty-random-6x6",
-    items: Annotated[int, typer.Option(min=10, help="Critic remarks per task with --generate.")] = 500,
+    items: Annotated[int, typer.Option(min=10, help="Critic remarks per task with --generate.")] = 800,
     episodes: Annotated[int, typer.Option(min=2, help="Episodes per task with --generate.")] = 150,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
     human_repeats: Annotated[int, typer.Option(min=1, help="Each human remark is seen this many times per epoch.")] = 2,
@@ -98,8 +98,8 @@ def train_interpreter_command(
     """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
 
     Example (the shipped checkpoint's recipe): nlf train-interpreter --generate -f data/human/train.jsonl
-    -f data/human/train-pairs.jsonl -t data/human/trajectories-train.jsonl -t data/human/trajectories-dev.jsonl
-    --dev data/human/dev.jsonl --out runs/interpreter.pt
+    -f data/human/train-pairs.jsonl -f data/human/train-rules.jsonl -t data/human/trajectories-train.jsonl
+    -t data/human/trajectories-dev.jsonl --dev data/human/dev.jsonl --out runs/interpreter.pt
     """
     from nlfeedback.feedback.schema import TextFeedback
     from nlfeedback.language.reader import ReaderConfig

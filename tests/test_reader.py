@@ -121,9 +121,7 @@ CASES = [  # (category, text, event the remark is about, expected sign on those 
         strict=True, reason="known gap of the 2026-12-04 checkpoint: a negated praise word is read as praise")),
     ("imperative", "don't ever step on the lava again", "entered:lava", -1),
     ("counterfactual", "next time go through the gap instead of into the lava", "entered:lava", -1),
-    pytest.param("sarcasm", "wow, brilliant idea to stroll into the lava", "entered:lava", -1, marks=pytest.mark.xfail(
-        strict=True, reason="known gap of the checkpoint trained with the negation pairs (sha256 151339f1): "
-        "literal praise of a blunder is read as praise (the checkpoint before it read this one right)")),
+    ("sarcasm", "wow, brilliant idea to stroll into the lava", "entered:lava", -1),
     ("descriptive", "lava kills you, simple as that", "entered:lava", -1),
     ("evaluative", "getting the key was spot on", "picked_up:key", 1),
     ("negation", "you didn't waste any time grabbing the key, nice", "picked_up:key", 1),
@@ -149,8 +147,6 @@ def test_reader_reads_an_explicit_step_number(reader, doorkey_traj):
     assert t.weights[bumps[-1]] > 0 and t.targets[bumps[-1]] < 0
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of the checkpoint trained with the negation pairs (sha256 151339f1): "
-                   "'everything after the key' weighs steps before the pickup as much (the checkpoint before read it)")
 def test_reader_reads_a_span_anchored_on_the_key(reader, doorkey_traj):
     pickup = _steps(doorkey_traj, "picked_up:key")[0]
     t = interpret(reader, _human(doorkey_traj, "everything after you picked up the key was clean"), doorkey_traj)
