@@ -58,7 +58,7 @@ class RewardFunction(Protocol):
 class RewardVecEnvWrapper(VecEnvWrapper):
     def __init__(self, venv: VecEnv, model: RewardFunction, *, env_id: str, scale: float | None = None) -> None:
         super().__init__(venv)
-        self.full = getattr(model, "obs_mode", "partial") == "full"
+        self.full = model.obs_mode == "full"
         self.env_id = env_id
         if not self.full:  # a full-view model's shape is checked on the first reset's grids
             model.check_task(env_id, venv.observation_space.shape)
@@ -70,8 +70,8 @@ class RewardVecEnvWrapper(VecEnvWrapper):
 
     def set_model(self, model: RewardFunction) -> None:
         """Swap in a refitted reward model (the online loop does this between rounds)."""
-        if (getattr(model, "obs_mode", "partial") == "full") != self.full:
-            raise NlfError(f"cannot swap a {getattr(model, 'obs_mode', 'partial')}-view reward model into a "
+        if (model.obs_mode == "full") != self.full:
+            raise NlfError(f"cannot swap a {model.obs_mode}-view reward model into a "
                            f"wrapper scoring {'full' if self.full else 'partial'} views")
         shape = self._last_images.shape[1:] if self._last_images is not None else self.venv.observation_space.shape
         model.check_task(self.model.env_id, tuple(shape))

@@ -179,7 +179,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
                   f"{', '.join(grid.get('kinds', []))}; budgets {', '.join(map(str, grid.get('budgets', [])))}; "
                   f"noise {noise}; seeds {', '.join(map(str, grid.get('seeds', [])))}; "
                   + (f"eval tasks {', '.join(grid['eval_tasks'])}; " if grid.get("eval_tasks") else "")
-                  + ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')} {v}"
+                  + ", ".join(f"{k.replace('_', ' ')} {f'{v:,}' if isinstance(v, int) else v}"
                               for k, v in run.items()) + ".\n")
 
     md.append("## Summary\n")
