@@ -41,6 +41,12 @@ def train_agent_command(
     phrasing: Annotated[str, typer.Option(help="--online text: the critic's phrase bank, heldout | train")] = "heldout",
     reward_view: Annotated[str, typer.Option(help="--online: what the reward model sees, partial (the agent's "
                                                   "view) | full (the whole grid)")] = _RUN["reward_view"].default,
+    guard_every: Annotated[int, typer.Option(min=0, help="--online with --rounds 1: steps between the disagreement "
+                                                  "guard's checks (fresh feedback on the agent's newest episodes "
+                                                  "against the fixed reward; docs/probes.md); 0: off")] = \
+        _RUN["guard_every"].default,
+    guard_items: Annotated[int, typer.Option(min=1, help="--online: the guard's episodes and feedback items per "
+                                                         "check")] = _RUN["guard_items"].default,
     force: Annotated[bool, typer.Option(help="Replace a run already in --out (the old run stays until the new one "
                                              "is complete).")] = False,
 ) -> None:
@@ -68,17 +74,25 @@ def train_agent_command(
             raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                           phrasing=phrasing, reward_view=reward_view, agent={"reward_scale": reward_scale})
+                           phrasing=phrasing, reward_view=reward_view, guard_every=guard_every, guard_items=guard_items,
+                           agent={"reward_scale": reward_scale})
         with staged_dir(out, force=force) as run_dir:
             summary = run_online(cfg, run_dir, progress=None if json_out else
                                  lambda m: console.print(m, soft_wrap=True, markup=False))
         what = (f"online {critic}, seed {seed}: {summary['feedback']['items']} feedback items "
                 f"({summary['feedback']['annotator_seconds']:.0f} annotator-s);")
+        g = summary.get("guard")
+        if g:
+            what += (f" guard: {len(g['checks'])} checks, {g['items']} more items, " +
+                     (f"fired at {g['fired_at']:,} steps (kept the policy of {g['kept_steps']:,}: true return "
+                      f"{g['kept']['true_return']:.3f});" if g["fired_at"] is not None else "never fired;"))
     else:
         if critic is not None:
             raise NlfError("--critic only goes with --online")
         if reward_view != _RUN["reward_view"].default:
             raise NlfError("--reward-view goes with --online (a reward checkpoint already says what it sees)")
+        if guard_every:
+            raise NlfError("--guard-every goes with --online (the guard asks the critic for fresh feedback)")
         model = None if reward == "oracle" else RewardModel.load(reward)
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                              reward_scale=reward_scale)

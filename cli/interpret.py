@@ -97,8 +97,8 @@ def train_interpreter_command(
 ) -> None:
     """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
 
-    Example (the shipped checkpoint's recipe): nlf train-interpreter --generate -f data/human/train.jsonl
-    -f data/human/train-pairs.jsonl -f data/human/train-rules.jsonl -t data/human/trajectories-train.jsonl
+    Example (the shipped checkpoint's recipe): nlf train-interpreter --generate --span-features --step-context 1
+    -f data/human/train.jsonl -f data/human/train-pairs.jsonl -f data/human/train-rules.jsonl -t data/human/trajectories-train.jsonl
     -t data/human/trajectories-dev.jsonl --dev data/human/dev.jsonl --out runs/interpreter.pt
     """
     from nlfeedback.feedback.schema import TextFeedback

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from nlfeedback.experiments.config import Cell, RunSettings, parse_config
 from nlfeedback.experiments.report import build_report
@@ -72,7 +74,52 @@ def test_bundled_gaming_configs_fix_the_reward_and_the_flaw_setting_starts_from_
     plain, flaw = load_config("gaming"), load_config("gaming-flaw")
     for cfg in (plain, flaw):
         assert cfg.run.rounds == 1 and cfg.run.steps >= 5 * load_config("quick").run.steps
+        assert 0 < cfg.run.guard_every < cfg.run.steps  # the disagreement guard checks each feedback cell
         assert {"text:trained", "sketch", "scalar", "preference"} <= {k.label for k in cfg.kinds}
     assert plain.run.initial == "noisy-expert" and flaw.run.initial == "random"
     assert all("initial" not in c.online_kwargs(plain.run) for c in plain.cells())  # default: older specs match
     assert all(c.online_kwargs(flaw.run)["initial"] == "random" for c in flaw.cells())
+
+
+def _guard(fired_at: int | None, kept_steps: int | None, kept_true: float | None) -> dict:
+    checks = [{"steps": s, "episodes": 10, "items": 10, "standing_proxy": 0.5, "standing_check": 0.5,
+               "disagreement": 0.0} for s in (20_000, 40_000, 60_000) if fired_at is None or s <= fired_at]
+    return {"every": 20_000, "items_per_check": 10, "margin": 0.25, "checks": checks, "fired_at": fired_at,
+            "kept_steps": kept_steps, "items": 10 * len(checks), "seconds": 50.0 * len(checks),
+            "kept": None if kept_true is None else {"true_return": kept_true, "success_rate": kept_true}}
+
+
+def test_the_guard_table_pairs_the_kept_policy_with_the_same_runs_final_one(tmp_path):
+    root = _write_run(tmp_path / "run", rounds=1)
+    guards = {0: _guard(60_000, 40_000, 0.88), 1: _guard(40_000, 20_000, 0.5), 2: _guard(None, None, None)}
+    for d in (root / "cells").iterdir():
+        rec = json.loads((d / "result.json").read_text())
+        if rec["cell"]["kind"] == "sketch":
+            rec["guard"] = guards[rec["cell"]["seed"]]
+            (d / "result.json").write_text(json.dumps(rec))
+    report = build_report(root)
+    by_arm = {e["arm"]: e for e in json.loads(report.json_path.read_text())["optimisation"]}
+    g = by_arm["sketch"]["guard"]
+    assert "guard" not in by_arm["scalar"]  # its cells ran without the guard
+    assert g["fired_seeds"] == [0, 1] and g["fired_steps"] == [60_000, 40_000] and g["kept_steps"] == [40_000, 20_000]
+    # with: the kept policy's true return where the guard fired, the final one where it never did
+    with_guard, without = [0.88, 0.5, 0.96], [0.3, 0.3, 0.96]
+    assert g["true_return_with"]["mean"] == pytest.approx(sum(with_guard) / 3)
+    assert g["true_return_without"]["mean"] == pytest.approx(sum(without) / 3)
+    diffs = np.array(with_guard) - np.array(without)
+    half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / np.sqrt(3)
+    assert g["difference"]["ci95"] == pytest.approx([diffs.mean() - half, diffs.mean() + half])
+    assert g["items"]["mean"] == pytest.approx((30 + 20 + 30) / 3)
+    md = report.path.read_text()
+    assert "### The disagreement guard" in md and "0@60,000, 1@40,000" in md
+    assert any(p.name == "guard.csv" for p in report.tables)
+
+
+def test_a_malformed_guard_record_is_left_out_not_misread(tmp_path):
+    root = _write_run(tmp_path / "run", rounds=1)
+    for d in (root / "cells").iterdir():
+        rec = json.loads((d / "result.json").read_text())
+        rec["guard"] = _guard(60_000, 40_000, None)  # fired, but no evaluation of the kept policy
+        (d / "result.json").write_text(json.dumps(rec))
+    doc = json.loads(build_report(root).json_path.read_text())
+    assert all("guard" not in e for e in doc["optimisation"])

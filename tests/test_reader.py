@@ -147,6 +147,8 @@ def test_reader_reads_an_explicit_step_number(reader, doorkey_traj):
     assert t.weights[bumps[-1]] > 0 and t.targets[bumps[-1]] < 0
 
 
+@pytest.mark.xfail(strict=True, reason="known gap of the span-aware checkpoint (sha256 7eaf9af5): 'everything after "
+                   "you picked up the key was clean' is read as praise of the whole run, the steps before the pickup too")
 def test_reader_reads_a_span_anchored_on_the_key(reader, doorkey_traj):
     pickup = _steps(doorkey_traj, "picked_up:key")[0]
     t = interpret(reader, _human(doorkey_traj, "everything after you picked up the key was clean"), doorkey_traj)

@@ -164,7 +164,29 @@ def _optimisation_pressure(a: Analysis) -> None:
             "final_true_return": Stat.of(d.final_true_return for _, d, _ in found).to_json(),
             "lost": Stat.of(d.lost for _, d, _ in found).to_json(),
             "gaming_flagged_seeds": [r.seed for r, _, _ in found if r.gaming],
+            **_guarded([r for r, _, _ in found]),
         })
+
+
+def _guarded(rows: list[CellRow]) -> dict[str, Any]:
+    """With the disagreement guard (``run.guard_every``): per seed whether and where it fired, and the true
+    return a guarded run ends with (the kept policy's where it fired, else the final) against the final one
+    of the same run (the unguarded outcome), with the paired difference; ``{}`` when no row has the guard."""
+    rows = [r for r in rows if r.guard is not None]
+    if not rows:
+        return {}
+    with_guard = [r.guard["kept_true_return"] if r.guard["fired_at"] is not None else r.final_return for r in rows]
+    return {"guard": {
+        "seeds": [r.seed for r in rows],
+        "fired_seeds": [r.seed for r in rows if r.guard["fired_at"] is not None],
+        "fired_steps": [r.guard["fired_at"] for r in rows if r.guard["fired_at"] is not None],
+        "kept_steps": [r.guard["kept_steps"] for r in rows if r.guard["fired_at"] is not None],
+        "true_return_with": Stat.of(with_guard).to_json(),
+        "true_return_without": Stat.of(r.final_return for r in rows).to_json(),
+        "difference": Stat.of(w - r.final_return for w, r in zip(with_guard, rows)).to_json(),
+        "items": Stat.of(r.guard["items"] for r in rows).to_json(),
+        "seconds": Stat.of(r.guard["seconds"] for r in rows).to_json(),
+    }}
 
 
 def _sample_efficiency(a: Analysis) -> None:

@@ -88,6 +88,12 @@ def _positive_int(v: Any) -> int:
 PositiveCount = Annotated[int, BeforeValidator(_positive_int)]
 
 
+def _count(v: Any) -> int:
+    if not _is_int(v) or v < 0:
+        raise _problem(f"must be a whole number, 0 or more, got {v!r}")
+    return v
+
+
 class RunSettings(BaseModel):
     """The ``[run]`` table: the online loop's settings, the same for every cell. These are the defaults of
     :class:`nlfeedback.experiments.online.OnlineConfig` and of the matching ``nlf train-agent`` options."""
@@ -102,6 +108,17 @@ class RunSettings(BaseModel):
         "partial", description="what the reward model sees: partial (the agent's 7x7 view) or full (the whole grid)")
     initial: Literal["noisy-expert", "random"] = Field(
         "noisy-expert", description="round 0's trajectories: a noisy expert's, or a random policy's (wandering)")
+    guard_every: Annotated[int, BeforeValidator(_count)] = Field(
+        0, description="with rounds = 1: environment steps between the disagreement guard's checks (fresh "
+                       "feedback on the agent's newest episodes against the fixed reward); 0: off")
+    guard_items: PositiveCount = Field(10, description="the disagreement guard's episodes and feedback items per check")
+
+    @model_validator(mode="after")
+    def _check_guard(self) -> RunSettings:
+        if self.guard_every and self.rounds != 1:
+            raise _problem("guard with refits", at=[("guard_every", f"the disagreement guard checks a fixed reward: "
+                                                                   f"it needs rounds = 1, not {self.rounds}")])
+        return self
 
 
 # The online loop's run settings and their defaults, by name.
@@ -147,10 +164,14 @@ class Cell:
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
-        for name in ("reward_view", "initial"):  # at their defaults: left out, so older runs' specs still match
+        for name in ("reward_view", "initial", "guard_every", "guard_items"):  # at their defaults: left out, so
+            # older runs' specs still match
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
-        if self.kind != "oracle":
+        if self.kind == "oracle":  # no learned reward to guard
+            kw.pop("guard_every", None)
+            kw.pop("guard_items", None)
+        else:
             kw["budget"] = self.budget
             kw["noise"] = self.noise
         if self.interpreter is not None:

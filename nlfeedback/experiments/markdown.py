@@ -396,6 +396,25 @@ def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
     md.append(_md_table(cols, rows))
     _write_csv(tables_dir / "optimisation.csv", cols, rows)
     md.append("")
+    guarded = [e for e in a.optimisation if "guard" in e]
+    if guarded:
+        md.append("### The disagreement guard\n")
+        md.append("Every `run.guard_every` steps the critic gave fresh feedback of the arm's kind on the agent's newest "
+                  "episodes; the guard fires when, refitted with it, the reward ranks those episodes lower among the "
+                  "fitted trajectories than the fixed reward does by at least the margin (docs/probes.md). A guarded "
+                  "run stops there and keeps the policy of the check before; each run here went on to its last step, "
+                  "so with and without are the same seeds (the checks do not change PPO's course). Difference: with − "
+                  "without, paired by seed; more items: the feedback the checks asked for, on top of the budget.\n")
+        cols = ["task", "noise", "arm", "budget", "seeds", "fired (seed@step)", "kept policy at steps",
+                "true return with guard", "without", "difference", "more items"]
+        rows = [[e["task"], e["noise"] or "off", e["arm"], e["budget"], len(e["guard"]["seeds"]),
+                 ", ".join(f"{s}@{st:,}" for s, st in zip(e["guard"]["fired_seeds"], e["guard"]["fired_steps"]))
+                 or "never", ", ".join(f"{int(st):,}" for st in e["guard"]["kept_steps"]) or "—",
+                 _stat(e["guard"]["true_return_with"]).fmt(), _stat(e["guard"]["true_return_without"]).fmt(),
+                 _stat(e["guard"]["difference"]).fmt(), _stat(e["guard"]["items"]).fmt(1)] for e in guarded]
+        md.append(_md_table(cols, rows))
+        _write_csv(tables_dir / "guard.csv", cols, rows)
+        md.append("")
     return md
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +31,7 @@ from nlfeedback.critics.noise import parse_noise
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
 from nlfeedback.experiments.config import RunSettings
+from nlfeedback.experiments.guard import DisagreementGuard
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
 from nlfeedback.jsonl import JsonlWriter
@@ -80,6 +81,8 @@ class OnlineConfig:
     reward_failure_floor: float = 1.0  # shaped form: G ≤ 0 on endings judged bad (RewardConfig.failure_floor; 0: off)
     agent: dict[str, Any] = field(default_factory=dict)  # AgentConfig overrides (n_envs, learning_rate, …)
     eval_tasks: list[str] = field(default_factory=list)  # the trained policy is also evaluated on these tasks
+    guard_every: int = _RUN["guard_every"].default  # rounds = 1: steps between disagreement checks (0: off)
+    guard_items: int = _RUN["guard_items"].default  # episodes and feedback items per check
 
     def check(self) -> None:
         if self.kind not in KINDS:
@@ -92,6 +95,10 @@ class OnlineConfig:
             get_task(name)  # an unknown task is an error before anything runs
         if self.reward_view not in OBS_MODES:
             raise NlfError(f"reward_view must be one of {OBS_MODES}, got {self.reward_view!r}")
+        if self.guard_every < 0 or self.guard_items < 1:
+            raise NlfError("guard_every must be 0 or more and guard_items positive")
+        if self.guard_every and self.rounds != 1 and self.kind != "oracle":
+            raise NlfError(f"the disagreement guard checks a fixed reward: it needs rounds = 1, not {self.rounds}")
         if not 0 < self.first_share <= 1:
             raise NlfError("first_share must be in (0, 1]")
         unknown = set(self.agent) - set(AgentConfig.__dataclass_fields__)
@@ -164,7 +171,9 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
     spent = {"items": 0, "seconds": 0.0}
     traj_writer = JsonlWriter(out / "trajectories.jsonl")
     fb_writer = FeedbackWriter(out / "feedback.jsonl")
-    venv = ppo = callback = model = None
+    guard_writers = (JsonlWriter(out / "guard-trajectories.jsonl"), FeedbackWriter(out / "guard-feedback.jsonl")) \
+        if config.guard_every else None
+    venv = ppo = callback = model = guard = None
     try:
         for k in range(config.rounds):
             if k == 0:
@@ -205,17 +214,54 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                 venv.set_model(model)
                 callback.set_reward(model)
             say(f"round {k + 1}/{config.rounds}: PPO for {steps[k]} steps")
-            ppo.learn(steps[k], callback=callback, reset_num_timesteps=False)
+            if guard_writers is not None:
+                guard = DisagreementGuard(
+                    task=task, kind=config.kind, proxy=model, fitted=new, items=items, trajectories=trajs,
+                    interp=interp, reward_config=replace(rcfg, epochs=config.refit_epochs), every=config.guard_every,
+                    items_per_check=config.guard_items, seed=config.seed, phrasing=config.phrasing, noise=noise,
+                    eval_episodes=config.eval_episodes, reward_scale=agent_cfg.reward_scale,
+                    traj_writer=guard_writers[0], fb_writer=guard_writers[1], form=config.reward_form)
+                _learn_guarded(ppo, steps[k], callback, guard, say)
+            else:
+                ppo.learn(steps[k], callback=callback, reset_num_timesteps=False)
         if not callback.curve or callback.curve[-1]["steps"] < ppo.num_timesteps:
             callback.evaluate()
         ppo.save(out / "policy.zip")
     finally:
         traj_writer.close()
         fb_writer.close()
+        for w in guard_writers or ():
+            w.close()
         if venv is not None:
             venv.close()
     return _finish(config, out, callback.curve, items, trajs, model, interp, t0, interp_record,
-                   eval_tasks=_evaluate_elsewhere(config, out / "policy.zip", model))
+                   eval_tasks=_evaluate_elsewhere(config, out / "policy.zip", model),
+                   guard=guard.record.to_json() if guard is not None else None)
+
+
+def _learn_guarded(ppo, steps: int, callback, guard: DisagreementGuard, say: Callable[[str], None]) -> None:
+    """PPO for ``steps`` more steps with the disagreement guard's checks every ``guard.record.every`` steps
+    until it fires (then the rest in one go). The global torch and numpy random states are restored after each
+    check, so PPO continues as it would have without the check (the rollouts and refits draw from them)."""
+    import numpy as np
+
+    end = ppo.num_timesteps + steps
+    guard.remember(ppo.num_timesteps, ppo)
+    while ppo.num_timesteps < end:
+        if guard.fired:
+            ppo.learn(end - ppo.num_timesteps, callback=callback, reset_num_timesteps=False)
+            break
+        ppo.learn(min(guard.record.every, end - ppo.num_timesteps), callback=callback, reset_num_timesteps=False)
+        if ppo.num_timesteps >= end:
+            break
+        torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+        try:
+            c = guard.check(ppo.num_timesteps, ppo)
+        finally:
+            torch.set_rng_state(torch_state)
+            np.random.set_state(np_state)
+        say(f"guard at {ppo.num_timesteps:,} steps: standing {c.standing_proxy:.2f} under the reward, "
+            f"{c.standing_check:.2f} with the fresh feedback" + ("; fired" if guard.fired else ""))
 
 
 def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardModel | None
@@ -244,7 +290,8 @@ def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardMo
 def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[FeedbackBase],
             trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float,
             interp_record: dict[str, Any] | None = None,
-            eval_tasks: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+            eval_tasks: dict[str, dict[str, Any]] | None = None, guard: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
     interpretation = None
     if config.kind == "text" and interp is not None and trajs is not None:
         text = [fb for fb in items if isinstance(fb, TextFeedback)]
@@ -262,6 +309,7 @@ def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[Feed
         "interpretation": interpretation, "reward_metrics": rmetrics,
         "gaming": bool(any(gaming_flag(curve[: i + 1]) for i in range(len(curve)))),
         **({"eval_tasks": eval_tasks} if eval_tasks is not None else {}),
+        **({"guard": guard} if guard is not None else {}),
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

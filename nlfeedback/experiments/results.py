@@ -48,6 +48,9 @@ class CellRow:
     # grid.eval_tasks: eval task → {"success_rate", "true_return", "wrong_key_first", "proxy_return", …} of the
     # trained policy on that task (empty when the cell had none, as in older result files)
     eval_tasks: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # run.guard_every: the disagreement guard's record (nlfeedback.experiments.guard.GuardRecord.to_json);
+    # None when the cell ran without it
+    guard: dict[str, Any] | None = None
 
 
 @dataclass
@@ -102,7 +105,22 @@ def _row(data: dict[str, Any]) -> CellRow:
         interpretation=data.get("interpretation") or None, reward_metrics=data.get("reward_metrics") or None,
         versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
         wrong_key_first=num(final.get("wrong_key_first")), eval_tasks=_eval_tasks(data.get("eval_tasks")),
+        guard=_guard(data.get("guard")),
     )
+
+
+def _guard(raw: Any) -> dict[str, Any] | None:
+    """A result's ``guard`` record with the fields the report reads checked; None when absent or malformed."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("checks"), list):
+        return None
+    fired = raw.get("fired_at")
+    kept = raw.get("kept") if isinstance(raw.get("kept"), dict) else None
+    if fired is not None and (num(fired) is None or kept is None or num(kept.get("true_return")) is None):
+        return None
+    return {"fired_at": None if fired is None else int(fired), "kept_steps": num(raw.get("kept_steps")),
+            "kept_true_return": None if kept is None else num(kept.get("true_return")),
+            "checks": len(raw["checks"]), "items": num(raw.get("items")) or 0.0,
+            "seconds": num(raw.get("seconds")) or 0.0}
 
 
 def _eval_tasks(raw: Any) -> dict[str, dict[str, float | None]]:
