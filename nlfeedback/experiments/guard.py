@@ -127,18 +127,19 @@ class DisagreementGuard:
 
         n = self.record.items_per_check
         c = len(self.record.checks)
+        check_seed = self.seed * 1000 + 500 + c  # the check's episodes, pairs and feedback
         policy = CheckpointPolicy(model=ppo, name=f"guard-check{c}", deterministic=False)
-        fresh = list(rollout(self.task, policy, n, seed=self.seed * 1000 + 500 + c))
+        fresh = list(rollout(self.task, policy, n, seed=check_seed))
         for t in fresh:
             if t.id not in self.trajectories:
                 self.trajectories[t.id] = t
                 self.traj_writer.write(t.to_json())
         pool = fresh
         if self.kind == "preference":
-            rng = np.random.default_rng(self.seed * 1000 + 500 + c)
+            rng = np.random.default_rng(check_seed)
             pick = rng.choice(len(self.fitted), size=min(n, len(self.fitted)), replace=False)
             pool = fresh + [self.fitted[i] for i in pick]
-        said = list(critique(pool, self.kind, budget=n, seed=self.seed * 1000 + 500 + c, split=self.phrasing,
+        said = list(critique(pool, self.kind, budget=n, seed=check_seed, split=self.phrasing,
                              noise=self.noise, name=f"guard-check{c}"))
         self.fb_writer.write_all(said)
         self.record.items += len(said)
@@ -162,10 +163,9 @@ class DisagreementGuard:
     def _fire(self, steps: int) -> None:
         from nlfeedback.agents.evaluation import evaluate_policy
 
-        self.record.fired_at = int(steps)
-        kept_steps, policy = self._snapshot if self._snapshot is not None else (0, None)
-        self.record.kept_steps = kept_steps
-        if policy is not None:
-            res = evaluate_policy(policy, self.task, self.eval_episodes, seed=10_000 + self.seed, reward=self.proxy,
-                                  reward_scale=self.reward_scale)
-            self.record.kept = res.to_json()
+        if self._snapshot is None:
+            raise RuntimeError("the guard fired before any policy was remembered: call remember() before check()")
+        kept_steps, policy = self._snapshot
+        self.record.fired_at, self.record.kept_steps = int(steps), kept_steps
+        self.record.kept = evaluate_policy(policy, self.task, self.eval_episodes, seed=10_000 + self.seed,
+                                           reward=self.proxy, reward_scale=self.reward_scale).to_json()
