@@ -54,3 +54,23 @@ def sigterm_as_exception() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt()
+
+
+@contextmanager
+def sigusr1_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGUSR1 raises :class:`KeyboardInterrupt` as a Ctrl-C would. A process started in
+    the background by a shell without job control inherits SIGINT *ignored* (and a Ctrl-C at the terminal
+    is then meant not to reach it), so ``kill -USR1 PID`` is the way to ask it for what Ctrl-C does. Main
+    thread only (elsewhere a no-op); the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGUSR1, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

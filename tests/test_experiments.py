@@ -691,15 +691,18 @@ except KeyboardInterrupt as e:
 """
 
 
-def _start_driver(out: Path, cell_fn: str):
-    """The driver in its own process; its output goes to files (an orphaned worker would hold a pipe open)."""
+def _start_driver(out: Path, cell_fn: str, sigint_ignored: bool = False):
+    """The driver in its own process; its output goes to files (an orphaned worker would hold a pipe open).
+    ``sigint_ignored``: started as a shell without job control starts a background job (``cmd &``)."""
+    import signal
     import subprocess
     import sys
 
     log = out.parent / f"{out.name}-driver.log"
+    pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(out), SLOW_GRID, cell_fn], cwd=REPO,
-                                stdout=fh, stderr=subprocess.STDOUT, text=True)
+                                stdout=fh, stderr=subprocess.STDOUT, text=True, preexec_fn=pre)
     proc.log = log
     return proc
 
@@ -781,14 +784,19 @@ def test_stopping_the_driver_stops_its_workers_and_an_immediate_resume_is_clean(
 
 
 @pytest.mark.slow
-def test_sigint_to_the_driver_alone_keeps_the_running_cells_results_and_starts_no_more(tmp_path):
+@pytest.mark.parametrize("how", ["SIGINT", "SIGUSR1 with SIGINT ignored"])
+def test_sigint_to_the_driver_alone_keeps_the_running_cells_results_and_starts_no_more(tmp_path, how):
+    """`kill -INT` to the driver; or, for a driver started in the background by a script (SIGINT ignored,
+    so `kill -INT` does nothing), `kill -USR1`."""
     import signal
 
     out = tmp_path / "run"
-    proc = _start_driver(out, "short_curve_cell")
+    ignored = how != "SIGINT"
+    proc = _start_driver(out, "short_curve_cell", sigint_ignored=ignored)
     pids = _worker_pids(out, 2, proc)
     try:
-        os.kill(proc.pid, signal.SIGINT)  # the driver only, as `kill -INT` does (the workers never see it)
+        # the driver only, as `kill` does (the workers never see it)
+        os.kill(proc.pid, signal.SIGUSR1 if ignored else signal.SIGINT)
         rc = proc.wait(timeout=60)
         log = proc.log.read_text()
         assert rc == 130 and "waiting for the 2 running cell(s) to finish" in log, log

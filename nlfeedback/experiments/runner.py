@@ -18,7 +18,9 @@ cells then running as failed, and the pool is restarted for the rest.
 
 Stopping: Ctrl-C (SIGINT) stops handing out cells and waits for the running ones, whose results are
 recorded (workers ignore SIGINT, so a terminal's Ctrl-C reaches only the driver's decision); a second
-Ctrl-C, or SIGTERM, stops the workers at once (their cells rerun on resume). Workers die with the driver
+Ctrl-C, or SIGTERM, stops the workers at once (their cells rerun on resume). SIGUSR1 counts as a Ctrl-C: a
+driver started in the background by a script inherits SIGINT ignored, and ``kill -USR1 PID`` still asks it
+for the graceful stop. Workers die with the driver
 even when it is killed outright (``PR_SET_PDEATHSIG`` on Linux, and a watch on the parent pid). A worker
 owns its cell while it runs (an ``flock`` on ``cells/<key>/.owner``): a session never clears or reruns a
 cell that a live process of an earlier session still owns, so a stale worker cannot write into a run
@@ -54,7 +56,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nlfeedback.errors import NlfError, Terminated, sigterm_as_exception
+from nlfeedback.errors import NlfError, Terminated, sigterm_as_exception, sigusr1_as_interrupt
 from nlfeedback.experiments.config import AblationConfig, Cell, CellSelection, RunSettings
 from nlfeedback.versions import package_versions
 
@@ -395,8 +397,8 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
     (default: as many as the cluster schedules). ``cell_fn(cell, run_settings, out_dir) -> summary dict``
     must be importable by the workers (a module-level function); the default runs the online loop.
     ``progress`` is called in this process after planning and after each cell; ``notice`` gets a line to
-    show when the sweep is interrupted (default: stderr). SIGTERM is handled like a second Ctrl-C (see the
-    module docstring) while this runs in the main thread.
+    show when the sweep is interrupted (default: stderr). SIGTERM is handled like a second Ctrl-C and SIGUSR1
+    like a Ctrl-C (see the module docstring) while this runs in the main thread.
     """
     if backend not in BACKENDS:
         raise NlfError(f"unknown backend {backend!r} (valid: {', '.join(BACKENDS)})")
@@ -406,7 +408,7 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
         raise NlfError("--ray-address only applies to --backend ray")
     out = Path(out_dir).resolve()
     (out / "cells").mkdir(parents=True, exist_ok=True)
-    with sigterm_as_exception(), _driver_lock(out):
+    with sigterm_as_exception(), sigusr1_as_interrupt(), _driver_lock(out):
         return _run_ablation(config, out, workers, backend, ray_address, cell_fn, progress, config_text, only,
                              notice or _stderr_notice)
 
