@@ -41,6 +41,11 @@ def train_agent_command(
     phrasing: Annotated[str, typer.Option(help="--online text: the critic's phrase bank, heldout | train")] = "heldout",
     reward_view: Annotated[str, typer.Option(help="--online: what the reward model sees, partial (the agent's "
                                                   "view) | full (the whole grid)")] = _RUN["reward_view"].default,
+    reward_form: Annotated[str, typer.Option(help="--online: the learned reward's form, shaped (potential-based: "
+                                                  "no loop of states pays) | action (a plain r(s, a))")] = \
+        _RUN["reward_form"].default,
+    initial: Annotated[str, typer.Option(help="--online: round 0's trajectories, noisy-expert | random "
+                                              "(wandering)")] = _RUN["initial"].default,
     guard_every: Annotated[int, typer.Option(min=0, help="--online with --rounds 1: steps between the disagreement "
                                                   "guard's checks (fresh feedback on the agent's newest episodes "
                                                   "against the fixed reward; docs/probes.md); 0: off")] = \
@@ -74,8 +79,8 @@ def train_agent_command(
             raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                           phrasing=phrasing, reward_view=reward_view, guard_every=guard_every, guard_items=guard_items,
-                           agent={"reward_scale": reward_scale})
+                           phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
+                           guard_every=guard_every, guard_items=guard_items, agent={"reward_scale": reward_scale})
         with staged_dir(out, force=force) as run_dir:
             summary = run_online(cfg, run_dir, progress=None if json_out else
                                  lambda m: console.print(m, soft_wrap=True, markup=False))
@@ -91,6 +96,8 @@ def train_agent_command(
             raise NlfError("--critic only goes with --online")
         if reward_view != _RUN["reward_view"].default:
             raise NlfError("--reward-view goes with --online (a reward checkpoint already says what it sees)")
+        if reward_form != _RUN["reward_form"].default or initial != _RUN["initial"].default:
+            raise NlfError("--reward-form and --initial go with --online (a reward checkpoint is already fitted)")
         if guard_every:
             raise NlfError("--guard-every goes with --online (the guard asks the critic for fresh feedback)")
         model = None if reward == "oracle" else RewardModel.load(reward)

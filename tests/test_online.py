@@ -31,6 +31,8 @@ def test_budget_schedule_spends_exactly_the_budget(budget, rounds, share):
 def test_bad_online_configs_are_refused():
     with pytest.raises(NlfError, match="online kind must be one of"):
         OnlineConfig(kind="telepathy").check()
+    with pytest.raises(NlfError, match="reward_form must be one of"):
+        OnlineConfig(reward_form="potential").check()
     with pytest.raises(NlfError, match="unknown agent settings: n_env"):
         OnlineConfig(agent={"n_env": 2}).check()
 
@@ -89,9 +91,14 @@ def test_train_agent_online_cli(tmp_path):
     out = tmp_path / "cli"
     r = CliRunner().invoke(app, ["train-agent", "--online", "--critic", "preference", "--budget", "8", "--rounds",
                                  "1", "--steps", "1024", "--eval-every", "1024", "--eval-episodes", "2",
-                                 "--out", str(out), "--json"], catch_exceptions=False)
+                                 "--reward-form", "action", "--initial", "random", "--out", str(out), "--json"],
+                           catch_exceptions=False)
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output)
     assert summary["feedback"]["items"] == 8 and summary["config"]["kind"] == "preference"
+    assert summary["config"]["reward_form"] == "action" and summary["config"]["initial"] == "random"
+    assert RewardModel.load(out / "reward-round0.pt").form == "action"
+    trajs = load_trajectories(out / "trajectories.jsonl").values()
+    assert trajs and all(t.policy.startswith("random") or t.policy.startswith("checkpoint") for t in trajs)
     r = CliRunner().invoke(app, ["train-agent", "--critic", "sketch", "--out", str(out)], catch_exceptions=False)
     assert r.exit_code == 1 and "--critic only goes with --online" in r.output

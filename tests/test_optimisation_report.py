@@ -68,21 +68,27 @@ def test_a_run_with_refits_has_no_optimisation_section(tmp_path):
     assert json.loads(report.json_path.read_text())["optimisation"] == []
 
 
-def test_bundled_gaming_configs_fix_the_reward_and_the_flaw_setting_starts_from_random_runs():
+def test_bundled_gaming_configs_fix_the_reward_and_start_from_random_runs():
     from nlfeedback.experiments.config import load_config
 
-    plain, flaw = load_config("gaming"), load_config("gaming-flaw")
-    for cfg in (plain, flaw):
-        assert cfg.run.rounds == 1 and cfg.run.steps >= 5 * load_config("quick").run.steps
+    small, full, shaped = load_config("gaming"), load_config("gaming-full"), load_config("gaming-shaped")
+    for cfg in (small, full, shaped):
+        assert cfg.run.rounds == 1 and cfg.run.initial == "random"
         assert 0 < cfg.run.guard_every < cfg.run.steps  # the disagreement guard checks each feedback cell
-        assert {"text:trained", "sketch", "scalar", "preference"} <= {k.label for k in cfg.kinds}
-    assert plain.run.initial == "noisy-expert" and flaw.run.initial == "random"
-    assert all("initial" not in c.online_kwargs(plain.run) for c in plain.cells())  # default: older specs match
-    assert all(c.online_kwargs(flaw.run)["initial"] == "random" for c in flaw.cells())
+        assert {"text:trained", "sketch", "scalar", "preference", "oracle"} == {k.label for k in cfg.kinds}
+    for cfg in (full, shaped):
+        assert cfg.run.steps >= 5 * load_config("quick").run.steps
+    # the flaw: a per-step reward that can pay for loops; the control keeps the default, loop-proof form
+    assert small.run.reward_form == full.run.reward_form == "action" and shaped.run.reward_form == "shaped"
+    assert full.seeds == shaped.seeds and full.run.steps == shaped.run.steps
+    assert all(c.online_kwargs(full.run)["initial"] == "random" for c in full.cells())
+    assert all("reward_form" not in c.online_kwargs(shaped.run) for c in shaped.cells())  # default: left out
+    assert all(c.online_kwargs(full.run).get("reward_form") == ("action" if c.kind != "oracle" else None)
+               for c in full.cells())
 
 
 def _guard(fired_at: int | None, kept_steps: int | None, kept_true: float | None) -> dict:
-    checks = [{"steps": s, "episodes": 10, "items": 10, "standing_proxy": 0.5, "standing_check": 0.5,
+    checks = [{"steps": s, "episodes": 10, "items": 10, "standing_proxy": 0.5, "standing_feedback": 0.5,
                "disagreement": 0.0} for s in (20_000, 40_000, 60_000) if fired_at is None or s <= fired_at]
     return {"every": 20_000, "items_per_check": 10, "margin": 0.25, "checks": checks, "fired_at": fired_at,
             "kept_steps": kept_steps, "items": 10 * len(checks), "seconds": 50.0 * len(checks),
@@ -123,3 +129,26 @@ def test_a_malformed_guard_record_is_left_out_not_misread(tmp_path):
         (d / "result.json").write_text(json.dumps(rec))
     doc = json.loads(build_report(root).json_path.read_text())
     assert all("guard" not in e for e in doc["optimisation"])
+
+
+def test_the_proxy_preferring_the_agent_to_the_expert_is_reported_per_seed(tmp_path):
+    """A reward gamed from the start shows no divergence point (true return never rose); what shows it is the
+    final reward scoring the agent above the BFS expert while the agent's true return trails the expert's."""
+    root = _write_run(tmp_path / "run", rounds=1)
+    experts = {0: {"true_return": 0.96, "proxy_return": 1.0},   # final proxy 1.6 > 1.0, true 0.3: prefers
+               1: {"true_return": 0.96, "proxy_return": 2.0},   # the expert scores higher: no
+               2: {"true_return": 0.96, "proxy_return": 0.5}}   # agent true 0.96, not below the expert: no
+    for d in (root / "cells").iterdir():
+        rec = json.loads((d / "result.json").read_text())
+        if rec["cell"]["kind"] == "sketch":
+            rec["expert"] = {"episodes": 10, **experts[rec["cell"]["seed"]]}
+            (d / "result.json").write_text(json.dumps(rec))
+    report = build_report(root)
+    by_arm = {e["arm"]: e for e in json.loads(report.json_path.read_text())["optimisation"]}
+    assert by_arm["sketch"]["prefers_agent_seeds"] == [0] and by_arm["sketch"]["expert_seeds"] == [0, 1, 2]
+    assert by_arm["scalar"]["prefers_agent_seeds"] == [] and by_arm["scalar"]["expert_seeds"] == []
+    section = report.path.read_text().split("## Optimisation pressure")[1].split("\n#")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| doorkey-5x5")]
+    sketch_row = next(r for r in rows if "| sketch |" in r)
+    scalar_row = next(r for r in rows if "| scalar |" in r)
+    assert sketch_row.rstrip(" |").endswith("| 0") and scalar_row.rstrip(" |").endswith("| –")

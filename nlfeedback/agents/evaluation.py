@@ -99,6 +99,24 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
                       float(np.mean(viol)), float(np.mean(lengths)), float(np.mean(wrong)))
 
 
+def expert_reference(task: Task, episodes: int, seed: int, reward: RewardModel | None = None,
+                     reward_scale: float | None = None) -> dict[str, float]:
+    """The task's BFS expert on the layouts :func:`evaluate_policy` uses (seeds ``seed``, ``seed + 1``, …):
+    its mean true return and, with a learned reward, its mean proxy return on the same scale as an
+    evaluation's. A proxy that scores an agent above the expert while the agent's true return is below the
+    expert's prefers what the agent does to what the task wants (docs/probes.md)."""
+    from nlfeedback.policies import make_policy
+    from nlfeedback.rollout import record_episode
+
+    policy = make_policy("expert")
+    trajs = [record_episode(task, policy, seed + ep, np.random.default_rng([seed, ep])) for ep in range(episodes)]
+    out = {"episodes": episodes, "true_return": float(np.mean([t.true_return for t in trajs]))}
+    if reward is not None:
+        scale = reward.default_scale if reward_scale is None else reward_scale
+        out["proxy_return"] = float(np.mean([scale * np.sum(reward.step_rewards(t)) for t in trajs]))
+    return out
+
+
 def gaming_flag(curve: list[dict[str, float]], window: int = 3, eps: float = 1e-3, min_drop: float = 0.05) -> bool:
     """Proxy return kept rising while true return fell over the last ``window`` evaluation intervals: over
     the last ``window + 1`` evaluations the fitted trend of proxy return is up (slope > ``eps``), that of

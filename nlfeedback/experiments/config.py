@@ -20,6 +20,7 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
     eval_episodes = 20
     reward_view = "partial"               # what the reward model sees: partial (the agent's view) | full (the grid)
     initial = "noisy-expert"              # round 0's trajectories: noisy-expert | random (wandering)
+    reward_form = "shaped"                # the learned reward: shaped (loop-proof) | action (plain r(s, a))
 
 A text kind names its interpreter after a colon (``text:trained``, ``text:zero-shot``, ``text:keyword``,
 ``text:oracle-intent``). ``oracle`` is PPO on the task's own reward: its cells ignore budgets and noise,
@@ -108,6 +109,9 @@ class RunSettings(BaseModel):
         "partial", description="what the reward model sees: partial (the agent's 7x7 view) or full (the whole grid)")
     initial: Literal["noisy-expert", "random"] = Field(
         "noisy-expert", description="round 0's trajectories: a noisy expert's, or a random policy's (wandering)")
+    reward_form: Literal["shaped", "action"] = Field(
+        "shaped", description="the learned reward's form: shaped (potential-based, no loop of states pays) or "
+                              "action (a plain r(s, a), which can pay for loops; nlfeedback.reward.model)")
     guard_every: Annotated[int, BeforeValidator(_count)] = Field(
         0, description="with rounds = 1: environment steps between the disagreement guard's checks (fresh "
                        "feedback on the agent's newest episodes against the fixed reward); 0: off")
@@ -164,13 +168,13 @@ class Cell:
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
-        for name in ("reward_view", "initial", "guard_every", "guard_items"):  # at their defaults: left out, so
+        for name in ("reward_view", "initial", "reward_form", "guard_every", "guard_items"):  # at their defaults: left out, so
             # older runs' specs still match
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
-        if self.kind == "oracle":  # no learned reward to guard
-            kw.pop("guard_every", None)
-            kw.pop("guard_items", None)
+        if self.kind == "oracle":  # no learned reward to guard, nor a form for it
+            for name in ("guard_every", "guard_items", "reward_form"):
+                kw.pop(name, None)
         else:
             kw["budget"] = self.budget
             kw["noise"] = self.noise
@@ -301,7 +305,8 @@ def canonical_noise(spec: str) -> str:
 
 
 # the configs installed with the package (resources/ablations/)
-BUNDLED = ("quick", "default", "acceptance", "misgeneralisation", "misgeneralisation-full", "gaming", "gaming-flaw")
+BUNDLED = ("quick", "default", "acceptance", "misgeneralisation", "misgeneralisation-full", "gaming", "gaming-full",
+           "gaming-shaped")
 
 
 def find_config(name_or_path: str | Path) -> Path:

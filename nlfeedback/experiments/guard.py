@@ -5,14 +5,18 @@ reward model fitted once (``run.rounds = 1``), every ``guard_every`` environment
 
 1. the current policy plays ``guard_items`` episodes (sampling its actions, as the online loop's later rounds
    do), and the run's scripted critic gives ``guard_items`` feedback items of the run's kind on them
-   (preferences: on them and as many of the fitted trajectories, so that pairs can span both);
-2. a **check model** is refitted from the proxy (a warm start, the loop's refit epochs) on all the feedback
-   the proxy was fitted on plus the fresh items: the reward as it would be had the fresh feedback been known;
-3. **standing** of the fresh episodes under a model: the share of (fresh, fitted) trajectory pairs in which
-   the fresh episode has the higher return under that model (ties count half) — where the newest behaviour
-   ranks among the behaviour the reward was fitted on. **Disagreement** = standing under the proxy − standing
-   under the check model: how much worse the fresh feedback judges the newest behaviour than the proxy does.
-   Both are ranks, so the two models' scales do not matter.
+   (preferences: each fresh episode against one of the trajectories the reward was fitted on);
+2. every feedback item — the fresh ones and those the reward was fitted on — is given two **scores** for
+   what it judges: the feedback's own (a rating; a sketch's rise from its segment's start to its end; a
+   remark's read targets, averaged over the steps it is about, weighted) and the proxy's (the learned reward
+   over the same segment or steps: averaged for ratings and remarks, summed for sketches);
+3. **standing** of the newest behaviour: the share of (fresh item, fitted item) pairs in which the fresh item
+   scores higher (ties count half) — where the newest behaviour ranks among the behaviour the reward was
+   fitted on, by the feedback and by the proxy. For preferences the pairs are the critic's own comparisons
+   of a fresh segment with a fitted one: the share the critic gives to the fresh one, against the share the
+   proxy's summed reward gives it. **Disagreement** = standing by the proxy − standing by the feedback: how
+   much better the proxy judges the newest behaviour than the critic does. Both are ranks, so scales do not
+   matter, and nothing is refitted.
 
 The guard **fires** at the first check whose disagreement is at least :data:`MARGIN`. A guarded run would
 then stop and keep the policy of the previous check (the last the feedback did not dispute; at the first
@@ -24,13 +28,17 @@ unguarded outcome. No checks are made after the guard fires (a guarded run asks 
 The proxy itself is never changed. The guard's feedback and trajectories are written beside the run's
 (``guard-feedback.jsonl``, ``guard-trajectories.jsonl``) and counted separately from the feedback that
 fitted the reward: ``GuardRecord.items`` / ``seconds`` are what a guarded run spends on top.
+
+An earlier version refitted a *check model* from the proxy with the fresh feedback and compared the fresh
+episodes' returns under both: a reward fitted to random runs that pays for every step kept paying after the
+refit, and the guard never fired on an agent that looped for the whole episode (docs/probes.md).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,9 +55,59 @@ def standing(fresh: Sequence[float], fitted: Sequence[float]) -> float:
     return float(((f > r) + 0.5 * (f == r)).mean())
 
 
-def returns(model: Any, trajectories: Sequence[Any]) -> list[float]:
-    """Each trajectory's return under a reward model (the sum of its normalised step rewards)."""
-    return [float(np.sum(model.step_rewards(t))) for t in trajectories]
+def scores(items: Sequence[Any], proxy: Any, trajectories: Mapping[str, Any],
+           targets: Mapping[str, Any] | None = None) -> tuple[list[float], list[float]]:
+    """Each rating, sketch or remark's score by the feedback and by the proxy (the module docstring's step 2),
+    as two lists in the items' order; a remark read as about no step is left out of both. ``targets``: the
+    read targets of each remark on its own trajectory, by feedback id (text only)."""
+    from nlfeedback.feedback.schema import ScalarFeedback, SketchFeedback, TextFeedback
+
+    rewards: dict[str, np.ndarray] = {}
+    said, proxied = [], []
+    for fb in items:
+        if fb.trajectory_id not in rewards:
+            rewards[fb.trajectory_id] = np.asarray(proxy.step_rewards(trajectories[fb.trajectory_id]), dtype=float)
+        r = rewards[fb.trajectory_id]
+        a, b = fb.segment
+        if isinstance(fb, TextFeedback):
+            t = (targets or {}).get(fb.id)
+            if t is None:
+                raise ValueError(f"no targets for remark {fb.id}")
+            w = np.asarray(t.weights, dtype=float)
+            if w.sum() <= 0:
+                continue
+            said.append(float((w * t.targets).sum() / w.sum()))
+            proxied.append(float((w * r).sum() / w.sum()))
+        elif isinstance(fb, ScalarFeedback):
+            said.append(float(fb.value))
+            proxied.append(float(r[a:b].mean()))
+        elif isinstance(fb, SketchFeedback):
+            said.append(float(fb.curve[-1] - (0.0 if a == 0 else fb.curve[0])))
+            proxied.append(float(r[a:b].sum() if a == 0 else r[a + 1:b].sum()))
+        else:
+            raise ValueError(f"scores takes ratings, sketches and remarks, not {fb.kind}")
+    return said, proxied
+
+
+def pair_standing(pairs: Sequence[Any], fresh_ids: set[str], proxy: Any,
+                  trajectories: Mapping[str, Any]) -> tuple[float, float]:
+    """For preferences between a fresh segment and a fitted one: the share the critic gives to the fresh one
+    and the share the proxy's summed reward gives it (ties and "can't tell" count half)."""
+    by_critic, by_proxy = [], []
+    for fb in pairs:
+        first_fresh = fb.trajectory_id in fresh_ids
+        if first_fresh == (fb.other_trajectory_id in fresh_ids):
+            continue  # not a fresh-against-fitted comparison
+        (a, b), (c, d) = fb.segment, fb.other_segment
+        mine = float(np.sum(proxy.step_rewards(trajectories[fb.trajectory_id])[a:b]))
+        other = float(np.sum(proxy.step_rewards(trajectories[fb.other_trajectory_id])[c:d]))
+        first_wins_critic = 1.0 - float(fb.preferred)  # preferred: 0 this segment, 1 the other, 0.5 can't tell
+        first_wins_proxy = 1.0 if mine > other else 0.5 if mine == other else 0.0
+        by_critic.append(first_wins_critic if first_fresh else 1.0 - first_wins_critic)
+        by_proxy.append(first_wins_proxy if first_fresh else 1.0 - first_wins_proxy)
+    if not by_critic:
+        raise ValueError("no preference compares a fresh segment with a fitted one")
+    return float(np.mean(by_proxy)), float(np.mean(by_critic))
 
 
 @dataclass
@@ -58,11 +116,11 @@ class GuardCheck:
     episodes: int
     items: int
     standing_proxy: float
-    standing_check: float
+    standing_feedback: float
 
     @property
     def disagreement(self) -> float:
-        return self.standing_proxy - self.standing_check
+        return self.standing_proxy - self.standing_feedback
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "disagreement": round(self.disagreement, 4)}
@@ -94,18 +152,27 @@ class DisagreementGuard:
     ``items`` and ``trajectories``: the feedback it was fitted on and all its trajectories."""
 
     def __init__(self, *, task: Any, kind: str, proxy: Any, fitted: Sequence[Any], items: Sequence[Any],
-                 trajectories: dict[str, Any], interp: Any, reward_config: Any, every: int, items_per_check: int,
+                 trajectories: dict[str, Any], interp: Any, every: int, items_per_check: int,
                  seed: int, phrasing: str, noise: Any, eval_episodes: int, reward_scale: float | None,
-                 traj_writer: Any, fb_writer: Any, form: str) -> None:
+                 traj_writer: Any, fb_writer: Any) -> None:
         self.task, self.kind, self.proxy, self.interp = task, kind, proxy, interp
         self.fitted = list(fitted)
         self.items, self.trajectories = list(items), dict(trajectories)
-        self.reward_config, self.seed, self.phrasing, self.noise, self.form = reward_config, seed, phrasing, noise, form
+        self.seed, self.phrasing, self.noise = seed, phrasing, noise
         self.eval_episodes, self.reward_scale = eval_episodes, reward_scale
         self.traj_writer, self.fb_writer = traj_writer, fb_writer
         self.record = GuardRecord(every=every, items_per_check=items_per_check, margin=MARGIN)
-        self._fitted_proxy = returns(proxy, self.fitted)
+        self._fitted_scores = None if kind == "preference" else scores(self.items, proxy, self.trajectories,
+                                                                      self._targets(self.items))
         self._snapshot: tuple[int, Any] | None = None
+
+    def _targets(self, items: Sequence[Any]) -> dict[str, Any] | None:
+        """What the run's interpreter reads in each remark, on the remark's own trajectory."""
+        if self.interp is None:
+            return None
+        from nlfeedback.language.apply import interpret_feedback
+
+        return {t.feedback_id: t for t in interpret_feedback(items, self.trajectories, self.interp, apply_rules=False)}
 
     @property
     def fired(self) -> bool:
@@ -119,10 +186,7 @@ class DisagreementGuard:
         """One check at ``steps`` (the module docstring's 1–3); fires the guard when the disagreement reaches
         the margin, else remembers the current policy."""
         from nlfeedback.critics import critique
-        from nlfeedback.language.apply import interpret_feedback
         from nlfeedback.policies.checkpoint import CheckpointPolicy
-        from nlfeedback.reward.data import build_reward_data
-        from nlfeedback.reward.train import train_reward
         from nlfeedback.rollout import rollout
 
         n = self.record.items_per_check
@@ -134,25 +198,29 @@ class DisagreementGuard:
             if t.id not in self.trajectories:
                 self.trajectories[t.id] = t
                 self.traj_writer.write(t.to_json())
-        pool = fresh
-        if self.kind == "preference":
+        if self.kind == "preference":  # each fresh episode against a fitted trajectory
             rng = np.random.default_rng(check_seed)
-            pick = rng.choice(len(self.fitted), size=min(n, len(self.fitted)), replace=False)
-            pool = fresh + [self.fitted[i] for i in pick]
-        said = list(critique(pool, self.kind, budget=n, seed=check_seed, split=self.phrasing,
-                             noise=self.noise, name=f"guard-check{c}"))
+            said = [fb for i, t in enumerate(fresh)
+                    for fb in critique([t, self.fitted[int(rng.integers(len(self.fitted)))]], "preference",
+                                       budget=1, seed=check_seed * 100 + i, split=self.phrasing, noise=self.noise,
+                                       name=f"guard-check{c}")]
+        else:
+            said = list(critique(fresh, self.kind, budget=n, seed=check_seed, split=self.phrasing,
+                                 noise=self.noise, name=f"guard-check{c}"))
         self.fb_writer.write_all(said)
         self.record.items += len(said)
         self.record.seconds += sum(fb.annotation_seconds for fb in said)
-        items = self.items + said
-        targets = interpret_feedback(items, self.trajectories, self.interp) if self.interp is not None else None
-        data = build_reward_data(items, self.trajectories, self.kind, targets=targets, form=self.form)
-        cfg = replace(self.reward_config, seed=self.reward_config.seed + 1 + c)
-        check_model, _ = train_reward(data, self.kind, cfg, init=self.proxy)
-        result = GuardCheck(
-            steps=int(steps), episodes=len(fresh), items=len(said),
-            standing_proxy=round(standing(returns(self.proxy, fresh), self._fitted_proxy), 4),
-            standing_check=round(standing(returns(check_model, fresh), returns(check_model, self.fitted)), 4))
+        if self.kind == "preference":
+            by_proxy, by_feedback = pair_standing(said, {t.id for t in fresh}, self.proxy, self.trajectories)
+        else:
+            fresh_said, fresh_proxy = scores(said, self.proxy, self.trajectories, self._targets(said))
+            fitted_said, fitted_proxy = self._fitted_scores  # type: ignore[misc]
+            if fresh_said and fitted_said:
+                by_proxy, by_feedback = standing(fresh_proxy, fitted_proxy), standing(fresh_said, fitted_said)
+            else:  # every fresh remark was read as about nothing: no evidence either way
+                by_proxy = by_feedback = 0.5
+        result = GuardCheck(steps=int(steps), episodes=len(fresh), items=len(said),
+                            standing_proxy=round(by_proxy, 4), standing_feedback=round(by_feedback, 4))
         self.record.checks.append(result)
         if result.disagreement >= self.record.margin:
             self._fire(steps)

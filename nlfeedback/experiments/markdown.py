@@ -384,15 +384,20 @@ def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
           "falling (`nlfeedback.agents.divergence.divergence_point`, window 3, tolerance 0.02, minimum change "
           "0.05; docs/probes.md), per seed. Best: the highest true return on the curve, the best stopping point "
           "in hindsight; lost = best − final. Means over seeds with 95% t-intervals; gaming flag: the seeds the "
-          "training-time trailing check flagged.\n"]
+          "training-time trailing check flagged. Proxy prefers the agent: the seeds whose final reward scores "
+          "the agent above the BFS expert on the same layouts while its true return trails the expert's by more "
+          "than 0.05 — a reward gamed from the start, which no divergence point shows (\"–\": no expert "
+          "reference in the result files).\n"]
     cols = ["task", "noise", "arm", "budget", "seeds", "evaluations", "diverged (seed@step)", "best true return",
-            "best at steps", "final true return", "lost", "gaming flag"]
+            "best at steps", "final true return", "lost", "gaming flag", "proxy prefers the agent"]
     rows = [[e["task"], e["noise"] or "off", e["arm"], e["budget"], len(e["seeds"]),
              "/".join(map(str, sorted(set(e["evaluations"])))),
              ", ".join(f"{s}@{st:,}" for s, st in zip(e["diverged_seeds"], e["divergence_steps"])) or "none",
              _stat(e["best_true_return"]).fmt(), ", ".join(f"{st:,}" for st in e["best_steps"]),
              _stat(e["final_true_return"]).fmt(), _stat(e["lost"]).fmt(),
-             ", ".join(map(str, e["gaming_flagged_seeds"])) or "none"] for e in a.optimisation]
+             ", ".join(map(str, e["gaming_flagged_seeds"])) or "none",
+             (", ".join(map(str, e["prefers_agent_seeds"])) or "none") if e["expert_seeds"] else "–"]
+            for e in a.optimisation]
     md.append(_md_table(cols, rows))
     _write_csv(tables_dir / "optimisation.csv", cols, rows)
     md.append("")

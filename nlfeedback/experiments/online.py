@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from nlfeedback.agents.envs import make_vec_env
-from nlfeedback.agents.evaluation import evaluate_policy, gaming_flag
+from nlfeedback.agents.evaluation import evaluate_policy, expert_reference, gaming_flag
 from nlfeedback.agents.reward_wrapper import RewardVecEnvWrapper
 from nlfeedback.agents.train import AgentConfig, EvalCallback, make_ppo, train_agent
 from nlfeedback.critics import critique
@@ -43,7 +43,7 @@ from nlfeedback.metrics.reward import reward_metrics
 from nlfeedback.policies import make_policy
 from nlfeedback.policies.checkpoint import CheckpointPolicy
 from nlfeedback.reward.data import build_reward_data
-from nlfeedback.reward.model import RewardModel
+from nlfeedback.reward.model import FORMS, RewardModel
 from nlfeedback.reward.observations import OBS_MODES
 from nlfeedback.reward.train import RewardConfig, train_reward
 from nlfeedback.rollout import rollout
@@ -76,7 +76,7 @@ class OnlineConfig:
     first_share: float = 0.5  # share of the budget spent in round 0; the rest is split evenly
     reward_epochs: int = 30  # round 0 fits from scratch
     refit_epochs: int = 10  # later rounds warm-start from the previous round's model
-    reward_form: str = "shaped"
+    reward_form: str = _RUN["reward_form"].default  # shaped (loop-proof) | action (a plain r(s, a))
     reward_penalties: bool = False  # shaped form: learn per-step penalties too (see nlfeedback.reward.model)
     reward_failure_floor: float = 1.0  # shaped form: G ≤ 0 on endings judged bad (RewardConfig.failure_floor; 0: off)
     agent: dict[str, Any] = field(default_factory=dict)  # AgentConfig overrides (n_envs, learning_rate, …)
@@ -93,6 +93,8 @@ class OnlineConfig:
             raise NlfError("rounds, budget and steps must be positive")
         for name in self.eval_tasks:
             get_task(name)  # an unknown task is an error before anything runs
+        if self.reward_form not in FORMS:
+            raise NlfError(f"reward_form must be one of {FORMS}, got {self.reward_form!r}")
         if self.reward_view not in OBS_MODES:
             raise NlfError(f"reward_view must be one of {OBS_MODES}, got {self.reward_view!r}")
         if self.guard_every < 0 or self.guard_items < 1:
@@ -217,10 +219,9 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             if guard_writers is not None:
                 guard = DisagreementGuard(
                     task=task, kind=config.kind, proxy=model, fitted=new, items=items, trajectories=trajs,
-                    interp=interp, reward_config=replace(rcfg, epochs=config.refit_epochs), every=config.guard_every,
-                    items_per_check=config.guard_items, seed=config.seed, phrasing=config.phrasing, noise=noise,
-                    eval_episodes=config.eval_episodes, reward_scale=agent_cfg.reward_scale,
-                    traj_writer=guard_writers[0], fb_writer=guard_writers[1], form=config.reward_form)
+                    interp=interp, every=config.guard_every, items_per_check=config.guard_items, seed=config.seed,
+                    phrasing=config.phrasing, noise=noise, eval_episodes=config.eval_episodes,
+                    reward_scale=agent_cfg.reward_scale, traj_writer=guard_writers[0], fb_writer=guard_writers[1])
                 _learn_guarded(ppo, steps[k], callback, guard, say)
             else:
                 ppo.learn(steps[k], callback=callback, reset_num_timesteps=False)
@@ -236,7 +237,9 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             venv.close()
     return _finish(config, out, callback.curve, items, trajs, model, interp, t0, interp_record,
                    eval_tasks=_evaluate_elsewhere(config, out / "policy.zip", model),
-                   guard=guard.record.to_json() if guard is not None else None)
+                   guard=guard.record.to_json() if guard is not None else None,
+                   expert=expert_reference(task, config.eval_episodes, 10_000 + config.seed, model,
+                                           agent_cfg.reward_scale))
 
 
 def _learn_guarded(ppo, steps: int, callback, guard: DisagreementGuard, say: Callable[[str], None]) -> None:
@@ -260,8 +263,8 @@ def _learn_guarded(ppo, steps: int, callback, guard: DisagreementGuard, say: Cal
         finally:
             torch.set_rng_state(torch_state)
             np.random.set_state(np_state)
-        say(f"guard at {ppo.num_timesteps:,} steps: standing {c.standing_proxy:.2f} under the reward, "
-            f"{c.standing_check:.2f} with the fresh feedback" + ("; fired" if guard.fired else ""))
+        say(f"guard at {ppo.num_timesteps:,} steps: the newest behaviour's standing {c.standing_proxy:.2f} by the "
+            f"reward, {c.standing_feedback:.2f} by the fresh feedback" + ("; fired" if guard.fired else ""))
 
 
 def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardModel | None
@@ -290,8 +293,8 @@ def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardMo
 def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[FeedbackBase],
             trajs: dict[str, Trajectory] | None, model: RewardModel | None, interp, t0: float,
             interp_record: dict[str, Any] | None = None,
-            eval_tasks: dict[str, dict[str, Any]] | None = None, guard: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
+            eval_tasks: dict[str, dict[str, Any]] | None = None, guard: dict[str, Any] | None = None,
+            expert: dict[str, float] | None = None) -> dict[str, Any]:
     interpretation = None
     if config.kind == "text" and interp is not None and trajs is not None:
         text = [fb for fb in items if isinstance(fb, TextFeedback)]
@@ -310,6 +313,7 @@ def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[Feed
         "gaming": bool(any(gaming_flag(curve[: i + 1]) for i in range(len(curve)))),
         **({"eval_tasks": eval_tasks} if eval_tasks is not None else {}),
         **({"guard": guard} if guard is not None else {}),
+        **({"expert": expert} if expert is not None else {}),
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -51,6 +51,9 @@ class CellRow:
     # run.guard_every: the disagreement guard's record (nlfeedback.experiments.guard.GuardRecord.to_json);
     # None when the cell ran without it
     guard: dict[str, Any] | None = None
+    # the BFS expert on the final evaluation's layouts: {"true_return", "proxy_return"} under the cell's final
+    # reward (nlfeedback.agents.evaluation.expert_reference); None for the oracle and in older result files
+    expert: dict[str, float] | None = None
 
 
 @dataclass
@@ -105,8 +108,16 @@ def _row(data: dict[str, Any]) -> CellRow:
         interpretation=data.get("interpretation") or None, reward_metrics=data.get("reward_metrics") or None,
         versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
         wrong_key_first=num(final.get("wrong_key_first")), eval_tasks=_eval_tasks(data.get("eval_tasks")),
-        guard=_guard(data.get("guard")),
+        guard=_guard(data.get("guard")), expert=_expert(data.get("expert")),
     )
+
+
+def _expert(raw: Any) -> dict[str, float] | None:
+    """A result's ``expert`` reference when both returns are numbers; else None."""
+    if not isinstance(raw, dict):
+        return None
+    true, proxy = num(raw.get("true_return")), num(raw.get("proxy_return"))
+    return None if true is None or proxy is None else {"true_return": true, "proxy_return": proxy}
 
 
 def _guard(raw: Any) -> dict[str, Any] | None:
