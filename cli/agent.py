@@ -52,6 +52,9 @@ def train_agent_command(
         _RUN["guard_every"].default,
     guard_items: Annotated[int, typer.Option(min=1, help="--online: the guard's episodes and feedback items per "
                                                          "check")] = _RUN["guard_items"].default,
+    guard_action: Annotated[str, typer.Option(help="--online: what a firing check does, stop (keep the policy of "
+                                                   "the check before) | refit (the reward, with the checks' "
+                                                   "feedback)")] = _RUN["guard_action"].default,
     force: Annotated[bool, typer.Option(help="Replace a run already in --out (the old run stays until the new one "
                                              "is complete).")] = False,
 ) -> None:
@@ -80,7 +83,8 @@ def train_agent_command(
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                            phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
-                           guard_every=guard_every, guard_items=guard_items, agent={"reward_scale": reward_scale})
+                           guard_every=guard_every, guard_items=guard_items, guard_action=guard_action,
+                           agent={"reward_scale": reward_scale})
         with staged_dir(out, force=force) as run_dir:
             summary = run_online(cfg, run_dir, progress=None if json_out else
                                  lambda m: console.print(m, soft_wrap=True, markup=False))
@@ -89,7 +93,8 @@ def train_agent_command(
         g = summary.get("guard")
         if g:
             what += (f" guard: {len(g['checks'])} checks, {g['items']} more items, " +
-                     (f"fired at {g['fired_at']:,} steps (kept the policy of {g['kept_steps']:,}: true return "
+                     (f"refitted the reward at {', '.join(f'{x:,}' for x in g['refits'])} steps;" if g["refits"] else
+                      f"fired at {g['fired_at']:,} steps (kept the policy of {g['kept_steps']:,}: true return "
                       f"{g['kept']['true_return']:.3f});" if g["fired_at"] is not None else "never fired;"))
     else:
         if critic is not None:

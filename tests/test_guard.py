@@ -132,3 +132,21 @@ def test_the_guard_fires_on_a_reward_fitted_to_random_runs_that_the_agent_games(
     first = g["checks"][0]
     assert g["fired_at"] == first["steps"] and first["disagreement"] >= g["margin"]
     assert first["standing_proxy"] > first["standing_feedback"]
+
+
+@pytest.mark.slow  # runs PPO
+def test_a_refitting_guard_refits_the_reward_with_the_checks_feedback_and_goes_on(tmp_path, monkeypatch):
+    import nlfeedback.experiments.guard as guard_module
+    from nlfeedback.reward.model import RewardModel
+
+    monkeypatch.setattr(guard_module, "MARGIN", -1.0)  # every check fires
+    summary = run_online(OnlineConfig(seed=1, guard_every=1024, guard_items=3, guard_action="refit", **TINY),
+                         tmp_path / "run")
+    g = summary["guard"]
+    assert g["action"] == "refit" and g["refits"] == [1024, 2048] and g["fired_at"] is None
+    assert [c["steps"] for c in g["checks"]] == [1024, 2048] and g["items"] == 6  # checks go on after a refit
+    first, refitted = (RewardModel.load(tmp_path / "run" / name) for name in ("reward-round0.pt", "reward-guard2.pt"))
+    a, b = first.members[0].state_dict(), refitted.members[0].state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # a different reward from the first refit on
+    with pytest.raises(NlfError, match="guard_action must be stop or refit"):
+        OnlineConfig(guard_action="retry", **{**TINY, "guard_every": 1024}).check()

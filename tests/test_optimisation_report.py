@@ -81,6 +81,11 @@ def test_bundled_gaming_configs_fix_the_reward_and_start_from_random_runs():
     # the flaw: a per-step reward that can pay for loops; the control keeps the default, loop-proof form
     assert small.run.reward_form == full.run.reward_form == "action" and shaped.run.reward_form == "shaped"
     assert full.seeds == shaped.seeds and full.run.steps == shaped.run.steps
+    # the remedy: the small setting with a refitting guard, the same seeds as its unguarded runs
+    refit = load_config("gaming-refit")
+    assert refit.run.guard_action == "refit" and small.run.guard_action == "stop"
+    assert refit.run.model_dump(exclude={"guard_action"}) == small.run.model_dump(exclude={"guard_action"})
+    assert refit.seeds == small.seeds and refit.kinds == small.kinds
     assert all(c.online_kwargs(full.run)["initial"] == "random" for c in full.cells())
     assert all("reward_form" not in c.online_kwargs(shaped.run) for c in shaped.cells())  # default: left out
     assert all(c.online_kwargs(full.run).get("reward_form") == ("action" if c.kind != "oracle" else None)
@@ -152,3 +157,23 @@ def test_the_proxy_preferring_the_agent_to_the_expert_is_reported_per_seed(tmp_p
     sketch_row = next(r for r in rows if "| sketch |" in r)
     scalar_row = next(r for r in rows if "| scalar |" in r)
     assert sketch_row.rstrip(" |").endswith("| 0") and scalar_row.rstrip(" |").endswith("| –")
+
+
+def test_refitting_guard_runs_get_their_own_table_not_a_paired_one(tmp_path):
+    root = _write_run(tmp_path / "run", rounds=1)
+    for d in (root / "cells").iterdir():
+        rec = json.loads((d / "result.json").read_text())
+        if rec["cell"]["kind"] == "sketch":
+            g = _guard(None, None, None)
+            g.update(action="refit", refits=[20_000, 40_000] if rec["cell"]["seed"] == 0 else [])
+            rec["guard"] = g
+            (d / "result.json").write_text(json.dumps(rec))
+    report = build_report(root)
+    by_arm = {e["arm"]: e for e in json.loads(report.json_path.read_text())["optimisation"]}
+    sketch = by_arm["sketch"]
+    assert "guard" not in sketch  # no with / without pair inside a refitting run
+    assert sketch["guard_refit"]["refits"] == {"0": [20_000, 40_000], "1": [], "2": []}
+    assert sketch["guard_refit"]["final_true_return"]["mean"] == pytest.approx((0.3 + 0.3 + 0.96) / 3)
+    md = report.path.read_text()
+    assert "### The disagreement guard, refitting" in md and "0@20,000, 40,000" in md
+    assert any(p.name == "guard-refit.csv" for p in report.tables)

@@ -184,14 +184,26 @@ def prefers_agent(r: CellRow) -> bool:
 
 
 def _guarded(rows: list[CellRow]) -> dict[str, Any]:
-    """With the disagreement guard (``run.guard_every``): per seed whether and where it fired, and the true
-    return a guarded run ends with (the kept policy's where it fired, else the final) against the final one
-    of the same run (the unguarded outcome), with the paired difference; ``{}`` when no row has the guard."""
-    rows = [r for r in rows if r.guard is not None]
+    """With the disagreement guard (``run.guard_every``), ``stop`` mode: per seed whether and where it fired,
+    and the true return a guarded run ends with (the kept policy's where it fired, else the final) against
+    the final one of the same run (the unguarded outcome), with the paired difference. ``refit`` mode
+    (``guard_refit``): per seed where it refitted the reward, and the run's final true return (the unguarded
+    outcome is another run: the same seed in stop mode). ``{}`` when no row has the guard."""
+    out: dict[str, Any] = {}
+    refit = [r for r in rows if r.guard is not None and r.guard["action"] == "refit"]
+    if refit:
+        out["guard_refit"] = {
+            "seeds": [r.seed for r in refit],
+            "refits": {str(r.seed): r.guard["refits"] for r in refit},
+            "final_true_return": Stat.of(r.final_return for r in refit).to_json(),
+            "items": Stat.of(r.guard["items"] for r in refit).to_json(),
+            "seconds": Stat.of(r.guard["seconds"] for r in refit).to_json(),
+        }
+    rows = [r for r in rows if r.guard is not None and r.guard["action"] == "stop"]
     if not rows:
-        return {}
+        return out
     with_guard = [r.guard["kept_true_return"] if r.guard["fired_at"] is not None else r.final_return for r in rows]
-    return {"guard": {
+    out["guard"] = {
         "seeds": [r.seed for r in rows],
         "fired_seeds": [r.seed for r in rows if r.guard["fired_at"] is not None],
         "fired_steps": [r.guard["fired_at"] for r in rows if r.guard["fired_at"] is not None],
@@ -201,7 +213,8 @@ def _guarded(rows: list[CellRow]) -> dict[str, Any]:
         "difference": Stat.of(w - r.final_return for w, r in zip(with_guard, rows)).to_json(),
         "items": Stat.of(r.guard["items"] for r in rows).to_json(),
         "seconds": Stat.of(r.guard["seconds"] for r in rows).to_json(),
-    }}
+    }
+    return out
 
 
 def _sample_efficiency(a: Analysis) -> None:

@@ -116,6 +116,9 @@ class RunSettings(BaseModel):
         0, description="with rounds = 1: environment steps between the disagreement guard's checks (fresh "
                        "feedback on the agent's newest episodes against the fixed reward); 0: off")
     guard_items: PositiveCount = Field(10, description="the disagreement guard's episodes and feedback items per check")
+    guard_action: Literal["stop", "refit"] = Field(
+        "stop", description="what a firing check does: stop (keep the policy of the check before; the run goes on "
+                            "to give the unguarded end too) or refit (the reward, with the checks' feedback)")
 
     @model_validator(mode="after")
     def _check_guard(self) -> RunSettings:
@@ -168,12 +171,12 @@ class Cell:
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
-        for name in ("reward_view", "initial", "reward_form", "guard_every", "guard_items"):  # at their defaults: left out, so
+        for name in ("reward_view", "initial", "reward_form", "guard_every", "guard_items", "guard_action"):  # at their defaults: left out, so
             # older runs' specs still match
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
         if self.kind == "oracle":  # no learned reward to guard, nor a form for it
-            for name in ("guard_every", "guard_items", "reward_form"):
+            for name in ("guard_every", "guard_items", "guard_action", "reward_form"):
                 kw.pop(name, None)
         else:
             kw["budget"] = self.budget
@@ -306,7 +309,7 @@ def canonical_noise(spec: str) -> str:
 
 # the configs installed with the package (resources/ablations/)
 BUNDLED = ("quick", "default", "acceptance", "misgeneralisation", "misgeneralisation-full", "gaming", "gaming-full",
-           "gaming-shaped")
+           "gaming-shaped", "gaming-refit")
 
 
 def find_config(name_or_path: str | Path) -> Path:

@@ -25,7 +25,13 @@ does not stop: the kept policy is evaluated there (as the final evaluation is: d
 ``eval_episodes`` episodes, layout seeds ``10000 + seed``) and PPO goes on to its last step, which is the
 unguarded outcome. No checks are made after the guard fires (a guarded run asks for no more feedback).
 
-The proxy itself is never changed. The guard's feedback and trajectories are written beside the run's
+With ``action = "refit"`` (``[run] guard_action``) a firing check does not stop the run: the reward is refitted
+— a warm start from the current one, the loop's refit epochs — on the feedback it was fitted on plus every
+item the checks have asked for, PPO goes on optimising the refitted reward, and the checks go on against it
+(``GuardRecord.refits``). That run's end is the guarded outcome; the unguarded one is the same seed's run with
+``action = "stop"`` (identical up to the first firing, since the checks leave PPO's course alone).
+
+In the default ``stop`` mode the proxy itself is never changed. The guard's feedback and trajectories are written beside the run's
 (``guard-feedback.jsonl``, ``guard-trajectories.jsonl``) and counted separately from the feedback that
 fitted the reward: ``GuardRecord.items`` / ``seconds`` are what a guarded run spends on top.
 
@@ -44,6 +50,7 @@ from typing import Any
 import numpy as np
 
 MARGIN = 0.25  # disagreement (a difference of two shares in [0, 1]) at which the guard fires
+ACTIONS = ("stop", "refit")  # what a firing check does (module docstring)
 
 
 def standing(fresh: Sequence[float], fitted: Sequence[float]) -> float:
@@ -138,13 +145,15 @@ class GuardRecord:
     kept_steps: int | None = None  # steps of the policy a guarded run keeps (the check before)
     kept: dict[str, float] | None = None  # that policy's evaluation (as the final evaluation is made)
     items: int = 0  # feedback items the checks asked for (until the guard fired)
+    action: str = "stop"  # "stop" | "refit" (module docstring)
+    refits: list[int] = field(default_factory=list)  # refit mode: steps of the checks that refitted the reward
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"every": self.every, "items_per_check": self.items_per_check, "margin": self.margin,
                 "checks": [c.to_json() for c in self.checks], "fired_at": self.fired_at,
                 "kept_steps": self.kept_steps, "kept": self.kept, "items": self.items,
-                "seconds": round(self.seconds, 2)}
+                "seconds": round(self.seconds, 2), "action": self.action, "refits": list(self.refits)}
 
 
 class DisagreementGuard:
@@ -154,14 +163,20 @@ class DisagreementGuard:
     def __init__(self, *, task: Any, kind: str, proxy: Any, fitted: Sequence[Any], items: Sequence[Any],
                  trajectories: dict[str, Any], interp: Any, every: int, items_per_check: int,
                  seed: int, phrasing: str, noise: Any, eval_episodes: int, reward_scale: float | None,
-                 traj_writer: Any, fb_writer: Any) -> None:
+                 traj_writer: Any, fb_writer: Any, action: str = "stop", reward_config: Any = None) -> None:
+        if action not in ACTIONS:
+            raise ValueError(f"guard action must be one of {ACTIONS}, got {action!r}")
+        if action == "refit" and reward_config is None:
+            raise ValueError("a refitting guard needs the reward config to refit with")
         self.task, self.kind, self.proxy, self.interp = task, kind, proxy, interp
         self.fitted = list(fitted)
         self.items, self.trajectories = list(items), dict(trajectories)
         self.seed, self.phrasing, self.noise = seed, phrasing, noise
         self.eval_episodes, self.reward_scale = eval_episodes, reward_scale
         self.traj_writer, self.fb_writer = traj_writer, fb_writer
-        self.record = GuardRecord(every=every, items_per_check=items_per_check, margin=MARGIN)
+        self.record = GuardRecord(every=every, items_per_check=items_per_check, margin=MARGIN, action=action)
+        self.reward_config = reward_config
+        self.asked: list[Any] = []  # every item the checks asked for
         self._fitted_scores = None if kind == "preference" else scores(self.items, proxy, self.trajectories,
                                                                       self._targets(self.items))
         self._snapshot: tuple[int, Any] | None = None
@@ -208,6 +223,7 @@ class DisagreementGuard:
             said = list(critique(fresh, self.kind, budget=n, seed=check_seed, split=self.phrasing,
                                  noise=self.noise, name=f"guard-check{c}"))
         self.fb_writer.write_all(said)
+        self.asked += said
         self.record.items += len(said)
         self.record.seconds += sum(fb.annotation_seconds for fb in said)
         if self.kind == "preference":
@@ -223,10 +239,35 @@ class DisagreementGuard:
                             standing_proxy=round(by_proxy, 4), standing_feedback=round(by_feedback, 4))
         self.record.checks.append(result)
         if result.disagreement >= self.record.margin:
-            self._fire(steps)
+            if self.record.action == "refit":
+                self._refit(steps)
+            else:
+                self._fire(steps)
         else:
             self.remember(steps, ppo)
         return result
+
+    def _refit(self, steps: int) -> None:
+        """Refit the reward on what it was fitted on plus every item the checks asked for (a warm start from
+        the current reward) and check against the refitted one from now on."""
+        from dataclasses import replace
+
+        from nlfeedback.reward.data import build_reward_data
+        from nlfeedback.reward.train import train_reward
+
+        from nlfeedback.language.apply import interpret_feedback
+
+        items = self.items + self.asked
+        targets = None if self.interp is None else interpret_feedback(items, self.trajectories, self.interp)
+        data = build_reward_data(items, self.trajectories, self.kind, targets=targets, form=self.reward_config.form)
+        cfg = replace(self.reward_config, seed=self.reward_config.seed + 1 + len(self.record.refits))
+        self.proxy, _ = train_reward(data, self.kind, cfg, init=self.proxy)
+        self.items, self.asked = items, []
+        self.fitted += [t for t in {self.trajectories[fb.trajectory_id].id: self.trajectories[fb.trajectory_id]
+                                    for fb in self.items}.values() if t not in self.fitted]
+        if self.kind != "preference":
+            self._fitted_scores = scores(self.items, self.proxy, self.trajectories, self._targets(self.items))
+        self.record.refits.append(int(steps))
 
     def _fire(self, steps: int) -> None:
         from nlfeedback.agents.evaluation import evaluate_policy

@@ -405,8 +405,8 @@ def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
     if guarded:
         md.append("### The disagreement guard\n")
         md.append("Every `run.guard_every` steps the critic gave fresh feedback of the arm's kind on the agent's newest "
-                  "episodes; the guard fires when, refitted with it, the reward ranks those episodes lower among the "
-                  "fitted trajectories than the fixed reward does by at least the margin (docs/probes.md). A guarded "
+                  "episodes; the guard fires when the fixed reward ranks that behaviour above what it was fitted on by "
+                  "at least the margin more than the fresh feedback does (docs/probes.md). A guarded "
                   "run stops there and keeps the policy of the check before; each run here went on to its last step, "
                   "so with and without are the same seeds (the checks do not change PPO's course). Difference: with − "
                   "without, paired by seed; more items: the feedback the checks asked for, on top of the budget.\n")
@@ -419,6 +419,22 @@ def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
                  _stat(e["guard"]["difference"]).fmt(), _stat(e["guard"]["items"]).fmt(1)] for e in guarded]
         md.append(_md_table(cols, rows))
         _write_csv(tables_dir / "guard.csv", cols, rows)
+        md.append("")
+    refitting = [e for e in a.optimisation if "guard_refit" in e]
+    if refitting:
+        md.append("### The disagreement guard, refitting\n")
+        md.append("`run.guard_action = \"refit\"`: where a check fired, the reward was refitted on its feedback plus "
+                  "every item the checks had asked for, and PPO went on optimising the refitted reward (so the proxy "
+                  "curve above mixes rewards from the first refit on). The unguarded outcome is another run: the "
+                  "same seeds with `guard_action = \"stop\"` (identical up to the first firing).\n")
+        cols = ["task", "noise", "arm", "budget", "seeds", "refits (seed@steps)", "final true return", "more items"]
+        rows = [[e["task"], e["noise"] or "off", e["arm"], e["budget"], len(e["guard_refit"]["seeds"]),
+                 "; ".join(f"{s}@" + ", ".join(f"{int(x):,}" for x in st)
+                           for s, st in e["guard_refit"]["refits"].items() if st) or "never",
+                 _stat(e["guard_refit"]["final_true_return"]).fmt(), _stat(e["guard_refit"]["items"]).fmt(1)]
+                for e in refitting]
+        md.append(_md_table(cols, rows))
+        _write_csv(tables_dir / "guard-refit.csv", cols, rows)
         md.append("")
     return md
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -83,6 +83,7 @@ class OnlineConfig:
     eval_tasks: list[str] = field(default_factory=list)  # the trained policy is also evaluated on these tasks
     guard_every: int = _RUN["guard_every"].default  # rounds = 1: steps between disagreement checks (0: off)
     guard_items: int = _RUN["guard_items"].default  # episodes and feedback items per check
+    guard_action: str = _RUN["guard_action"].default  # what a firing check does: stop | refit
 
     def check(self) -> None:
         if self.kind not in KINDS:
@@ -97,6 +98,8 @@ class OnlineConfig:
             raise NlfError(f"reward_form must be one of {FORMS}, got {self.reward_form!r}")
         if self.reward_view not in OBS_MODES:
             raise NlfError(f"reward_view must be one of {OBS_MODES}, got {self.reward_view!r}")
+        if self.guard_action not in ("stop", "refit"):
+            raise NlfError(f"guard_action must be stop or refit, got {self.guard_action!r}")
         if self.guard_every < 0 or self.guard_items < 1:
             raise NlfError("guard_every must be 0 or more and guard_items positive")
         if self.guard_every and self.rounds != 1 and self.kind != "oracle":
@@ -221,8 +224,10 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                     task=task, kind=config.kind, proxy=model, fitted=new, items=items, trajectories=trajs,
                     interp=interp, every=config.guard_every, items_per_check=config.guard_items, seed=config.seed,
                     phrasing=config.phrasing, noise=noise, eval_episodes=config.eval_episodes,
-                    reward_scale=agent_cfg.reward_scale, traj_writer=guard_writers[0], fb_writer=guard_writers[1])
-                _learn_guarded(ppo, steps[k], callback, guard, say)
+                    reward_scale=agent_cfg.reward_scale, traj_writer=guard_writers[0], fb_writer=guard_writers[1],
+                    action=config.guard_action, reward_config=replace(rcfg, epochs=config.refit_epochs))
+                _learn_guarded(ppo, steps[k], callback, guard, say, venv, out)
+                model = guard.proxy
             else:
                 ppo.learn(steps[k], callback=callback, reset_num_timesteps=False)
         if not callback.curve or callback.curve[-1]["steps"] < ppo.num_timesteps:
@@ -242,10 +247,12 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                                            agent_cfg.reward_scale))
 
 
-def _learn_guarded(ppo, steps: int, callback, guard: DisagreementGuard, say: Callable[[str], None]) -> None:
+def _learn_guarded(ppo, steps: int, callback, guard: DisagreementGuard, say: Callable[[str], None], venv,
+                   out: Path) -> None:
     """PPO for ``steps`` more steps with the disagreement guard's checks every ``guard.record.every`` steps
-    until it fires (then the rest in one go). The global torch and numpy random states are restored after each
-    check, so PPO continues as it would have without the check (the rollouts and refits draw from them)."""
+    until it fires (then the rest in one go); in refit mode, until the end, PPO optimising each refitted reward
+    (saved as ``reward-guard<n>.pt``). The global torch and numpy random states are restored after each check,
+    so PPO continues as it would have without the check (the rollouts and refits draw from them)."""
     import numpy as np
 
     end = ppo.num_timesteps + steps
@@ -263,8 +270,14 @@ def _learn_guarded(ppo, steps: int, callback, guard: DisagreementGuard, say: Cal
         finally:
             torch.set_rng_state(torch_state)
             np.random.set_state(np_state)
+        refitted = bool(guard.record.refits) and guard.record.refits[-1] == ppo.num_timesteps
+        if refitted:
+            venv.set_model(guard.proxy)
+            callback.set_reward(guard.proxy)
+            guard.proxy.save(out / f"reward-guard{len(guard.record.refits)}.pt")
         say(f"guard at {ppo.num_timesteps:,} steps: the newest behaviour's standing {c.standing_proxy:.2f} by the "
-            f"reward, {c.standing_feedback:.2f} by the fresh feedback" + ("; fired" if guard.fired else ""))
+            f"reward, {c.standing_feedback:.2f} by the fresh feedback" +
+            ("; fired" if guard.fired else "; refitted the reward" if refitted else ""))
 
 
 def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardModel | None

@@ -128,7 +128,12 @@ def _guard(raw: Any) -> dict[str, Any] | None:
     kept = raw.get("kept") if isinstance(raw.get("kept"), dict) else None
     if fired is not None and (num(fired) is None or kept is None or num(kept.get("true_return")) is None):
         return None
-    return {"fired_at": None if fired is None else int(fired), "kept_steps": num(raw.get("kept_steps")),
+    action = raw.get("action", "stop")
+    refits = raw.get("refits") or []
+    if action not in ("stop", "refit") or not isinstance(refits, list) or any(num(x) is None for x in refits):
+        return None
+    return {"action": action, "refits": [int(x) for x in refits],
+            "fired_at": None if fired is None else int(fired), "kept_steps": num(raw.get("kept_steps")),
             "kept_true_return": None if kept is None else num(kept.get("true_return")),
             "checks": len(raw["checks"]), "items": num(raw.get("items")) or 0.0,
             "seconds": num(raw.get("seconds")) or 0.0}
