@@ -28,9 +28,6 @@ def trained():
     return make_interpreter("trained")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of the checkpoint trained with the general-rule remarks (sha256 "
-                   "ca50510e): the bare imperative pair is read with its signs swapped ('don't walk into the lava' "
-                   "as approval of the lava step, 'walk into the lava' as disapproval)")
 def test_trained_reads_negation_of_the_same_sentence(trained, lava_traj):
     lava = [i for i, e in enumerate(lava_traj.events) if "entered:lava" in e]
     bad = interpret(trained, human(lava_traj, "don't walk into the lava"), lava_traj)

@@ -117,8 +117,7 @@ def _mean(t, steps):
 
 CASES = [  # (category, text, event the remark is about, expected sign on those steps)
     ("evaluative", "walking into the lava like that was awful", "entered:lava", -1),
-    pytest.param("negation", "that lava step was not smart at all", "entered:lava", -1, marks=pytest.mark.xfail(
-        strict=True, reason="known gap of the 2026-12-04 checkpoint: a negated praise word is read as praise")),
+    ("negation", "that lava step was not smart at all", "entered:lava", -1),
     ("imperative", "don't ever step on the lava again", "entered:lava", -1),
     ("counterfactual", "next time go through the gap instead of into the lava", "entered:lava", -1),
     ("sarcasm", "wow, brilliant idea to stroll into the lava", "entered:lava", -1),
@@ -147,8 +146,6 @@ def test_reader_reads_an_explicit_step_number(reader, doorkey_traj):
     assert t.weights[bumps[-1]] > 0 and t.targets[bumps[-1]] < 0
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of the span-aware checkpoint (sha256 7eaf9af5): 'everything after "
-                   "you picked up the key was clean' is read as praise of the whole run, the steps before the pickup too")
 def test_reader_reads_a_span_anchored_on_the_key(reader, doorkey_traj):
     pickup = _steps(doorkey_traj, "picked_up:key")[0]
     t = interpret(reader, _human(doorkey_traj, "everything after you picked up the key was clean"), doorkey_traj)
