@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -71,14 +72,25 @@ def progress(items: Iterable[T], total: int, description: str) -> Iterator[T]:
 
 @contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr driven by ``advance(done, total)`` calls (hidden when not a terminal)."""
+    """A rich progress bar on stderr driven by ``advance(done, total)`` calls; when stderr is not a terminal
+    (a log file), one line at every tenth of the way instead: done / total, elapsed, estimated time left."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=not sys.stderr.isatty()) as bar:
+    terminal = sys.stderr.isatty()
+    start, said = time.monotonic(), {"tenth": 0}
+    with Progress(*columns, console=err_console, transient=True, disable=not terminal) as bar:
         task = bar.add_task(esc(description), total=None)
 
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            if terminal or total <= 0 or done * 10 // total <= said["tenth"]:
+                return
+            said["tenth"] = done * 10 // total
+            elapsed = time.monotonic() - start
+            left = elapsed * (total - done) / max(done, 1)
+            sys.stderr.write(f"{description}: {done}/{total} ({done / total:.0%}), {elapsed / 60:.1f} min, "
+                             f"about {left / 60:.1f} min left\n")
+            sys.stderr.flush()
 
         yield advance
 

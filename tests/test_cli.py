@@ -292,3 +292,16 @@ def test_prepare_output_names_only_the_flags_a_command_has(tmp_path):
         prepare_output(out, can_append=False)
     assert "pass --force to replace it" in str(e.value) and "--append" not in str(e.value)
     assert prepare_output(out, force=True, can_append=False) == out and out.read_text() == "{}\n"
+
+
+def test_progress_in_a_log_is_a_line_at_every_tenth(capsys):
+    """Long commands (train-interpreter) run in the background with stderr in a log file: no bar there,
+    but a line at every tenth of the way."""
+    from cli.common import progress_bar
+
+    with progress_bar("training") as advance:
+        for done in range(1, 41):
+            advance(done, 40)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 10 and lines[0].startswith("training: 4/40 (10%)") and "min left" in lines[0]
+    assert lines[-1].startswith("training: 40/40 (100%)")
