@@ -79,7 +79,7 @@ def train_interpreter_command(
     episodes: Annotated[int, typer.Option(min=2, help="Episodes per task with --generate.")] = 150,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
     human_repeats: Annotated[int, typer.Option(min=1, help="Each human remark is seen this many times per epoch.")] = 2,
-    train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned (the shipped checkpoint: 4).")] = 4,
+    train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned (the shipped checkpoint: all 6).")] = 6,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     sign_from_words: Annotated[bool, typer.Option(help=(
         "Read each step's sign and strength from the remark's words alone, not the step's own content "
