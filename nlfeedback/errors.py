@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,35 +42,33 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def sigterm_as_exception() -> Iterator[None]:
-    """While the block runs, SIGTERM raises :class:`Terminated` instead of ending the process on the spot, so
-    that temporary outputs are removed, old files kept and worker processes stopped. Main thread only
-    (elsewhere a no-op); the previous handler comes back afterwards."""
+def _raising_on(signum: int, handler: Any) -> Iterator[None]:
+    """While the block runs, ``handler`` answers signal ``signum``. Main thread only (elsewhere a no-op, as
+    Python allows handlers only there); the previous handler comes back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signum, previous)
+
+
+def sigterm_as_exception() -> AbstractContextManager[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` instead of ending the process on the spot, so
+    that temporary outputs are removed, old files kept and worker processes stopped. Main thread only
+    (elsewhere a no-op); the previous handler comes back afterwards."""
+    return _raising_on(signal.SIGTERM, _raise_terminated)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt()
 
 
-@contextmanager
-def sigusr1_as_interrupt() -> Iterator[None]:
+def sigusr1_as_interrupt() -> AbstractContextManager[None]:
     """While the block runs, SIGUSR1 raises :class:`KeyboardInterrupt` as a Ctrl-C would. A process started in
     the background by a shell without job control inherits SIGINT *ignored* (and a Ctrl-C at the terminal
     is then meant not to reach it), so ``kill -USR1 PID`` is the way to ask it for what Ctrl-C does. Main
     thread only (elsewhere a no-op); the previous handler comes back afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGUSR1, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
+    return _raising_on(signal.SIGUSR1, _raise_interrupt)

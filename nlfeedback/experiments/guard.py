@@ -100,14 +100,20 @@ def pair_standing(pairs: Sequence[Any], fresh_ids: set[str], proxy: Any,
                   trajectories: Mapping[str, Any]) -> tuple[float, float]:
     """For preferences between a fresh segment and a fitted one: the share the critic gives to the fresh one
     and the share the proxy's summed reward gives it (ties and "can't tell" count half)."""
+    rewards: dict[str, np.ndarray] = {}
+
+    def summed(tid: str, a: int, b: int) -> float:
+        if tid not in rewards:
+            rewards[tid] = np.asarray(proxy.step_rewards(trajectories[tid]), dtype=float)
+        return float(rewards[tid][a:b].sum())
+
     by_critic, by_proxy = [], []
     for fb in pairs:
         first_fresh = fb.trajectory_id in fresh_ids
         if first_fresh == (fb.other_trajectory_id in fresh_ids):
             continue  # not a fresh-against-fitted comparison
         (a, b), (c, d) = fb.segment, fb.other_segment
-        mine = float(np.sum(proxy.step_rewards(trajectories[fb.trajectory_id])[a:b]))
-        other = float(np.sum(proxy.step_rewards(trajectories[fb.other_trajectory_id])[c:d]))
+        mine, other = summed(fb.trajectory_id, a, b), summed(fb.other_trajectory_id, c, d)
         first_wins_critic = 1.0 - float(fb.preferred)  # preferred: 0 this segment, 1 the other, 0.5 can't tell
         first_wins_proxy = 1.0 if mine > other else 0.5 if mine == other else 0.0
         by_critic.append(first_wins_critic if first_fresh else 1.0 - first_wins_critic)
@@ -252,10 +258,9 @@ class DisagreementGuard:
         the current reward) and check against the refitted one from now on."""
         from dataclasses import replace
 
+        from nlfeedback.language.apply import interpret_feedback
         from nlfeedback.reward.data import build_reward_data
         from nlfeedback.reward.train import train_reward
-
-        from nlfeedback.language.apply import interpret_feedback
 
         items = self.items + self.asked
         targets = None if self.interp is None else interpret_feedback(items, self.trajectories, self.interp)
@@ -263,8 +268,9 @@ class DisagreementGuard:
         cfg = replace(self.reward_config, seed=self.reward_config.seed + 1 + len(self.record.refits))
         self.proxy, _ = train_reward(data, self.kind, cfg, init=self.proxy)
         self.items, self.asked = items, []
-        self.fitted += [t for t in {self.trajectories[fb.trajectory_id].id: self.trajectories[fb.trajectory_id]
-                                    for fb in self.items}.values() if t not in self.fitted]
+        known = {t.id for t in self.fitted}
+        self.fitted += [self.trajectories[tid] for tid in dict.fromkeys(fb.trajectory_id for fb in self.items)
+                        if tid not in known]
         if self.kind != "preference":
             self._fitted_scores = scores(self.items, self.proxy, self.trajectories, self._targets(self.items))
         self.record.refits.append(int(steps))

@@ -31,7 +31,7 @@ from nlfeedback.critics.noise import parse_noise
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
 from nlfeedback.experiments.config import RunSettings
-from nlfeedback.experiments.guard import DisagreementGuard
+from nlfeedback.experiments.guard import ACTIONS as GUARD_ACTIONS, DisagreementGuard
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
 from nlfeedback.jsonl import JsonlWriter
@@ -98,7 +98,7 @@ class OnlineConfig:
             raise NlfError(f"reward_form must be one of {FORMS}, got {self.reward_form!r}")
         if self.reward_view not in OBS_MODES:
             raise NlfError(f"reward_view must be one of {OBS_MODES}, got {self.reward_view!r}")
-        if self.guard_action not in ("stop", "refit"):
+        if self.guard_action not in GUARD_ACTIONS:
             raise NlfError(f"guard_action must be stop or refit, got {self.guard_action!r}")
         if self.guard_every < 0 or self.guard_items < 1:
             raise NlfError("guard_every must be 0 or more and guard_items positive")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nlfeedback.errors import NlfError
+from nlfeedback.experiments.guard import ACTIONS as GUARD_ACTIONS
 
 
 @dataclass
@@ -130,7 +131,7 @@ def _guard(raw: Any) -> dict[str, Any] | None:
         return None
     action = raw.get("action", "stop")
     refits = raw.get("refits") or []
-    if action not in ("stop", "refit") or not isinstance(refits, list) or any(num(x) is None for x in refits):
+    if action not in GUARD_ACTIONS or not isinstance(refits, list) or any(num(x) is None for x in refits):
         return None
     return {"action": action, "refits": [int(x) for x in refits],
             "fired_at": None if fired is None else int(fired), "kept_steps": num(raw.get("kept_steps")),
