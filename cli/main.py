@@ -12,7 +12,7 @@ from cli.critique import critique_command
 from cli.interpret import eval_interpreter_command, interpret_command, train_interpreter_command
 from cli.ablate import ablate_command
 from cli.agent import train_agent_command
-from cli.reward import eval_reward_command, train_reward_command
+from cli.reward import eval_reward_command, reward_curves_command, train_reward_command
 from cli.report import report_command
 from cli.collect import collect_command
 from cli.common import cli_errors, console, summary_table
@@ -41,6 +41,7 @@ app.command("train-interpreter")(train_interpreter_command)
 app.command("eval-interpreter")(eval_interpreter_command)
 app.command("train-reward")(train_reward_command)
 app.command("eval-reward")(eval_reward_command)
+app.command("reward-curves")(reward_curves_command)
 app.command("train-agent")(train_agent_command)
 app.command("ablate")(ablate_command)
 app.command("report")(report_command)

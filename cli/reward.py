@@ -102,3 +102,44 @@ def eval_reward_command(
                   f"reward_spearman {result['reward_spearman']}", soft_wrap=True, markup=False)
     for k, v in result["event_sign_agreement"].items():
         console.print(f"  {k}: sign agreement {v} over {result['event_counts'][k]} steps", markup=False)
+
+
+@cli_errors
+def reward_curves_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: curves.jsonl, report.md, curves.csv, the plot.")],
+    tasks: Annotated[str, typer.Option(help="Tasks, comma-separated.")] = "doorkey-5x5",
+    arms: Annotated[str, typer.Option(help="Arms, comma-separated: text:<reader>, sketch, scalar, preference, or two "
+                                           "joined by + (text:trained+preference: one reward from both).")]
+    = "text:trained,text:oracle-intent,sketch,scalar,preference,text:trained+preference",
+    budgets: Annotated[str, typer.Option(help="Feedback items, comma-separated.")] = "5,10,20,40,80,160,320,640,1000",
+    seeds: Annotated[int, typer.Option(min=1)] = 10,
+    initial: Annotated[str, typer.Option(help="The pool's policy: noisy-expert | random (the online loop's round 0).")]
+    = "noisy-expert",
+    episodes: Annotated[int, typer.Option(min=2, help="Episodes in each seed's pool.")] = 60,
+    updates: Annotated[int, typer.Option(min=1, help="Cap on gradient steps per reward fit.")] = 300,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel (task, seed) units.")] = 1,
+    report_only: Annotated[bool, typer.Option("--report-only", help="Rebuild the report from curves.jsonl; fit "
+                                                                    "nothing.")] = False,
+) -> None:
+    """Reward-quality curves: each arm's learned reward at each budget, without PPO — Spearman against the
+    dense judgement and EPIC distance to the task's reward on held-out runs, 95% intervals over seeds, paired
+    differences between arms. Resumable: a rerun fits only what curves.jsonl lacks.
+
+    Example: nlf reward-curves --out runs/curves --tasks doorkey-5x5 --seeds 3 --budgets 5,20,80,320
+    """
+    from nlfeedback.experiments.reward_curves import CurvesConfig, run_curves, write_report
+
+    def csv(text: str) -> list[str]:
+        return [x.strip() for x in text.split(",") if x.strip()]
+
+    if not report_only:
+        try:
+            budget_list = [int(b) for b in csv(budgets)]
+        except ValueError:
+            raise typer.BadParameter(f"budgets must be integers, got {budgets!r}", param_hint="--budgets") from None
+        config = CurvesConfig(tasks=csv(tasks), arms=csv(arms), budgets=budget_list, seeds=seeds, initial=initial,
+                              episodes=episodes, updates=updates)
+        run_curves(config, out, workers=workers,
+                   progress=lambda m: console.print(m, soft_wrap=True, markup=False))
+    report = write_report(out)
+    console.print(f"report: {report}", soft_wrap=True, markup=False)

@@ -35,7 +35,10 @@ EVENTS = {"lava": ("entered:lava", -1), "goal": ("reached:goal", 1), "key": ("pi
           "door": ("unlocked:door", 1), "wall_bump": ("bumped:wall", -1)}
 
 
-def reward_metrics(model: RewardModel, trajectories: Sequence[Trajectory]) -> dict[str, Any]:
+def reward_metrics(model: RewardModel, trajectories: Sequence[Trajectory], *, epic_transitions: int = 1000,
+                   epic_mc: int = 64) -> dict[str, Any]:
+    """The metrics above on ``trajectories``; EPIC on at most ``epic_transitions`` of their transitions with
+    ``epic_mc`` Monte-Carlo draws (its cost grows with their product)."""
     learned, truth = [], []
     agree: dict[str, list[bool]] = {k: [] for k in EVENTS}
     for t in trajectories:
@@ -50,7 +53,7 @@ def reward_metrics(model: RewardModel, trajectories: Sequence[Trajectory]) -> di
                         continue
                     agree[name].append(bool(np.sign(r[s]) == sign))
     lv, tv = np.concatenate(learned), np.concatenate(truth)
-    epic = epic_against_task(model, trajectories)
+    epic = epic_against_task(model, trajectories, max_transitions=epic_transitions, mc=epic_mc)
     rho = float(spearmanr(lv, tv).statistic) if len(lv) > 2 and lv.std() > 0 and tv.std() > 0 else float("nan")
     return {
         "trajectories": len(trajectories), "steps": int(len(lv)),

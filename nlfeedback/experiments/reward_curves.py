@@ -1,0 +1,400 @@
+"""Reward-quality curves: how good each feedback kind's learned reward is at each budget, without PPO.
+
+The PPO grid costs minutes per cell; this costs seconds per fit, so it can cover budgets from a handful of
+items to a thousand with many seeds and show where each kind's reward stops improving — and the PPO grid
+can then spend its cells at the budgets where that matters.
+
+For each task and seed:
+
+* **the pool**: round 0 of the online loop (:func:`nlfeedback.experiments.online.run_online`) — the
+  ``initial`` policy's episodes, rollout seed ``seed × 1000`` — so a point on the curve is what the grid's
+  first fit would see at that budget;
+* **held-out runs**: the loop's own held-out set (20 noisy-expert episodes, seed ``90,000 + seed``);
+* every arm's critic gives its largest budget on the pool **once**; a scripted critic is seeded and
+  sequential, so the first ``b`` of those items are exactly what a run with budget ``b`` gives, and the
+  budgets of one seed are nested;
+* every budget fits a reward model on the first ``b`` items and scores it on the held-out runs
+  (:func:`nlfeedback.metrics.reward.reward_metrics`): Spearman against the dense judgement, and the EPIC
+  distance to the task's own reward.
+
+All arms of a seed share the pool and the held-out runs, so differences between arms are paired. An arm is a
+kind as in ablation configs (``text:trained``, ``text:oracle-intent``, ``sketch``, ``scalar``,
+``preference``) or two kinds joined by ``+`` (``text:trained+preference``): one reward model from both,
+the budget split evenly between them (the first kind gets the odd item), fitted as ``mixed``.
+
+Each fit is capped at ``updates`` gradient steps (epochs = min(``epochs``, ⌈updates / batches per epoch⌉)),
+so large budgets cost no more than small ones; the grid's fits run 30 epochs whatever the budget. This is
+the one difference from the grid's first fit, and it is recorded with every row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlfeedback.errors import NlfError
+from nlfeedback.experiments.stats import Stat
+
+KINDS = ("text", "sketch", "scalar", "preference")
+TEXT_READERS = ("trained", "oracle-intent", "keyword", "zero-shot")
+PLATEAU_TOL = 0.02
+EPIC_TRANSITIONS, EPIC_MC = 500, 32  # EPIC per fit on 500 held-out transitions with 32 draws (the reports': 1000, 64)  # a curve has stopped improving once no larger budget's mean is this much higher
+
+
+@dataclass
+class CurvesConfig:
+    tasks: list[str] = field(default_factory=lambda: ["doorkey-5x5"])
+    arms: list[str] = field(default_factory=lambda: ["text:trained", "sketch", "scalar", "preference"])
+    budgets: list[int] = field(default_factory=lambda: [5, 10, 20, 40, 80, 160, 320])
+    seeds: int = 3
+    initial: str = "noisy-expert"  # the pool's policy: noisy-expert (ε=0.2, 30% blunders) | random
+    episodes: int = 60  # the pool's size (the online loop's initial_episodes)
+    epochs: int = 30  # the grid's reward epochs (round 0)
+    updates: int = 300  # cap on gradient steps per fit
+    reward_form: str = "shaped"
+    reward_view: str = "partial"
+    phrasing: str = "heldout"  # the text critic's phrase bank
+
+    def check(self) -> None:
+        from nlfeedback.envs import get_task
+        from nlfeedback.experiments.online import INITIAL
+
+        for t in self.tasks:
+            get_task(t)
+        if not self.arms:
+            raise NlfError("no arms given")
+        for arm in self.arms:
+            parse_arm(arm)
+        if not self.budgets or min(self.budgets) < 1:
+            raise NlfError("budgets must be positive")
+        if len(set(self.budgets)) != len(self.budgets):
+            raise NlfError("budgets must not repeat")
+        if self.seeds < 1 or self.episodes < 2 or self.epochs < 1 or self.updates < 1:
+            raise NlfError("seeds, epochs and updates must be positive and the pool at least 2 episodes")
+        if self.initial not in INITIAL:
+            raise NlfError(f"initial must be one of {INITIAL}, got {self.initial!r}")
+
+
+def parse_arm(arm: str) -> list[tuple[str, str | None]]:
+    """``"text:trained+preference"`` → ``[("text", "trained"), ("preference", None)]``."""
+    parts = []
+    for part in arm.split("+"):
+        kind, _, reader = part.strip().partition(":")
+        if kind not in KINDS:
+            raise NlfError(f"arm {arm!r}: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
+        if kind == "text":
+            if reader not in TEXT_READERS:
+                raise NlfError(f"arm {arm!r}: text needs its reader, one of {', '.join(TEXT_READERS)} "
+                               "(e.g. text:trained)")
+        elif reader:
+            raise NlfError(f"arm {arm!r}: only text names a reader")
+        parts.append((kind, reader or None))
+    if len({k for k, _ in parts}) != len(parts):
+        raise NlfError(f"arm {arm!r} names a kind twice")
+    return parts
+
+
+def split_budget(budget: int, n: int) -> list[int]:
+    """A budget shared by ``n`` kinds: even shares, the first kinds get the remainder."""
+    return [budget // n + (1 if k < budget % n else 0) for k in range(n)]
+
+
+def _epochs(n_rows: dict[str, int], config: CurvesConfig) -> int:
+    from nlfeedback.reward.train import RewardConfig
+
+    rc = RewardConfig()
+    batches = max([math.ceil(n_rows.get(g, 0) / b) for g, b in (("steps", rc.step_batch), ("states", rc.step_batch),
+                                                                 ("segments", rc.pair_batch),
+                                                                 ("pairs", rc.pair_batch))] + [1])
+    return max(1, min(config.epochs, math.ceil(config.updates / batches)))
+
+
+def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[str, int]] | None = None
+              ) -> list[dict[str, Any]]:
+    """Every arm and budget of one (task, seed): one row each; (arm, budget) pairs in ``done`` are skipped."""
+    import torch
+
+    from nlfeedback.critics import critique
+    from nlfeedback.envs import get_task
+    from nlfeedback.experiments.online import _heldout
+    from nlfeedback.language.apply import interpret_feedback
+    from nlfeedback.language.interpreters import make_interpreter
+    from nlfeedback.metrics.reward import reward_metrics
+    from nlfeedback.policies import make_policy
+    from nlfeedback.reward.data import build_reward_data
+    from nlfeedback.reward.train import RewardConfig, train_reward
+    from nlfeedback.rollout import rollout
+
+    torch.set_num_threads(1)
+    done = done or set()
+    task = get_task(task_name)
+    policy = make_policy("expert", epsilon=0.2, mistakes=0.3) if config.initial == "noisy-expert" \
+        else make_policy("random")
+    pool = list(rollout(task, policy, config.episodes, seed=seed * 1000))
+    trajs = {t.id: t for t in pool}
+    heldout = _heldout(task, seed)
+    top = max(config.budgets)
+    said: dict[str, list] = {}  # one critic run per kind and seed, shared by every arm that uses the kind
+    readers: dict[str, Any] = {}
+    rows = []
+    for arm in config.arms:
+        parts = parse_arm(arm)
+        for (kind, _), share in zip(parts, split_budget(top, len(parts))):
+            if len(said.get(kind, [])) < share:
+                said[kind] = list(critique(pool, kind, budget=share, seed=seed * 1000, split=config.phrasing))
+        reader = next((r for k, r in parts if k == "text"), None)
+        if reader and reader not in readers:
+            readers[reader] = make_interpreter(reader)
+        interp = readers.get(reader) if reader else None
+        kind = parts[0][0] if len(parts) == 1 else "mixed"
+        for budget in sorted(config.budgets):
+            if (arm, budget) in done:
+                continue
+            items = [fb for (k, _), share in zip(parts, split_budget(budget, len(parts))) for fb in said[k][:share]]
+            t0 = time.perf_counter()
+            targets = list(interpret_feedback(items, trajs, interp)) if interp is not None else None
+            row: dict[str, Any] = {"task": task_name, "arm": arm, "seed": seed, "budget": budget, "items": len(items),
+                                   "annotator_seconds": round(sum(fb.annotation_seconds for fb in items), 2)}
+            try:
+                data = build_reward_data(items, trajs, kind, targets=targets, form=config.reward_form)
+            except NlfError as exc:  # e.g. every remark abstained: no reward at this budget
+                rows.append({**row, "error": str(exc), "reward_spearman": None, "epic_distance": None})
+                continue
+            n_rows = {"steps": len(data.steps), "states": len(data.states), "segments": len(data.segments),
+                      "pairs": len(data.pairs)}
+            epochs = _epochs(n_rows, config)
+            rcfg = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, epochs=epochs, seed=seed)
+            model, _ = train_reward(data, kind, rcfg)
+            fit_s = time.perf_counter() - t0
+            m = reward_metrics(model, heldout, epic_transitions=EPIC_TRANSITIONS, epic_mc=EPIC_MC)
+            rows.append({**row, "epochs": epochs, "reward_spearman": m["reward_spearman"],
+                         "epic_distance": m["epic_distance"], "fit_seconds": round(fit_s, 2)})
+    return rows
+
+
+def _unit(args: tuple[str, int, dict[str, Any], list[list]]) -> list[dict[str, Any]]:
+    task, seed, cfg, done = args
+    return unit_rows(task, seed, CurvesConfig(**cfg), {(a, b) for a, b in done})
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``curves.jsonl`` (``file:line: what`` on a bad line; a torn last line is ignored)."""
+    rows = []
+    if not path.exists():
+        return rows
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if n == len(lines):  # an interrupted append: the unit reruns
+                break
+            raise NlfError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    return rows
+
+
+def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
+               progress: Callable[[str], None] | None = None) -> Path:
+    """Run every (task, seed) with fits missing from ``out_dir/curves.jsonl``; returns that file. Resumable: rows
+    are appended as each (task, seed) finishes, and a rerun with the same config skips what is there."""
+    config.check()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "curves-config.json"
+    cfg = asdict(config)
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text(encoding="utf-8"))
+        fixed = {k: v for k, v in cfg.items() if k not in ("tasks", "arms", "budgets", "seeds")}
+        if {k: old.get(k) for k in fixed} != fixed:
+            raise NlfError(f"{cfg_path}: the run folder holds curves made with other settings; use another --out")
+    cfg_path.write_text(json.dumps(cfg, indent=1) + "\n", encoding="utf-8")
+    path = out / "curves.jsonl"
+    have: dict[tuple[str, int], set[tuple[str, int]]] = {}
+    for r in read_rows(path):
+        have.setdefault((r["task"], r["seed"]), set()).add((r["arm"], r["budget"]))
+    wanted = {(a, b) for a in config.arms for b in config.budgets}
+    units = [(t, s) for t in config.tasks for s in range(config.seeds) if not wanted <= have.get((t, s), set())]
+    say = progress or (lambda _m: None)
+    say(f"{len(units)} of {len(config.tasks) * config.seeds} (task, seed) units to run")
+    args = [(t, s, cfg, sorted(have.get((t, s), set()))) for t, s in units]
+    t0 = time.perf_counter()
+
+    def write(rows: list[dict[str, Any]], k: int) -> None:
+        with path.open("a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rows))
+            f.flush()
+        r0 = rows[0] if rows else {}
+        say(f"[{k}/{len(units)}] {r0.get('task')} seed {r0.get('seed')}: {len(rows)} fits "
+            f"({time.perf_counter() - t0:.0f} s)")
+
+    if workers <= 1 or len(units) <= 1:
+        for k, a in enumerate(args, 1):
+            write(_unit(a), k)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_unit, a) for a in args]
+            for k, fut in enumerate(as_completed(futures), 1):
+                write(fut.result(), k)
+    return path
+
+
+# ---- analysis -------------------------------------------------------------------------------------------
+
+def plateau_budget(budgets: Sequence[int], means: Sequence[float | None], tol: float = PLATEAU_TOL) -> int | None:
+    """The smallest budget after which the curve's mean never rises by more than ``tol`` (higher is better):
+    where the reward stops improving within the budgets run. None without values."""
+    pts = [(b, m) for b, m in zip(budgets, means) if m is not None]
+    for k, (b, m) in enumerate(pts):
+        if all(m2 - m <= tol for _, m2 in pts[k:]):
+            return b
+    return None
+
+
+@dataclass
+class CurvePoint:
+    task: str
+    arm: str
+    budget: int
+    spearman: Stat
+    epic: Stat
+    seconds: Stat
+    failed: int  # seeds with no reward at this budget (every remark abstained …)
+
+
+def summarise(rows: Iterable[dict[str, Any]]) -> list[CurvePoint]:
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["arm"], r["budget"]), []).append(r)
+    points = []
+    for (task, arm, budget), rs in groups.items():
+        points.append(CurvePoint(task, arm, budget, Stat.of(r.get("reward_spearman") for r in rs),
+                                 Stat.of(r.get("epic_distance") for r in rs),
+                                 Stat.of(r.get("annotator_seconds") for r in rs),
+                                 sum(1 for r in rs if r.get("reward_spearman") is None)))
+    return sorted(points, key=lambda p: (p.task, p.arm, p.budget))
+
+
+def paired_differences(rows: Iterable[dict[str, Any]], arm: str, reference: str, metric: str = "reward_spearman"
+                       ) -> dict[tuple[str, int], Stat]:
+    """``arm − reference`` per (task, budget), paired by seed (seeds where either has no value are left out)."""
+    by: dict[tuple[str, str, int, int], float] = {}
+    for r in rows:
+        if r.get(metric) is not None:
+            by[(r["task"], r["arm"], r["budget"], r["seed"])] = float(r[metric])
+    diffs: dict[tuple[str, int], list[float]] = {}
+    for (task, a, budget, seed), v in by.items():
+        if a == arm and (task, reference, budget, seed) in by:
+            diffs.setdefault((task, budget), []).append(v - by[(task, reference, budget, seed)])
+    return {k: Stat.of(v) for k, v in sorted(diffs.items())}
+
+
+def write_report(out_dir: str | Path) -> Path:
+    """``report.md``, ``curves.csv`` and ``reward_curves.png`` from ``out_dir/curves.jsonl`` alone."""
+    out = Path(out_dir)
+    rows = read_rows(out / "curves.jsonl")
+    if not rows:
+        raise NlfError(f"{out / 'curves.jsonl'}: no rows; run `nlf reward-curves` first")
+    cfg = json.loads((out / "curves-config.json").read_text(encoding="utf-8")) \
+        if (out / "curves-config.json").exists() else {}
+    points = summarise(rows)
+    tasks = sorted({p.task for p in points})
+    arms = [a for a in cfg.get("arms", []) if any(p.arm == a for p in points)] or sorted({p.arm for p in points})
+    budgets = sorted({p.budget for p in points})
+    at = {(p.task, p.arm, p.budget): p for p in points}
+    with (out / "curves.csv").open("w", encoding="utf-8") as f:
+        f.write("task,arm,budget,seeds,spearman_mean,spearman_lo,spearman_hi,epic_mean,epic_lo,epic_hi,"
+                "annotator_seconds_mean,failed\n")
+        for p in points:
+            f.write(",".join(str(x) for x in (p.task, p.arm, p.budget, p.spearman.n, p.spearman.mean, p.spearman.lo,
+                                              p.spearman.hi, p.epic.mean, p.epic.lo, p.epic.hi, p.seconds.mean,
+                                              p.failed)) + "\n")
+    seeds = max(p.spearman.n + p.failed for p in points)
+    lines = [f"# Reward-quality curves: {out.name}", "",
+             f"{len(rows)} fits from `curves.jsonl`: tasks {', '.join(tasks)}; arms {', '.join(arms)}; budgets "
+             f"{', '.join(map(str, budgets))}; up to {seeds} seeds. Pool: {cfg.get('episodes', '?')} "
+             f"{cfg.get('initial', '?')} episodes per seed (the online loop's round 0), held-out: 20 noisy-expert "
+             f"episodes; fits capped at {cfg.get('updates', '?')} gradient steps ({cfg.get('epochs', '?')} epochs at "
+             f"most), form {cfg.get('reward_form', '?')}. Means over seeds with 95% t-intervals; all arms of a "
+             "seed share its pool and held-out runs (`nlfeedback/experiments/reward_curves.py`).", "",
+             "![reward-quality curves](reward_curves.png)", ""]
+    for title, attr, better in (("Spearman against the dense judgement (higher is better)", "spearman", "higher"),
+                                ("EPIC distance to the task's reward (lower is better)", "epic", "lower")):
+        lines += [f"## {title}", "", "| task | arm | " + " | ".join(map(str, budgets)) + " | stops improving at |",
+                  "| :--- | :--- | " + " | ".join("---:" for _ in budgets) + " | ---: |"]
+        for task in tasks:
+            for arm in arms:
+                stats = [getattr(at[(task, arm, b)], attr) if (task, arm, b) in at else Stat(0, None) for b in budgets]
+                sign = 1 if better == "higher" else -1
+                plateau = plateau_budget(budgets, [None if s.mean is None else sign * s.mean for s in stats])
+                lines.append(f"| {task} | {arm} | " + " | ".join(s.fmt(2) for s in stats)
+                             + f" | {plateau if plateau is not None else '—'} |")
+        lines.append("")
+    if len(arms) > 1:
+        ref = arms[0]
+        lines += [f"## Paired differences in Spearman: each arm − {ref}", "",
+                  "Per seed on the same pool and held-out runs; mean with its 95% t-interval.", "",
+                  "| task | arm | " + " | ".join(map(str, budgets)) + " |",
+                  "| :--- | :--- | " + " | ".join("---:" for _ in budgets) + " |"]
+        for arm in arms[1:]:
+            diffs = paired_differences(rows, arm, ref)
+            for task in tasks:
+                lines.append(f"| {task} | {arm} | "
+                             + " | ".join(diffs.get((task, b), Stat(0, None)).fmt(2) for b in budgets) + " |")
+        lines.append("")
+    lines += [f"\"Stops improving at\": the smallest budget after which no larger budget's mean is better by more "
+              f"than {PLATEAU_TOL} (within the budgets run; the largest budget means it was still improving or "
+              "flat only at the end).", ""]
+    failed = [p for p in points if p.failed]
+    if failed:
+        lines += ["Fits with no reward (every item unusable, e.g. every remark abstained): "
+                  + "; ".join(f"{p.task} {p.arm} at {p.budget}: {p.failed}" for p in failed) + ".", ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    _plot(points, tasks, arms, out / "reward_curves.png")
+    return out / "report.md"
+
+
+def _plot(points: list[CurvePoint], tasks: list[str], arms: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 6.4), squeeze=False)
+    for j, task in enumerate(tasks):
+        for i, (attr, label) in enumerate((("spearman", "Spearman vs dense judgement"), ("epic", "EPIC distance"))):
+            ax = axes[i][j]
+            for arm in arms:
+                ps = [p for p in points if p.task == task and p.arm == arm and getattr(p, attr).mean is not None]
+                if not ps:
+                    continue
+                x = np.array([p.budget for p in ps])
+                m = np.array([getattr(p, attr).mean for p in ps])
+                line, = ax.plot(x, m, marker="o", ms=3, label=arm)
+                lo = np.array([getattr(p, attr).lo if getattr(p, attr).lo is not None else getattr(p, attr).mean
+                               for p in ps])
+                hi = np.array([getattr(p, attr).hi if getattr(p, attr).hi is not None else getattr(p, attr).mean
+                               for p in ps])
+                ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
+            ax.set_xscale("log")
+            ax.set_xlabel("feedback items")
+            ax.set_ylabel(label)
+            if i == 0:
+                ax.set_title(task)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
