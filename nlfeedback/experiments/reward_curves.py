@@ -222,7 +222,8 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
     for r in read_rows(path):
         have.setdefault((r["task"], r["seed"]), set()).add((r["arm"], r["budget"]))
     wanted = {(a, b) for a in config.arms for b in config.budgets}
-    units = [(t, s) for t in config.tasks for s in range(config.seeds) if not wanted <= have.get((t, s), set())]
+    units = [(t, s) for s in range(config.seeds) for t in config.tasks  # seeds outer: a stopped run stays balanced
+             if not wanted <= have.get((t, s), set())]
     say = progress or (lambda _m: None)
     say(f"{len(units)} of {len(config.tasks) * config.seeds} (task, seed) units to run")
     args = [(t, s, cfg, sorted(have.get((t, s), set()))) for t, s in units]
