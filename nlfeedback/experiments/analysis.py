@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nlfeedback.experiments.results import CellRow, RunResults
-from nlfeedback.experiments.stats import ALPHA, Stat, welch_p
+from nlfeedback.experiments.stats import ALPHA, Stat, holm, paired_p, welch_p
 
 ORACLE_FRACTION = 0.9
 
@@ -68,6 +68,9 @@ class Analysis:
     # a run whose learned reward was fitted once and then fixed (run.rounds = 1): per feedback-arm group,
     # where optimising it stopped paying (see :func:`_optimisation_pressure`); empty otherwise
     optimisation: list[dict[str, Any]] = field(default_factory=list)
+    # per (task, noise, budget): every arm against the reference arm (the config's first), paired by seed, with
+    # Holm-corrected p-values over each (task, noise) section's family (see :func:`_paired`)
+    paired: list[dict[str, Any]] = field(default_factory=list)
 
 
 def arm_groups(a: Analysis) -> Iterator[Group]:
@@ -125,6 +128,7 @@ def analyse(results: RunResults) -> Analysis:
     a = Analysis(groups, oracle, sections, arms, budgets, [], [])
     _sample_efficiency(a)
     _comparisons(a)
+    _paired(a)
     _generalisation(a)
     if _fixed_reward(results):
         _optimisation_pressure(a)
@@ -262,6 +266,39 @@ def _comparisons(a: Analysis) -> None:
                                   "others": others})
 
 
+
+
+def _paired(a: Analysis) -> None:
+    """Per (task, noise, budget): each arm − the reference arm (the first in config order) in final true return,
+    paired by seed — the cells of one seed start from the same trajectories (the online loop's round 0) — with
+    the mean difference's 95% t-interval and the paired t-test; the p-values of a (task, noise) section are one
+    family, Holm-corrected."""
+    for task, noise in a.sections:
+        labels = a.arms[(task, noise)]
+        if len(labels) < 2:
+            continue
+        ref = labels[0]
+        section = []
+        for b in a.budgets[(task, noise)]:
+            rg = a.groups.get((task, noise, ref, b))
+            if rg is None or not rg.rows:
+                continue
+            ref_by_seed = {r.seed: r.final_return for r in rg.rows}
+            for lab in labels[1:]:
+                g = a.groups.get((task, noise, lab, b))
+                if g is None or not g.rows:
+                    continue
+                seeds = sorted(s for s in {r.seed for r in g.rows} if s in ref_by_seed)
+                mine = {r.seed: r.final_return for r in g.rows}
+                x = [mine[s] for s in seeds]
+                y = [ref_by_seed[s] for s in seeds]
+                d = Stat.of(xi - yi for xi, yi in zip(x, y))
+                section.append({"task": task, "noise": noise, "budget": b, "arm": lab, "reference": ref,
+                                "seeds": seeds, "difference": d.to_json(), "p": paired_p(x, y)})
+        for entry, adj in zip(section, holm([e["p"] for e in section])):
+            entry["p_holm"] = adj
+            entry["significant"] = adj is not None and adj < ALPHA
+        a.paired += section
 
 
 def _eval_values(g: Group, eval_task: str, name: str) -> list[float]:

@@ -1,4 +1,5 @@
-"""Statistics over seeds: the mean with its 95% t-interval (:class:`Stat`) and Welch's t-test (:func:`welch_p`).
+"""Statistics over seeds: the mean with its 95% t-interval (:class:`Stat`), Welch's t-test (:func:`welch_p`), the
+paired t-test (:func:`paired_p`) and Holm's correction for a family of tests (:func:`holm`).
 
 "mean [lo, hi]" is the mean with its 95% t-interval, mean ± t₀.₉₇₅,ₙ₋₁ · s/√n; one value gives the mean
 alone. A difference is significant when Welch's p < :data:`ALPHA`.
@@ -61,3 +62,31 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float | None:
         return None
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
+
+
+def paired_p(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Two-sided paired t-test p-value of ``a − b`` (same order: one pair per seed); ``None`` with fewer than
+    two pairs or no variance in the differences."""
+    if len(a) != len(b):
+        raise ValueError("paired samples must have the same length")
+    if len(a) < 2:
+        return None
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if np.std(d) == 0:
+        return None
+    from scipy import stats
+
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm–Bonferroni adjusted p-values (``None`` stays ``None`` and is not counted in the family): the k-th
+    smallest of m is multiplied by m − k + 1, made monotone, capped at 1."""
+    idx = sorted((i for i, p in enumerate(pvalues) if p is not None), key=lambda i: pvalues[i])  # type: ignore[index]
+    m = len(idx)
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for k, i in enumerate(idx):
+        running = max(running, min(1.0, (m - k) * float(pvalues[i])))  # type: ignore[arg-type]
+        out[i] = running
+    return out

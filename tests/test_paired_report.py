@@ -1,0 +1,125 @@
+"""The report's "Paired differences" section (issue 22): built from hand-written result files, its paired
+differences, t-tests and Holm correction checked against an independent computation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nlfeedback.experiments.config import Cell, RunSettings, parse_config
+from nlfeedback.experiments.report import build_report
+from nlfeedback.experiments.runner import RESULT_SCHEMA
+from nlfeedback.experiments.stats import holm, paired_p
+
+# final true return per (arm, budget, seed): a strong seed effect shared by the arms, small arm effects
+SEED_EFFECT = [0.0, 0.3, -0.2, 0.1, 0.25]
+LIFT = {("text:trained", 10): 0.0, ("text:trained", 40): 0.0, ("sketch", 10): 0.08, ("sketch", 40): 0.01,
+        ("scalar", 10): -0.05, ("scalar", 40): -0.3}
+NOISE = np.random.default_rng(5).normal(0, 0.02, size=(len(LIFT), len(SEED_EFFECT)))
+
+
+def _value(arm: str, budget: int, seed: int) -> float:
+    k = list(LIFT).index((arm, budget))
+    return round(0.5 + SEED_EFFECT[seed] + LIFT[(arm, budget)] + float(NOISE[k, seed]), 4)
+
+
+def _result(kind: str, budget: int, seed: int) -> dict:
+    interp = "trained" if kind.startswith("text") else None
+    cell = Cell("doorkey-5x5", kind.split(":")[0], interp, budget, "", seed)
+    v = _value(kind, budget, seed)
+    curve = [{"steps": 1000, "true_return": v, "success_rate": v, "proxy_return": 0.0, "violations": 0.0,
+              "episode_length": 20.0}]
+    return {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
+            "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
+            "feedback": {"items": budget, "annotator_seconds": 3.0 * budget}, "gaming": False}
+
+
+def _write_run(root: Path, drop: tuple[str, int, int] | None = None) -> Path:
+    cfg = parse_config('[grid]\ntasks = ["doorkey-5x5"]\nkinds = ["text:trained", "sketch", "scalar"]\n'
+                       'budgets = [10, 40]\nseeds = 5\n')
+    (root / "cells").mkdir(parents=True)
+    (root / "ablation.json").write_text(json.dumps({"config": cfg.to_json()}))
+    for arm, budget in LIFT:
+        for seed in range(len(SEED_EFFECT)):
+            if (arm, budget, seed) == drop:
+                continue
+            rec = _result(arm, budget, seed)
+            d = root / "cells" / rec["key"]
+            d.mkdir()
+            (d / "result.json").write_text(json.dumps(rec))
+    return root
+
+
+def _holm_by_hand(ps: list[float]) -> list[float]:
+    order = np.argsort(ps)
+    m = len(ps)
+    adj = np.empty(m)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * ps[i]))
+        adj[i] = running
+    return adj.tolist()
+
+
+def test_paired_differences_t_tests_and_holm_match_an_independent_computation(tmp_path):
+    report = build_report(_write_run(tmp_path / "run", drop=("scalar", 40, 4)))
+    paired = json.loads(report.json_path.read_text())["paired"]
+    assert [(e["budget"], e["arm"]) for e in paired] == [(10, "sketch"), (10, "scalar"), (40, "sketch"),
+                                                          (40, "scalar")]
+    raw = []
+    for e in paired:
+        assert e["reference"] == "text:trained"
+        seeds = [0, 1, 2, 3] if (e["arm"], e["budget"]) == ("scalar", 40) else [0, 1, 2, 3, 4]
+        assert e["seeds"] == seeds  # a seed missing on one side is left out of the pair
+        x = np.array([_value(e["arm"], e["budget"], s) for s in seeds])
+        y = np.array([_value("text:trained", e["budget"], s) for s in seeds])
+        d = x - y
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        assert e["difference"]["mean"] == pytest.approx(d.mean())
+        assert e["difference"]["ci95"] == [pytest.approx(d.mean() - half), pytest.approx(d.mean() + half)]
+        # the paired test by hand: t = mean(d) / (sd(d) / √n), two-sided, n − 1 degrees of freedom
+        t = d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))
+        p = 2 * stats.t.sf(abs(t), len(d) - 1)
+        assert e["p"] == pytest.approx(p)
+        raw.append(p)
+    for e, adj in zip(paired, _holm_by_hand(raw)):
+        assert e["p_holm"] == pytest.approx(adj)
+        assert e["significant"] == (adj < 0.05)
+    # the seed effect (sd ~0.2) would swamp an unpaired test; pairing finds the large scalar drop at 40
+    assert {(e["arm"], e["budget"]) for e in paired if e["significant"]} >= {("scalar", 40)}
+    md = report.path.read_text()
+    assert "## Paired differences" in md and "Holm p" in md
+    assert any(p.name == "paired.csv" for p in report.tables)
+
+
+def test_holm_and_paired_p_edge_cases():
+    assert holm([]) == []
+    assert holm([None, 0.01, None]) == [None, 0.01, None]  # a family of one
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])  # monotone: 0.04 · 1 < 0.03 · 2
+    assert holm([0.5, 0.9]) == [1.0, 1.0]
+    assert paired_p([1.0], [2.0]) is None
+    assert paired_p([1.0, 2.0], [0.0, 1.0]) is None  # identical differences: no variance
+    with pytest.raises(ValueError):
+        paired_p([1.0, 2.0], [1.0])
+
+
+def test_one_arm_has_no_paired_section(tmp_path):
+    cfg = parse_config('[grid]\ntasks = ["doorkey-5x5"]\nkinds = ["sketch"]\nbudgets = [10]\nseeds = 2\n')
+    root = tmp_path / "run"
+    (root / "cells").mkdir(parents=True)
+    (root / "ablation.json").write_text(json.dumps({"config": cfg.to_json()}))
+    for seed in range(2):
+        cell = Cell("doorkey-5x5", "sketch", None, 10, "", seed)
+        curve = [{"steps": 1000, "true_return": 0.5, "success_rate": 0.5, "proxy_return": 0.0, "violations": 0.0,
+                  "episode_length": 20.0}]
+        rec = {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
+               "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
+               "feedback": {"items": 10, "annotator_seconds": 30.0}, "gaming": False}
+        (root / "cells" / cell.key).mkdir()
+        (root / "cells" / cell.key / "result.json").write_text(json.dumps(rec))
+    report = build_report(root)
+    assert "## Paired differences" not in report.path.read_text()
