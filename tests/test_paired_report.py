@@ -27,7 +27,7 @@ def _value(arm: str, budget: int, seed: int) -> float:
     return round(0.5 + SEED_EFFECT[seed] + LIFT[(arm, budget)] + float(NOISE[k, seed]), 4)
 
 
-def _result(kind: str, budget: int, seed: int) -> dict:
+def _result(kind: str, budget: int, seed: int, expert: float | None = None) -> dict:
     interp = "trained" if kind.startswith("text") else None
     cell = Cell("doorkey-5x5", kind.split(":")[0], interp, budget, "", seed)
     v = _value(kind, budget, seed)
@@ -35,10 +35,11 @@ def _result(kind: str, budget: int, seed: int) -> dict:
               "episode_length": 20.0}]
     return {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
             "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
-            "feedback": {"items": budget, "annotator_seconds": 3.0 * budget}, "gaming": False}
+            "feedback": {"items": budget, "annotator_seconds": 3.0 * budget}, "gaming": False,
+            **({"expert": {"true_return": expert, "proxy_return": 0.0}} if expert is not None else {})}
 
 
-def _write_run(root: Path, drop: tuple[str, int, int] | None = None) -> Path:
+def _write_run(root: Path, drop: tuple[str, int, int] | None = None, expert=None) -> Path:
     cfg = parse_config('[grid]\ntasks = ["doorkey-5x5"]\nkinds = ["text:trained", "sketch", "scalar"]\n'
                        'budgets = [10, 40]\nseeds = 5\n')
     (root / "cells").mkdir(parents=True)
@@ -47,7 +48,7 @@ def _write_run(root: Path, drop: tuple[str, int, int] | None = None) -> Path:
         for seed in range(len(SEED_EFFECT)):
             if (arm, budget, seed) == drop:
                 continue
-            rec = _result(arm, budget, seed)
+            rec = _result(arm, budget, seed, expert(arm, budget, seed) if expert else None)
             d = root / "cells" / rec["key"]
             d.mkdir()
             (d / "result.json").write_text(json.dumps(rec))
@@ -123,3 +124,21 @@ def test_one_arm_has_no_paired_section(tmp_path):
         (root / "cells" / cell.key / "result.json").write_text(json.dumps(rec))
     report = build_report(root)
     assert "## Paired differences" not in report.path.read_text()
+
+
+def test_sample_efficiency_against_the_bfs_expert(tmp_path):
+    """90% of the expert's mean true return (over every feedback cell's evaluation layouts) beside the oracle's."""
+    expert = lambda arm, budget, seed: 0.66 + 0.01 * seed  # noqa: E731
+    report = build_report(_write_run(tmp_path / "run", expert=expert))
+    eff = {e["arm"]: e for e in json.loads(report.json_path.read_text())["sample_efficiency"]}
+    mean = float(np.mean([expert(a, b, s) for a, b in LIFT for s in range(5)]))
+    for arm, e in eff.items():
+        assert e["expert_mean"] == pytest.approx(mean) and e["expert_threshold"] == pytest.approx(0.9 * mean)
+        means = {b: np.mean([_value(arm, b, s) for s in range(5)]) for b in (10, 40)}
+        first = next((b for b in (10, 40) if means[b] >= 0.9 * mean), None)
+        assert e["expert_budget"] == first
+        assert e["expert_status"] == ("reached" if first else "not reached")
+        assert e["items_to_90pct_expert"] == (pytest.approx(first) if first else None)
+    assert eff["sketch"]["expert_status"] == "reached" and eff["scalar"]["expert_status"] == "not reached"
+    assert eff["sketch"]["status"] == "no oracle cells"  # no oracle in this run: only the expert reference
+    assert "threshold (0.9 × expert)" in report.path.read_text()
