@@ -142,3 +142,25 @@ def test_sample_efficiency_against_the_bfs_expert(tmp_path):
     assert eff["sketch"]["expert_status"] == "reached" and eff["scalar"]["expert_status"] == "not reached"
     assert eff["sketch"]["status"] == "no oracle cells"  # no oracle in this run: only the expert reference
     assert "threshold (0.9 × expert)" in report.path.read_text()
+
+
+def test_break_even_seconds_per_text_item(tmp_path):
+    """The seconds a text item may take before text costs more annotator-time than another kind to reach the
+    reference; checked by hand from the hand-written files (expert true return 0.60 on every cell)."""
+    expert = lambda arm, budget, seed: 0.60  # noqa: E731 -- threshold 0.54
+    report = build_report(_write_run(tmp_path / "run", expert=expert))
+    doc = json.loads(report.json_path.read_text())
+    eff = {e["arm"]: e for e in doc["sample_efficiency"]}
+    be = {e["other_arm"]: e for e in doc["break_even"]}
+    text = eff["text:trained"]
+    assert text["expert_status"] == "reached"  # mean ≈ 0.59 ≥ 0.54 at budget 10
+    n, s = text["items_to_90pct_expert"], text["seconds_to_90pct_expert"]
+    assert set(be) == {"sketch", "scalar"}
+    for arm, e in be.items():
+        assert e["reference"] == "expert" and e["text_arm"] == "text:trained"
+        assert e["text_seconds_per_item"] == pytest.approx(s / n) == pytest.approx(3.0)
+        if eff[arm]["expert_status"] == "reached":
+            assert e["other_reached"] and e["break_even"] == pytest.approx(eff[arm]["seconds_to_90pct_expert"] / n)
+        else:
+            assert not e["other_reached"] and e["break_even"] is None
+    assert "Break-even cost of a text item" in report.path.read_text()

@@ -71,6 +71,9 @@ class Analysis:
     # per (task, noise, budget): every arm against the reference arm (the config's first), paired by seed, with
     # Holm-corrected p-values over each (task, noise) section's family (see :func:`_paired`)
     paired: list[dict[str, Any]] = field(default_factory=list)
+    # per (task, noise, text arm, other arm): the seconds per text item at which the text arm would need as many
+    # annotator-seconds as the other arm to reach 90% of the reference (see :func:`_break_even`)
+    break_even: list[dict[str, Any]] = field(default_factory=list)
 
 
 def arm_groups(a: Analysis) -> Iterator[Group]:
@@ -127,6 +130,7 @@ def analyse(results: RunResults) -> Analysis:
     budgets = {s: sorted({b for t, n, _, b in groups if (t, n) == s and b is not None}) for s in sections}
     a = Analysis(groups, oracle, sections, arms, budgets, [], [])
     _sample_efficiency(a)
+    _break_even(a)
     _comparisons(a)
     _paired(a)
     _generalisation(a)
@@ -259,6 +263,40 @@ def _sample_efficiency(a: Analysis) -> None:
                     entry.update(expert_budget=b, items_to_90pct_expert=g.mean("items"),
                                  seconds_to_90pct_expert=g.mean("seconds"), expert_status="reached")
             a.sample_efficiency.append(entry)
+
+
+def _break_even(a: Analysis) -> None:
+    """Annotator-seconds honestly: for each text arm that reached 90% of the reference with ``N`` items and each
+    other arm that reached it with ``S`` seconds, the break-even ``S / N`` — the seconds a text item may cost
+    before text needs more annotator-time than that arm — next to what text items cost under the cost model
+    (the text arm's seconds / items). The reference is the BFS expert where the result files record it,
+    else the oracle. An other arm that never reached it: text is ahead at any cost per item within the
+    budgets run (``break_even`` None, ``other_reached`` False)."""
+    for task, noise in a.sections:
+        effs = [e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise]
+        use_expert = any(e["expert_threshold"] is not None for e in effs)
+        key = "expert" if use_expert else "oracle"
+
+        def reached(e: dict[str, Any]) -> tuple[float, float] | None:
+            if use_expert:
+                ok = e["expert_status"] == "reached"
+                return (e["items_to_90pct_expert"], e["seconds_to_90pct_expert"]) if ok else None
+            ok = e["status"] == "reached"
+            return (e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]) if ok else None
+
+        for t in effs:
+            if not t["arm"].startswith("text") or reached(t) is None:
+                continue
+            n_text, s_text = reached(t)  # type: ignore[misc]
+            for o in effs:
+                if o["arm"].startswith("text"):
+                    continue
+                r = reached(o)
+                a.break_even.append({"task": task, "noise": noise, "reference": key, "text_arm": t["arm"],
+                                     "text_items": n_text, "text_seconds_per_item": s_text / n_text,
+                                     "other_arm": o["arm"], "other_reached": r is not None,
+                                     "other_seconds": r[1] if r else None,
+                                     "break_even": r[1] / n_text if r else None})
 
 
 def _comparisons(a: Analysis) -> None:

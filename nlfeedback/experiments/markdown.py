@@ -129,7 +129,8 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
     return lines
 
 
-_TEXT_COLUMNS = {"task", "noise", "arm", "breakdown", "category", "cell", "error", "result file"}
+_TEXT_COLUMNS = {"task", "noise", "arm", "breakdown", "category", "cell", "error", "result file", "reference",
+                 "text arm", "other arm", "text cheaper", "significant"}
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:
@@ -234,6 +235,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
     _write_csv(tables_dir / "sample_efficiency.csv", se_cols, se_rows)
     md.append("")
 
+    md += _break_even_section(a, tables_dir)
     md += _paired_section(a, tables_dir)
 
     md.append("## Learning curves\n")
@@ -278,6 +280,33 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
                for pkg, by_v in mixed.items()]
         md.append("")
     return "\n".join(md).rstrip() + "\n"
+
+
+def _break_even_section(a: Analysis, tables_dir: Path) -> list[str]:
+    if not a.break_even:
+        return []
+    md = ["### Break-even cost of a text item\n",
+          "For each text arm that reached 90% of the reference (the BFS expert where recorded, else the oracle) "
+          "and each other kind: the seconds one text item may take before text needs more annotator-time than "
+          "that kind to get there (the other kind's seconds ÷ text's items), beside what a text item costs under "
+          "the cost model (`nlfeedback/critics/cost.py`: assumed, not measured — watch at ~10 steps/s, type at "
+          "~40 words/min; preferences 4 s after Christiano et al. 2017). Text is cheaper where its cost is below "
+          "the break-even.\n"]
+    cols = ["task", "noise", "reference", "text arm", "text items", "text s/item (cost model)", "other arm",
+            "other seconds", "break-even s/text item", "text cheaper"]
+    rows = []
+    for e in a.break_even:
+        if e["other_reached"]:
+            be, cheaper = _fmt(e["break_even"], 1), "yes" if e["text_seconds_per_item"] < e["break_even"] else "no"
+        else:
+            be, cheaper = "other did not reach it", "yes"
+        rows.append([e["task"], e["noise"] or "off", e["reference"], e["text_arm"], _fmt_amount(e["text_items"]),
+                     _fmt(e["text_seconds_per_item"], 1), e["other_arm"],
+                     _fmt_amount(e["other_seconds"]) if e["other_reached"] else "—", be, cheaper])
+    md.append(_md_table(cols, rows))
+    _write_csv(tables_dir / "break_even.csv", cols, rows)
+    md.append("")
+    return md
 
 
 def _paired_section(a: Analysis, tables_dir: Path) -> list[str]:

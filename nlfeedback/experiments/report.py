@@ -64,7 +64,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Repo
     json_path = out / "report.json"
     doc = {"schema": "nlf.report/1", "run_dir": str(results.run_dir), "config": (results.meta or {}).get("config"),
            "cells": {"expected": results.expected, "ok": len(results.rows), "failed": len(results.failed)},
-           "final": final, "sample_efficiency": a.sample_efficiency, "comparisons": a.comparisons, "paired": a.paired,
+           "final": final, "sample_efficiency": a.sample_efficiency, "comparisons": a.comparisons, "paired": a.paired, "break_even": a.break_even,
            "generalisation": a.generalisation, "generalisation_comparisons": a.generalisation_comparisons,
            "optimisation": a.optimisation,
            "summary": summary, "failed": results.failed, "problems": results.problems, "mixed_versions": mixed}
