@@ -76,6 +76,26 @@ def test_online_text_reports_interpretation_metrics(tmp_path):
     assert summary["interpreter"] == {"name": "oracle-intent"}
 
 
+@pytest.mark.slow  # trains a model or runs PPO
+def test_text_plus_preference_is_one_reward_from_both_kinds(tmp_path):
+    """The combined arm: each round's items split between text and preferences (text gets the odd one), one
+    reward model fitted to both, interpretation metrics over its text items."""
+    out = tmp_path / "tp"
+    summary = run_online(OnlineConfig(kind="text+preference", interpreter="oracle-intent", **{**TINY, "budget": 13}),
+                         out)
+    trajs = load_trajectories(out / "trajectories.jsonl")
+    items = read_feedback(out / "feedback.jsonl", trajs).records
+    by_round = [[fb.kind for fb in items if fb.source.name == f"online-round{k}"] for k in range(2)]
+    plan = budget_schedule(13, 2)  # [6, 7]
+    assert [(r.count("text"), r.count("preference")) for r in by_round] == [((n + 1) // 2, n // 2) for n in plan]
+    assert summary["feedback"]["items"] == 13
+    assert RewardModel.load(out / "reward-round1.pt").kind == "mixed"
+    assert summary["interpretation"]["overall"]["items"] == sum((n + 1) // 2 for n in plan)
+    assert summary["interpreter"] == {"name": "oracle-intent"}
+    with pytest.raises(NlfError, match="guard checks one kind"):
+        OnlineConfig(kind="text+preference", rounds=1, guard_every=100).check()
+
+
 def test_text_runs_record_the_trained_checkpoint_they_read_with():
     from nlfeedback.experiments.online import _interpreter_record
     from nlfeedback.language.interpreters.trained import default_checkpoint

@@ -23,8 +23,10 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
     reward_form = "shaped"                # the learned reward: shaped (loop-proof) | action (plain r(s, a))
 
 A text kind names its interpreter after a colon (``text:trained``, ``text:zero-shot``, ``text:keyword``,
-``text:oracle-intent``). ``oracle`` is PPO on the task's own reward: its cells ignore budgets and noise,
-so it contributes one cell per task × seed.
+``text:oracle-intent``). ``text:<interpreter>+preference`` is one arm with two kinds: each round's items are
+split evenly between remarks and preferences (text gets the odd one) and one reward model is fitted to both
+(``mixed``); it cannot be guarded. ``oracle`` is PPO on the task's own reward: its cells ignore budgets and
+noise, so it contributes one cell per task × seed.
 
 The file is read by the pydantic models :class:`ConfigFile`, :class:`GridSection` and :class:`RunSettings`
 (unknown keys rejected); their fields hold the defaults, which ``OnlineConfig`` and ``nlf train-agent`` read.
@@ -49,7 +51,14 @@ from pydantic_core import PydanticCustomError
 from nlfeedback.errors import NlfError
 
 FEEDBACK_KINDS = ("text", "sketch", "scalar", "preference")
-ALL_KINDS = (*FEEDBACK_KINDS, "oracle")
+# two kinds from one reward model: written "text:<interpreter>+preference" (the budget split evenly, text first)
+COMBINED_KINDS = ("text+preference",)
+ALL_KINDS = (*FEEDBACK_KINDS, *COMBINED_KINDS, "oracle")
+
+
+def split_budget(budget: int, n: int) -> list[int]:
+    """A budget shared by ``n`` kinds of one arm: even shares, the first kinds get the remainder."""
+    return [budget // n + (1 if k < budget % n else 0) for k in range(n)]
 
 
 class ConfigError(NlfError):
@@ -71,6 +80,9 @@ class KindSpec:
 
     @property
     def label(self) -> str:
+        if self.kind in COMBINED_KINDS:
+            first, rest = self.kind.split("+", 1)
+            return f"{first}:{self.interpreter}+{rest}"
         return f"{self.kind}:{self.interpreter}" if self.interpreter else self.kind
 
 
@@ -402,6 +414,13 @@ def _kind(k: Any) -> KindSpec:
         return k
     if not isinstance(k, str):
         raise _problem(f"must be a string such as \"sketch\" or \"text:trained\", got {k!r}")
+    if "+" in k:  # a combined arm: "text:trained+preference"
+        first, _, rest = k.partition("+")
+        spec = _kind(first)
+        if spec.kind != "text" or f"text+{rest}" not in COMBINED_KINDS:
+            raise _problem(f"unknown combined kind {k!r} (valid: "
+                           + ", ".join(c.replace("text", "text:<interpreter>") for c in COMBINED_KINDS) + ")")
+        return KindSpec(f"text+{rest}", spec.interpreter)
     kind, sep, interp = k.partition(":")
     if kind not in ALL_KINDS:
         raise _problem(f"unknown kind {kind!r} (valid: {', '.join(ALL_KINDS)}; text takes an "
@@ -517,8 +536,12 @@ class ConfigFile(BaseModel):
         at = [(f"grid.budgets[{i}]", f"{b} is fewer items than run.rounds ({self.run.rounds}); every round needs "
                                      "at least one item")
               for i, b in enumerate(self.grid.budgets or ()) if b < self.run.rounds]
+        if self.run.guard_every:
+            at += [(f"grid.kinds[{i}]", f"{k.label}: the disagreement guard (run.guard_every) checks one kind of "
+                                        "feedback, not a combined arm")
+                   for i, k in enumerate(self.grid.kinds) if k.kind in COMBINED_KINDS]
         if at:
-            raise _problem("budgets below rounds", at=at)
+            raise _problem("budgets below rounds or a guarded combined arm", at=at)
         return self
 
 

@@ -30,7 +30,7 @@ from nlfeedback.critics import critique
 from nlfeedback.critics.noise import parse_noise
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
-from nlfeedback.experiments.config import RunSettings
+from nlfeedback.experiments.config import RunSettings, split_budget
 from nlfeedback.experiments.guard import ACTIONS as GUARD_ACTIONS, DisagreementGuard
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
@@ -50,7 +50,7 @@ from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
 from nlfeedback.versions import file_digest, package_versions, source_revision
 
-KINDS = ("text", "sketch", "scalar", "preference", "oracle")
+KINDS = ("text", "sketch", "scalar", "preference", "text+preference", "oracle")
 INITIAL = ("noisy-expert", "random")
 
 _RUN = RunSettings.model_fields  # the run settings' defaults live in the ablation config's model
@@ -59,7 +59,7 @@ _RUN = RunSettings.model_fields  # the run settings' defaults live in the ablati
 @dataclass
 class OnlineConfig:
     task: str = "doorkey-5x5"
-    kind: str = "text"  # text | sketch | scalar | preference | oracle (the task's reward, no feedback)
+    kind: str = "text"  # text | sketch | scalar | preference | text+preference | oracle (the task's reward)
     interpreter: str = "trained"  # text only: trained | zero-shot | keyword | oracle-intent
     budget: int = 150  # feedback items over the whole run
     rounds: int = _RUN["rounds"].default  # feedback rounds; the reward model is refitted after each
@@ -102,6 +102,8 @@ class OnlineConfig:
             raise NlfError(f"guard_action must be stop or refit, got {self.guard_action!r}")
         if self.guard_every < 0 or self.guard_items < 1:
             raise NlfError("guard_every must be 0 or more and guard_items positive")
+        if self.guard_every and "+" in self.kind:
+            raise NlfError(f"the disagreement guard checks one kind of feedback, not {self.kind!r}")
         if self.guard_every and self.rounds != 1 and self.kind != "oracle":
             raise NlfError(f"the disagreement guard checks a fixed reward: it needs rounds = 1, not {self.rounds}")
         if not 0 < self.first_share <= 1:
@@ -125,8 +127,13 @@ def step_schedule(steps: int, rounds: int) -> list[int]:
     return [steps // rounds + (1 if k < steps % rounds else 0) for k in range(rounds)]
 
 
+def kinds_of(kind: str) -> list[str]:
+    """The feedback kinds an arm's critic gives: ``text+preference`` → ``["text", "preference"]``."""
+    return kind.split("+")
+
+
 def _interpreter(config: OnlineConfig):
-    if config.kind != "text":
+    if "text" not in kinds_of(config.kind):
         return None
     return make_interpreter(config.interpreter)
 
@@ -134,7 +141,7 @@ def _interpreter(config: OnlineConfig):
 def _interpreter_record(config: OnlineConfig) -> dict[str, Any] | None:
     """Which interpreter a text run read its feedback with: name, and for ``trained`` the checkpoint
     file and its digest (taken when the interpreter is loaded: a checkpoint retrained mid-sweep shows)."""
-    if config.kind != "text":
+    if "text" not in kinds_of(config.kind):
         return None
     record: dict[str, Any] = {"name": config.interpreter}
     if config.interpreter == "trained":
@@ -193,8 +200,10 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                 trajs[t.id] = t
                 traj_writer.write(t.to_json())
             pool = new if len(new) >= 2 else list(trajs.values())
-            said = list(critique(pool, config.kind, budget=budgets[k], seed=config.seed * 1000 + k,
-                                 split=config.phrasing, noise=noise, name=f"online-round{k}"))
+            kinds = kinds_of(config.kind)
+            said = [fb for kind, share in zip(kinds, split_budget(budgets[k], len(kinds))) if share
+                    for fb in critique(pool, kind, budget=share, seed=config.seed * 1000 + k,
+                                       split=config.phrasing, noise=noise, name=f"online-round{k}")]
             fb_writer.write_all(said)
             items += said
             spent["items"] += len(said)
@@ -202,11 +211,12 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             say(f"round {k + 1}/{config.rounds}: {len(new)} new trajectories, {len(said)} feedback items "
                 f"({spent['items']} so far); fitting the reward model")
             targets = interpret_feedback(items, trajs, interp) if interp is not None else None
-            data = build_reward_data(items, trajs, config.kind, targets=targets, form=config.reward_form)
+            fit_kind = config.kind if len(kinds) == 1 else "mixed"
+            data = build_reward_data(items, trajs, fit_kind, targets=targets, form=config.reward_form)
             rcfg = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, penalties=config.reward_penalties,
                                 failure_floor=config.reward_failure_floor, epochs=config.refit_epochs if k else config.reward_epochs,
                                 gamma=agent_cfg.gamma, seed=config.seed + k)
-            model, _ = train_reward(data, config.kind, rcfg, init=model)
+            model, _ = train_reward(data, fit_kind, rcfg, init=model)
             model.save(out / f"reward-round{k}.pt")
             if ppo is None:
                 venv = RewardVecEnvWrapper(make_vec_env(task, agent_cfg.n_envs, config.seed,
@@ -309,7 +319,7 @@ def _finish(config: OnlineConfig, out: Path, curve: list[dict], items: list[Feed
             eval_tasks: dict[str, dict[str, Any]] | None = None, guard: dict[str, Any] | None = None,
             expert: dict[str, float] | None = None) -> dict[str, Any]:
     interpretation = None
-    if config.kind == "text" and interp is not None and trajs is not None:
+    if "text" in kinds_of(config.kind) and interp is not None and trajs is not None:
         text = [fb for fb in items if isinstance(fb, TextFeedback)]
         interpretation = evaluate_interpreter(interp, text, trajs).to_json()
     rmetrics = None

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from nlfeedback.errors import NlfError
+from nlfeedback.experiments.config import split_budget
 from nlfeedback.experiments.stats import Stat
 
 KINDS = ("text", "sketch", "scalar", "preference")
@@ -99,11 +100,6 @@ def parse_arm(arm: str) -> list[tuple[str, str | None]]:
     if len({k for k, _ in parts}) != len(parts):
         raise NlfError(f"arm {arm!r} names a kind twice")
     return parts
-
-
-def split_budget(budget: int, n: int) -> list[int]:
-    """A budget shared by ``n`` kinds: even shares, the first kinds get the remainder."""
-    return [budget // n + (1 if k < budget % n else 0) for k in range(n)]
 
 
 def _epochs(n_rows: dict[str, int], config: CurvesConfig) -> int:
