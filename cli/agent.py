@@ -31,7 +31,7 @@ def train_agent_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     online: Annotated[bool, typer.Option("--online", help="Online loop: a scripted critic gives feedback on the "
                                                           "agent's own trajectories in rounds.")] = False,
-    critic: Annotated[str | None, typer.Option(help="--online: text | sketch | scalar | preference")] = None,
+    critic: Annotated[str | None, typer.Option(help="--online: text | sketch | scalar | preference | text+preference")] = None,
     budget: Annotated[int, typer.Option(min=1, help="--online: feedback items in total.")] = 150,
     rounds: Annotated[int, typer.Option(min=1, help="--online: feedback rounds (reward refit after "
                                                     "each).")] = _RUN["rounds"].default,
