@@ -164,3 +164,22 @@ def test_break_even_seconds_per_text_item(tmp_path):
         else:
             assert not e["other_reached"] and e["break_even"] is None
     assert "Break-even cost of a text item" in report.path.read_text()
+
+
+def test_steps_per_task_and_the_combined_arm_in_a_config():
+    """The study's grid needs a longer run on a harder task and the text + preference arm."""
+    from nlfeedback.errors import NlfError
+
+    cfg = parse_config('[grid]\ntasks = ["doorkey-5x5", "doorkey-6x6"]\nkinds = ["text:trained+preference", "oracle"]\n'
+                       'budgets = [10]\nseeds = 1\n[run]\nsteps = 1000\nsteps_per_task = { "doorkey-6x6" = 5000 }\n')
+    kw = {c.key: c.online_kwargs(cfg.run) for c in cfg.cells()}
+    assert kw["doorkey-5x5__text-trained+preference__b10__noise-off__s0"]["steps"] == 1000
+    assert kw["doorkey-6x6__text-trained+preference__b10__noise-off__s0"]["steps"] == 5000
+    assert kw["doorkey-6x6__oracle__s0"]["steps"] == 5000
+    assert all("steps_per_task" not in k for k in kw.values())  # OnlineConfig has no such field
+    assert kw["doorkey-5x5__text-trained+preference__b10__noise-off__s0"]["kind"] == "text+preference"
+    for bad, what in (('steps_per_task = { "lavagap-5" = 5 }', "not a grid task"),
+                      ('steps_per_task = { "doorkey-5x5" = 0 }', "positive integer")):
+        with pytest.raises(NlfError, match=what):
+            parse_config('[grid]\ntasks = ["doorkey-5x5"]\nkinds = ["sketch"]\nbudgets = [10]\nseeds = 1\n[run]\n'
+                         + bad + "\n")

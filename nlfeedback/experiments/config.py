@@ -15,6 +15,7 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
 
     [run]                                 # optional; the online loop's settings, the same for every cell
     steps = 150000                        # PPO environment steps per run
+    # steps_per_task = { "doorkey-6x6" = 400000 }   # named grid tasks run this long instead
     rounds = 5                            # feedback rounds (the reward is refitted each round)
     eval_every = 10000
     eval_episodes = 20
@@ -114,6 +115,9 @@ class RunSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     steps: PositiveCount = Field(150_000, description="PPO environment steps per run")
+    steps_per_task: dict[str, PositiveCount] = Field(
+        default_factory=dict, description="PPO steps for the named grid tasks instead of steps, e.g. "
+                                          "{ \"doorkey-6x6\" = 400000 } (a harder task needs a longer run)")
     rounds: PositiveCount = Field(5, description="feedback rounds (the reward model is refitted after each)")
     eval_every: PositiveCount = Field(10_000, description="environment steps between evaluations")
     eval_episodes: PositiveCount = Field(20, description="episodes per evaluation")
@@ -141,7 +145,8 @@ class RunSettings(BaseModel):
 
 
 # The online loop's run settings and their defaults, by name.
-RUN_DEFAULTS: dict[str, Any] = {name: f.default for name, f in RunSettings.model_fields.items()}
+RUN_DEFAULTS: dict[str, Any] = {name: f.default for name, f in RunSettings.model_fields.items()
+                                if name != "steps_per_task"}  # a grid setting, resolved into each cell's steps
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,7 @@ class Cell:
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
+        kw["steps"] = kw.pop("steps_per_task").get(self.task, run.steps)
         for name in ("reward_view", "initial", "reward_form", "guard_every", "guard_items", "guard_action"):  # at their defaults: left out, so
             # older runs' specs still match
             if kw[name] == RunSettings.model_fields[name].default:
@@ -536,12 +542,14 @@ class ConfigFile(BaseModel):
         at = [(f"grid.budgets[{i}]", f"{b} is fewer items than run.rounds ({self.run.rounds}); every round needs "
                                      "at least one item")
               for i, b in enumerate(self.grid.budgets or ()) if b < self.run.rounds]
+        at += [(f"run.steps_per_task.{t}", f"{t!r} is not a grid task ({', '.join(self.grid.tasks)})")
+               for t in self.run.steps_per_task if t not in self.grid.tasks]
         if self.run.guard_every:
             at += [(f"grid.kinds[{i}]", f"{k.label}: the disagreement guard (run.guard_every) checks one kind of "
                                         "feedback, not a combined arm")
                    for i, k in enumerate(self.grid.kinds) if k.kind in COMBINED_KINDS]
         if at:
-            raise _problem("budgets below rounds or a guarded combined arm", at=at)
+            raise _problem("budgets below rounds, a guarded combined arm or steps for another task", at=at)
         return self
 
 

@@ -25,6 +25,13 @@ def _fmt_amount(x: float | None) -> str:
     return f"{x:,.0f}" if abs(x - round(x)) < 1e-9 or abs(x) >= 100 else f"{x:,.1f}"
 
 
+def _setting(v: Any) -> str:
+    """A [run] setting as the report's config line shows it: 150,000; shaped; doorkey-6x6 400,000."""
+    if isinstance(v, dict):
+        return "(" + ", ".join(f"{k} {_setting(x)}" for k, x in v.items()) + ")"
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
 def _sig(p: float | None) -> str:
     if p is None:
         return "not tested (needs ≥ 2 seeds a side with some variance)"
@@ -180,8 +187,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
                   f"{', '.join(grid.get('kinds', []))}; budgets {', '.join(map(str, grid.get('budgets', [])))}; "
                   f"noise {noise}; seeds {', '.join(map(str, grid.get('seeds', [])))}; "
                   + (f"eval tasks {', '.join(grid['eval_tasks'])}; " if grid.get("eval_tasks") else "")
-                  + ", ".join(f"{k.replace('_', ' ')} {f'{v:,}' if isinstance(v, int) else v}"
-                              for k, v in run.items()) + ".\n")
+                  + ", ".join(f"{k.replace('_', ' ')} {_setting(v)}" for k, v in run.items() if v != {}) + ".\n")
 
     md.append("## Summary\n")
     md += [f"- {line}" for line in summary] or ["- No finished cells with feedback arms yet."]
