@@ -236,9 +236,8 @@ def _sample_efficiency(a: Analysis) -> None:
         threshold = ORACLE_FRACTION * ref_mean if ref_mean is not None and ref_mean > 0 else None
         status = "no oracle cells" if ref_mean is None else ("oracle did not learn" if threshold is None
                                                               else "not reached")
-        experts = [r.expert["true_return"] for lab in a.arms[(task, noise)] for b in a.budgets[(task, noise)]
-                   for r in (a.groups.get((task, noise, lab, b)).rows if a.groups.get((task, noise, lab, b)) else [])
-                   if r.expert is not None]
+        experts = [r.expert["true_return"] for g in a.groups.values() if (g.task, g.noise) == (task, noise)
+                   for r in g.rows if r.expert is not None]
         expert_mean = float(sum(experts) / len(experts)) if experts else None
         expert_threshold = ORACLE_FRACTION * expert_mean if expert_mean is not None and expert_mean > 0 else None
         for label in a.arms[(task, noise)]:
@@ -285,9 +284,10 @@ def _break_even(a: Analysis) -> None:
             return (e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]) if ok else None
 
         for t in effs:
-            if not t["arm"].startswith("text") or reached(t) is None:
+            text = reached(t) if t["arm"].startswith("text") else None
+            if text is None:
                 continue
-            n_text, s_text = reached(t)  # type: ignore[misc]
+            n_text, s_text = text
             for o in effs:
                 if o["arm"].startswith("text"):
                     continue
@@ -342,8 +342,8 @@ def _paired(a: Analysis) -> None:
                 g = a.groups.get((task, noise, lab, b))
                 if g is None or not g.rows:
                     continue
-                seeds = sorted(s for s in {r.seed for r in g.rows} if s in ref_by_seed)
                 mine = {r.seed: r.final_return for r in g.rows}
+                seeds = sorted(mine.keys() & ref_by_seed.keys())
                 x = [mine[s] for s in seeds]
                 y = [ref_by_seed[s] for s in seeds]
                 d = Stat.of(xi - yi for xi, yi in zip(x, y))

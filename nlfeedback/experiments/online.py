@@ -177,6 +177,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
     interp_record = _interpreter_record(config)
     noise = parse_noise(config.noise) if config.noise else None
     budgets = budget_schedule(config.budget, config.rounds, config.first_share)
+    kinds = kinds_of(config.kind)
+    fit_kind = config.kind if len(kinds) == 1 else "mixed"
     steps = step_schedule(config.steps, config.rounds)
     trajs: dict[str, Trajectory] = {}
     items: list[FeedbackBase] = []
@@ -200,7 +202,6 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                 trajs[t.id] = t
                 traj_writer.write(t.to_json())
             pool = new if len(new) >= 2 else list(trajs.values())
-            kinds = kinds_of(config.kind)
             said = [fb for kind, share in zip(kinds, split_budget(budgets[k], len(kinds))) if share
                     for fb in critique(pool, kind, budget=share, seed=config.seed * 1000 + k,
                                        split=config.phrasing, noise=noise, name=f"online-round{k}")]
@@ -211,7 +212,6 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             say(f"round {k + 1}/{config.rounds}: {len(new)} new trajectories, {len(said)} feedback items "
                 f"({spent['items']} so far); fitting the reward model")
             targets = interpret_feedback(items, trajs, interp) if interp is not None else None
-            fit_kind = config.kind if len(kinds) == 1 else "mixed"
             data = build_reward_data(items, trajs, fit_kind, targets=targets, form=config.reward_form)
             rcfg = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, penalties=config.reward_penalties,
                                 failure_floor=config.reward_failure_floor, epochs=config.refit_epochs if k else config.reward_epochs,
