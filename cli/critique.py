@@ -22,7 +22,7 @@ def critique_command(
     trajectories: Annotated[Path, typer.Option("--trajectories", "-t", help="Trajectory JSONL file.")],
     kind: Annotated[str, typer.Option(help="text | scalar | sketch | preference")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Feedback JSONL file to write.")],
-    split: Annotated[str, typer.Option(help="Phrasing split for text: train | heldout.")] = "train",
+    split: Annotated[str, typer.Option(help="Phrasing split for text: train | heldout | human (eight independent writers' voices; never trained on).")] = "train",
     noise: Annotated[str, typer.Option(help="Teacher noise, e.g. 'mistake=0.1,skip=0.05' (names: stochastic, "
                                        "mistake, skip, equal, myopic, wrong_referent, vague).")] = "",
     budget: Annotated[int | None, typer.Option(min=1, help="Number of items (default: one per trajectory).")] = None,

@@ -69,6 +69,10 @@ def runs_of(out: Path, key: str) -> int:
      "bad.toml: grid.kinds[0]: unknown interpreter 'psychic'"),
     ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketchy"]\nbudgets=[50]\nseeds=2',
      "bad.toml: grid.kinds[0]: unknown kind 'sketchy'"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["text:trained@poetry"]\nbudgets=[50]\nseeds=2',
+     "bad.toml: grid.kinds[0]: unknown phrasing 'poetry' after '@'"),
+    ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch@train"]\nbudgets=[50]\nseeds=2',
+     "bad.toml: grid.kinds[0]: unknown kind 'sketch@train'"),
     ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch", "sketch"]\nbudgets=[50]\nseeds=2',
      "bad.toml: grid.kinds[1]: duplicate 'sketch'"),
     ('[grid]\ntasks=["doorkey-5x5"]\nkinds=["sketch"]\nbudgets=[50]\nnoise=["mistake=2"]\nseeds=2',
@@ -122,6 +126,18 @@ def test_cells_expand_the_grid_text_carries_its_interpreter_oracle_ignores_budge
     assert kw == {"task": "doorkey-5x5", "kind": "text", "seed": 0, "steps": 3000, "rounds": 1, "eval_every": 1000,
                   "eval_episodes": 20, "budget": 10, "noise": "", "interpreter": "trained"}
     assert "budget" not in oracle[0].online_kwargs(cfg.run) and "noise" not in oracle[0].online_kwargs(cfg.run)
+
+
+def test_a_text_arm_may_name_its_phrase_bank():
+    cfg = parse_config('[grid]\ntasks=["doorkey-5x5"]\nkinds=["text:trained", "text:trained@train", '
+                       '"text:oracle-intent@train+preference"]\nbudgets=[10]\nseeds=1\n[run]\nrounds=1')
+    assert [k.label for k in cfg.kinds] == ["text:trained", "text:trained@train", "text:oracle-intent@train+preference"]
+    plain, banked, mixed = cfg.cells()
+    assert plain.phrasing is None and "phrasing" not in plain.online_kwargs(cfg.run)  # the run's default bank
+    assert "phrasing" not in plain.to_json()  # older runs' cell specs still match
+    assert banked.key == "doorkey-5x5__text-trained@train__b10__noise-off__s0"
+    assert banked.online_kwargs(cfg.run)["phrasing"] == "train" and banked.to_json()["phrasing"] == "train"
+    assert (mixed.kind, mixed.interpreter, mixed.phrasing) == ("text+preference", "oracle-intent", "train")
 
 
 def test_seeds_list_and_canonical_noise():

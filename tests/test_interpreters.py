@@ -204,3 +204,15 @@ def test_trained_reads_human_style_remarks(trained, moment_runs, remarks, min_ri
     """Spent regression sets (their errors were read for the previous reader): each remark, read on a run
     where its moment happens, gets the right sign on that moment's steps for most of them."""
     assert read_moment_remarks(trained, remarks, moment_runs) >= min_right
+
+
+@pytest.mark.parametrize("split", ["heldout", "human"])
+def test_training_refuses_phrasings_kept_for_measurement(split):
+    from nlfeedback.errors import NlfError
+    from nlfeedback.language.train_interpreter import train_interpreter
+
+    trajs = list(rollout(get_task("doorkey-5x5"), make_policy("expert", epsilon=0.2, mistakes=0.3), 5, seed=3))
+    items = list(critique(trajs, "text", budget=30, seed=1, split="train"))
+    items += list(critique(trajs, "text", budget=3, seed=2, split=split))
+    with pytest.raises(NlfError, match=f"found 3 {split} items"):
+        train_interpreter(items, {t.id: t for t in trajs})

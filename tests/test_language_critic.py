@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from nlfeedback.critics import CritiqueStats, TeacherNoise, critique
-from nlfeedback.critics.phrasebank import load_phrasebank
+from nlfeedback.critics.phrasebank import load_phrasebank, voices
 from nlfeedback.envs import get_task
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
@@ -67,6 +67,22 @@ def test_train_never_emits_heldout_templates_and_vice_versa(trajs):
         for f in critique(trajs, "text", budget=400, seed=2, split=split):
             ids = re.findall(r"(train|heldout)/", f.intent.template)
             assert ids and set(ids) == {split}, f.intent.template
+
+
+def test_the_human_split_writes_each_remark_in_one_voice(trajs):
+    by_id = {t.id: t for t in trajs}
+    items = list(critique(trajs, "text", budget=600, seed=4, split="human"))
+    assert len(items) == 600
+    spoken = Counter()
+    for f in items:
+        T = len(by_id[f.trajectory_id])
+        assert f.intent.split == "human"
+        said = set(re.findall(r"human/([a-z]+)/", f.intent.template))
+        assert len(said) == 1, f.intent.template  # a mixed remark's clauses and connector: one writer
+        spoken[said.pop()] += 1
+        assert all(c.steps and all(0 <= s < T for s in c.steps) for c in f.intent.clauses)
+    assert set(spoken) == set(voices("human"))
+    assert set(f.intent.type for f in items) == {"evaluative", "imperative", "descriptive", "vague", "mixed"}
 
 
 def test_every_category_and_type_is_produced(trajs):

@@ -20,7 +20,8 @@ import nlfeedback
 REPO = Path(__file__).resolve().parents[1]
 NOT_SOURCE = {".git", "build", "dist", "runs", ".pytest_cache", ".hypothesis", ".benchmarks", ".venv", "venv"}
 PACKAGE_DATA = ["nlfeedback/resources/phrasebanks/train.toml", "nlfeedback/resources/phrasebanks/heldout.toml",
-                "nlfeedback/resources/phrasebanks/FORMAT.md", "nlfeedback/resources/models/interpreter-trained.pt",
+                "nlfeedback/resources/phrasebanks/FORMAT.md", "nlfeedback/resources/phrasebanks/human/gamer.toml",
+                "nlfeedback/resources/phrasebanks/human/teacher.toml", "nlfeedback/resources/models/interpreter-trained.pt",
                 "nlfeedback/collect/web/static/index.html", "nlfeedback/collect/web/static/app.js",
                 "nlfeedback/collect/web/static/style.css", "nlfeedback/resources/ablations/quick.toml"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlfeedback.critics.phrasebank import load_phrasebank, parse_phrasebank
+from nlfeedback.critics.phrasebank import load_phrasebank, load_voices, parse_phrasebank, voices
 from nlfeedback.errors import NlfError
 from nlfeedback.truth.moments import REFERENTS
 
@@ -29,6 +29,22 @@ def test_splits_share_no_text():
     train = {t.text.lower() for t in load_phrasebank("train").templates}
     heldout = {t.text.lower() for t in load_phrasebank("heldout").templates}
     assert not train & heldout
+    human = {t.text.lower() for b in load_voices("human") for t in b.templates}
+    assert not train & human  # the trained reader never saw a human-split phrasing
+
+
+def test_the_human_split_is_eight_complete_voices():
+    assert len(voices("human")) == 8
+    for bank in load_voices("human"):
+        assert len(bank.templates) >= 200, bank.voice
+        assert set(REFERENTS) | {"episode", "vague", "mixed"} <= {t.moment for t in bank.templates}, bank.voice
+        assert all(t.id.startswith(f"human/{bank.voice}/") and t.split == "human" for t in bank.templates)
+        assert all("{n}" in f for f in bank.when["step"])
+        assert all("{anchor}" in f for k in ("after", "before") for f in bank.when[k])
+    with pytest.raises(NlfError, match="spoken in voices"):
+        load_phrasebank("human")
+    with pytest.raises(NlfError, match="unknown phrasing split"):
+        voices("klingon")
 
 
 def test_bad_bank_is_a_clear_error(tmp_path):

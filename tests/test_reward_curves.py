@@ -26,10 +26,12 @@ from nlfeedback.rollout import rollout
 
 
 def test_arms_parse_and_bad_arms_are_named():
-    assert parse_arm("text:trained+preference") == [("text", "trained"), ("preference", None)]
-    assert parse_arm("sketch") == [("sketch", None)]
-    for bad, what in (("text", "needs its reader"), ("sketch:x", "only text"), ("video", "unknown kind"),
-                      ("scalar+scalar", "twice")):
+    assert parse_arm("text:trained+preference") == [("text", "trained", None), ("preference", None, None)]
+    assert parse_arm("sketch") == [("sketch", None, None)]
+    assert parse_arm("text:oracle-intent@train") == [("text", "oracle-intent", "train")]
+    for bad, what in (("text", "needs its interpreter"), ("sketch:x", "only text"), ("video", "unknown kind"),
+                      ("scalar+scalar", "twice"), ("oracle", "no feedback to fit"),
+                      ("text:trained@poetry", "unknown phrasing"), ("text:reader", "unknown interpreter")):
         with pytest.raises(NlfError, match=what):
             parse_arm(bad)
 

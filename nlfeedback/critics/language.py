@@ -24,7 +24,7 @@ import numpy as np
 from minigrid.core.constants import COLOR_NAMES
 
 from nlfeedback.critics.noise import TeacherNoise
-from nlfeedback.critics.phrasebank import PhraseBank, Template, load_phrasebank, render
+from nlfeedback.critics.phrasebank import PhraseBank, Template, load_voices, render
 from nlfeedback.feedback.schema import Clause, TextIntent
 from nlfeedback.trajectory import Trajectory
 from nlfeedback.truth.judgement import judge
@@ -100,7 +100,8 @@ class LanguageCritic:
 
     def __init__(self, split: str = "train", noise: TeacherNoise | None = None) -> None:
         self.split = split
-        self.bank: PhraseBank = load_phrasebank(split)
+        self.banks: tuple[PhraseBank, ...] = load_voices(split)
+        self.bank: PhraseBank = self.banks[0]  # the voice of the remark being written
         self.noise = noise or TeacherNoise()
 
     # --- slots --------------------------------------------------------------------------------
@@ -149,7 +150,10 @@ class LanguageCritic:
         return weights
 
     def remark(self, traj: Trajectory, rng: np.random.Generator) -> Remark | None:
-        """One remark about ``traj`` (``None``: the critic skipped it)."""
+        """One remark about ``traj`` (``None``: the critic skipped it). A voiced split (``human``) first picks
+        the voice the whole remark is written in."""
+        if len(self.banks) > 1:
+            self.bank = self.banks[int(rng.integers(len(self.banks)))]
         noise = self.noise
         j = judge(traj)
         moments = find_moments(traj, j)

@@ -1,9 +1,13 @@
 """Phrase banks: the templates scripted language critics render intents with (package data,
 ``nlfeedback/resources/phrasebanks``).
 
-The format is documented in ``nlfeedback/resources/phrasebanks/FORMAT.md``. Each split (``train``,
-``heldout``) is a TOML file of template groups plus temporal-reference fillers (``[when]``) and anchors
-(``[anchor]``).
+The format is documented in ``nlfeedback/resources/phrasebanks/FORMAT.md``. The splits ``train`` and
+``heldout`` are one TOML file each of template groups plus temporal-reference fillers (``[when]``) and
+anchors (``[anchor]``). The ``human`` split is a folder of such files, one per **voice**: each written by an
+independent writer in one persona (``human/gamer.toml``, ``human/teacher.toml`` …), who saw neither other
+bank nor the readers' training data; a critic speaking it renders each remark wholly in one voice. The
+trained interpreter never learns from it (``train_interpreter`` accepts ``train`` phrasings only), so a
+text arm read through it shows what unseen, person-like wording costs.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 from nlfeedback.data import resource
 from nlfeedback.errors import NlfError
 
-SPLITS = ("train", "heldout")
+SPLITS = ("train", "heldout", "human")
+VOICED = ("human",)  # splits that are a folder of voices rather than one file
 TYPES = ("evaluative", "imperative", "descriptive", "vague", "mixed")
 SLOTS = {"key", "wrong_key", "door", "key_color", "when", "When", "pos", "neg"}
 COLOR_SLOTS = {"key", "wrong_key", "door", "key_color"}
@@ -55,6 +60,7 @@ class PhraseBank:
     templates: tuple[Template, ...]
     when: dict[str, tuple[str, ...]]
     anchor: dict[str, tuple[str, ...]]
+    voice: str = ""  # the writer's persona of a voiced split's file; "" for one-file splits
 
     def select(self, *, moment: str | None = None, polarity: int | None = None, temporal: bool | None = None,
                scope: str | None = None, types: tuple[str, ...] | None = None,
@@ -82,7 +88,7 @@ def _fail(path: Path, msg: str) -> NlfError:
     return NlfError(f"{path}: {msg}")
 
 
-def parse_phrasebank(path: Path, split: str) -> PhraseBank:
+def parse_phrasebank(path: Path, split: str, voice: str = "") -> PhraseBank:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -107,7 +113,7 @@ def parse_phrasebank(path: Path, split: str) -> PhraseBank:
         scope = str(g.get("scope", "episode"))
         temporal = bool(g.get("temporal", False))
         for i, text in enumerate(texts, start=1):
-            t = Template(f"{split}/{name}-{i:02d}", split, name, moment, typ, polarity,
+            t = Template(f"{split}/{voice + '/' if voice else ''}{name}-{i:02d}", split, name, moment, typ, polarity,
                          bool(g.get("negation", False)), bool(g.get("double_negation", False)), scope, temporal,
                          str(text))
             unknown = t.slots - SLOTS
@@ -121,15 +127,39 @@ def parse_phrasebank(path: Path, split: str) -> PhraseBank:
     for k, v in {**when, **anchor}.items():
         if not v:
             raise _fail(path, f"missing fillers for {k!r} in [when]/[anchor]")
-    return PhraseBank(split, tuple(templates), when, anchor)
+    return PhraseBank(split, tuple(templates), when, anchor, voice)
 
 
-@lru_cache(maxsize=4)
-def load_phrasebank(split: str) -> PhraseBank:
-    """The phrase bank of a split (``train`` or ``heldout``)."""
+def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise NlfError(f"unknown phrasing split {split!r}; valid: {', '.join(SPLITS)}")
+
+
+def voices(split: str) -> tuple[str, ...]:
+    """The voices of a split: the persona files of a voiced split, sorted; ``("",)`` for a one-file split."""
+    _check_split(split)
+    if split not in VOICED:
+        return ("",)
+    return tuple(sorted(p.name[:-len(".toml")] for p in resource("phrasebanks", split).iterdir()
+                        if p.name.endswith(".toml")))
+
+
+@lru_cache(maxsize=16)
+def load_phrasebank(split: str, voice: str = "") -> PhraseBank:
+    """The phrase bank of a split (``train``, ``heldout``), or of one voice of a voiced split (``human``)."""
+    _check_split(split)
+    if split in VOICED:
+        if voice not in voices(split):
+            raise NlfError(f"the {split!r} split is spoken in voices; valid: {', '.join(voices(split))}")
+        return parse_phrasebank(resource("phrasebanks", split, f"{voice}.toml"), split, voice)
+    if voice:
+        raise NlfError(f"the {split!r} split has one voice")
     return parse_phrasebank(resource("phrasebanks", f"{split}.toml"), split)
+
+
+def load_voices(split: str) -> tuple[PhraseBank, ...]:
+    """Every voice's bank of a split (one bank for ``train`` and ``heldout``)."""
+    return tuple(load_phrasebank(split, v) for v in voices(split))
 
 
 class _Slots(dict):

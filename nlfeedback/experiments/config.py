@@ -78,13 +78,43 @@ class KindSpec:
 
     kind: str
     interpreter: str | None = None
+    phrasing: str | None = None  # text only: the critic's phrase bank for this arm (None: the run's default)
 
     @property
     def label(self) -> str:
-        if self.kind in COMBINED_KINDS:
-            first, rest = self.kind.split("+", 1)
-            return f"{first}:{self.interpreter}+{rest}"
-        return f"{self.kind}:{self.interpreter}" if self.interpreter else self.kind
+        return arm_label(self.kind, self.interpreter, self.phrasing)
+
+
+def arm_label(kind: str, interpreter: str | None, phrasing: str | None = None) -> str:
+    """An arm's name: ``sketch``, ``text:trained``, ``text:trained@human``, ``text:trained+preference``."""
+    text = f"text:{interpreter}{'@' + phrasing if phrasing else ''}"
+    if kind in COMBINED_KINDS:
+        return text + "+" + kind.split("+", 1)[1]
+    return text if kind == "text" else kind
+
+
+def parse_kind_part(part: str) -> tuple[str, str | None, str | None]:
+    """One kind of an arm: ``"text:trained@human"`` → ``("text", "trained", "human")``, ``"sketch"`` →
+    ``("sketch", None, None)``. Raises :class:`NlfError` with the valid choices."""
+    from nlfeedback.critics.phrasebank import SPLITS
+    from nlfeedback.language.interpreters.base import INTERPRETERS
+
+    kind, sep, rest = part.strip().partition(":")
+    interp, at, phrasing = rest.partition("@")
+    if kind not in ALL_KINDS:
+        raise NlfError(f"unknown kind {kind!r} (valid: {', '.join(ALL_KINDS)}; text takes an "
+                       f"interpreter, e.g. \"text:trained\")")
+    if kind != "text":
+        if sep:
+            raise NlfError(f"only text takes an interpreter; write \"{kind}\"")
+        return kind, None, None
+    if not sep:
+        raise NlfError(f"text needs its interpreter, e.g. \"text:trained\" (interpreters: {', '.join(INTERPRETERS)})")
+    if interp not in INTERPRETERS:
+        raise NlfError(f"unknown interpreter {interp!r} (valid: {', '.join(INTERPRETERS)})")
+    if at and phrasing not in SPLITS:
+        raise NlfError(f"unknown phrasing {phrasing!r} after '@' (the critic's phrase banks: {', '.join(SPLITS)})")
+    return "text", interp, (phrasing if at else None)
 
 
 def _problem(message: str, **problems: Any) -> PydanticCustomError:
@@ -163,11 +193,12 @@ class Cell:
     noise: str
     seed: int
     eval_tasks: tuple[str, ...] = ()  # tasks the trained policy is also evaluated on (grid.eval_tasks)
+    phrasing: str | None = None  # text arms: the critic's phrase bank when the arm names one (text:trained@human)
 
     @property
     def label(self) -> str:
-        """The arm's name in reports: ``text:trained``, ``sketch``, ``oracle``."""
-        return KindSpec(self.kind, self.interpreter).label
+        """The arm's name in reports: ``text:trained``, ``text:trained@human``, ``sketch``, ``oracle``."""
+        return KindSpec(self.kind, self.interpreter, self.phrasing).label
 
     @property
     def key(self) -> str:
@@ -183,6 +214,8 @@ class Cell:
             d["eval_tasks"] = list(self.eval_tasks)
         else:
             del d["eval_tasks"]  # as before the option existed
+        if self.phrasing is None:
+            del d["phrasing"]  # likewise
         return {"key": self.key, "label": self.label, **d}
 
     def online_kwargs(self, run: RunSettings) -> dict[str, Any]:
@@ -201,6 +234,8 @@ class Cell:
             kw["noise"] = self.noise
         if self.interpreter is not None:
             kw["interpreter"] = self.interpreter
+        if self.phrasing is not None:
+            kw["phrasing"] = self.phrasing
         if self.eval_tasks:  # only when set, so the specs of older runs (without it) still match on resume
             kw["eval_tasks"] = list(self.eval_tasks)
         return kw
@@ -232,8 +267,8 @@ class AblationConfig:
                     continue
                 for budget in self.budgets:
                     for noise in self.noise:
-                        out.extend(Cell(task, spec.kind, spec.interpreter, budget, noise, s, self.eval_tasks)
-                                   for s in self.seeds)
+                        out.extend(Cell(task, spec.kind, spec.interpreter, budget, noise, s, self.eval_tasks,
+                                        spec.phrasing) for s in self.seeds)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -414,33 +449,21 @@ def _task(t: Any) -> str:
 
 
 def _kind(k: Any) -> KindSpec:
-    from nlfeedback.language.interpreters.base import INTERPRETERS
-
     if isinstance(k, KindSpec):
         return k
     if not isinstance(k, str):
         raise _problem(f"must be a string such as \"sketch\" or \"text:trained\", got {k!r}")
-    if "+" in k:  # a combined arm: "text:trained+preference"
-        first, _, rest = k.partition("+")
-        spec = _kind(first)
-        if spec.kind != "text" or f"text+{rest}" not in COMBINED_KINDS:
+    first, plus, rest = k.partition("+")  # a combined arm: "text:trained+preference"
+    try:
+        kind, interp, phrasing = parse_kind_part(first)
+    except NlfError as exc:
+        raise _problem(str(exc)) from None
+    if plus:
+        if kind != "text" or f"text+{rest}" not in COMBINED_KINDS:
             raise _problem(f"unknown combined kind {k!r} (valid: "
                            + ", ".join(c.replace("text", "text:<interpreter>") for c in COMBINED_KINDS) + ")")
-        return KindSpec(f"text+{rest}", spec.interpreter)
-    kind, sep, interp = k.partition(":")
-    if kind not in ALL_KINDS:
-        raise _problem(f"unknown kind {kind!r} (valid: {', '.join(ALL_KINDS)}; text takes an "
-                       f"interpreter, e.g. \"text:trained\")")
-    if kind == "text":
-        if not sep:
-            raise _problem(f"text needs its interpreter, e.g. \"text:trained\" "
-                           f"(interpreters: {', '.join(INTERPRETERS)})")
-        if interp not in INTERPRETERS:
-            raise _problem(f"unknown interpreter {interp!r} (valid: {', '.join(INTERPRETERS)})")
-        return KindSpec("text", interp)
-    if sep:
-        raise _problem(f"only text takes an interpreter; write \"{kind}\"")
-    return KindSpec(kind)
+        return KindSpec(f"text+{rest}", interp, phrasing)
+    return KindSpec(kind, interp, phrasing)
 
 
 def _noise_spec(spec: Any) -> str:

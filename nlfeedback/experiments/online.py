@@ -28,6 +28,7 @@ from nlfeedback.agents.reward_wrapper import RewardVecEnvWrapper
 from nlfeedback.agents.train import AgentConfig, EvalCallback, make_ppo, train_agent
 from nlfeedback.critics import critique
 from nlfeedback.critics.noise import parse_noise
+from nlfeedback.critics.phrasebank import SPLITS
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
 from nlfeedback.experiments.config import RunSettings, split_budget
@@ -69,7 +70,7 @@ class OnlineConfig:
     eval_every: int = _RUN["eval_every"].default
     reward_view: str = _RUN["reward_view"].default  # what the reward model sees: partial (the agent's view) | full
     eval_episodes: int = _RUN["eval_episodes"].default
-    phrasing: str = "heldout"  # the text critic's phrase bank: heldout (unseen by the trained interpreter) | train
+    phrasing: str = "heldout"  # the text critic's phrase bank: heldout | human (both unseen by the trained interpreter) | train
     initial: str = _RUN["initial"].default  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
     initial_episodes: int = 60
     episodes_per_round: int = 30  # policy rollouts added before each later round
@@ -90,6 +91,8 @@ class OnlineConfig:
             raise NlfError(f"online kind must be one of {KINDS}, got {self.kind!r}")
         if self.initial not in INITIAL:
             raise NlfError(f"initial trajectories must be one of {INITIAL}, got {self.initial!r}")
+        if self.phrasing not in SPLITS:
+            raise NlfError(f"phrasing must be one of {SPLITS}, got {self.phrasing!r}")
         if self.rounds < 1 or self.budget < 1 or self.steps < 1:
             raise NlfError("rounds, budget and steps must be positive")
         for name in self.eval_tasks:

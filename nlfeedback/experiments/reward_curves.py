@@ -40,11 +40,10 @@ from typing import Any
 import numpy as np
 
 from nlfeedback.errors import NlfError
-from nlfeedback.experiments.config import split_budget
+from nlfeedback.experiments.config import parse_kind_part, split_budget
 from nlfeedback.experiments.stats import Stat
 
 KINDS = ("text", "sketch", "scalar", "preference")
-TEXT_READERS = ("trained", "oracle-intent", "keyword", "zero-shot")
 PLATEAU_TOL = 0.02
 EPIC_TRANSITIONS, EPIC_MC = 500, 32  # EPIC per fit on 500 held-out transitions with 32 draws (the reports': 1000, 64)  # a curve has stopped improving once no larger budget's mean is this much higher
 
@@ -83,21 +82,20 @@ class CurvesConfig:
             raise NlfError(f"initial must be one of {INITIAL}, got {self.initial!r}")
 
 
-def parse_arm(arm: str) -> list[tuple[str, str | None]]:
-    """``"text:trained+preference"`` → ``[("text", "trained"), ("preference", None)]``."""
+def parse_arm(arm: str) -> list[tuple[str, str | None, str | None]]:
+    """``"text:trained@human+preference"`` → ``[("text", "trained", "human"), ("preference", None, None)]``:
+    each kind with its reader and phrase bank, parsed as in ablation configs
+    (:func:`nlfeedback.experiments.config.parse_kind_part`)."""
     parts = []
     for part in arm.split("+"):
-        kind, _, reader = part.strip().partition(":")
+        try:
+            kind, reader, phrasing = parse_kind_part(part)
+        except NlfError as exc:
+            raise NlfError(f"arm {arm!r}: {exc}") from None
         if kind not in KINDS:
-            raise NlfError(f"arm {arm!r}: unknown kind {kind!r}; valid: {', '.join(KINDS)}")
-        if kind == "text":
-            if reader not in TEXT_READERS:
-                raise NlfError(f"arm {arm!r}: text needs its reader, one of {', '.join(TEXT_READERS)} "
-                               "(e.g. text:trained)")
-        elif reader:
-            raise NlfError(f"arm {arm!r}: only text names a reader")
-        parts.append((kind, reader or None))
-    if len({k for k, _ in parts}) != len(parts):
+            raise NlfError(f"arm {arm!r}: {kind!r} has no feedback to fit; valid kinds: {', '.join(KINDS)}")
+        parts.append((kind, reader, phrasing))
+    if len({k for k, _, _ in parts}) != len(parts):
         raise NlfError(f"arm {arm!r} names a kind twice")
     return parts
 
@@ -137,15 +135,18 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
     trajs = {t.id: t for t in pool}
     heldout = _heldout(task, seed)
     top = max(config.budgets)
-    said: dict[str, list] = {}  # one critic run per kind and seed, shared by every arm that uses the kind
+    # one critic run per (kind, phrase bank) and seed, shared by every arm that uses it
+    said: dict[tuple[str, str | None], list] = {}
     readers: dict[str, Any] = {}
     rows = []
     for arm in config.arms:
         parts = parse_arm(arm)
-        for (kind, _), share in zip(parts, split_budget(top, len(parts))):
-            if len(said.get(kind, [])) < share:
-                said[kind] = list(critique(pool, kind, budget=share, seed=seed * 1000, split=config.phrasing))
-        reader = next((r for k, r in parts if k == "text"), None)
+        sources = [(kind, phrasing) for kind, _, phrasing in parts]
+        for (kind, phrasing), share in zip(sources, split_budget(top, len(parts))):
+            if len(said.get((kind, phrasing), [])) < share:
+                said[kind, phrasing] = list(critique(pool, kind, budget=share, seed=seed * 1000,
+                                                     split=phrasing or config.phrasing))
+        reader = next((r for k, r, _ in parts if k == "text"), None)
         if reader and reader not in readers:
             readers[reader] = make_interpreter(reader)
         interp = readers.get(reader) if reader else None
@@ -153,7 +154,7 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
         for budget in sorted(config.budgets):
             if (arm, budget) in done:
                 continue
-            items = [fb for (k, _), share in zip(parts, split_budget(budget, len(parts))) for fb in said[k][:share]]
+            items = [fb for src, share in zip(sources, split_budget(budget, len(parts))) for fb in said[src][:share]]
             t0 = time.perf_counter()
             targets = list(interpret_feedback(items, trajs, interp)) if interp is not None else None
             row: dict[str, Any] = {"task": task_name, "arm": arm, "seed": seed, "budget": budget, "items": len(items),

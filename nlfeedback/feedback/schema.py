@@ -83,7 +83,7 @@ class TextIntent(BaseModel):
                              "temporal", "referent", "mixed", "vague"]]
     clauses: list[Clause]
     template: str
-    split: Literal["train", "heldout"]
+    split: Literal["train", "heldout", "human"]
     noise: list[str] = Field(default_factory=list)
     said_referent: str | None = None  # with wrong_referent noise: what the text named instead
 

@@ -215,9 +215,10 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
 
     config = config or TrainConfig()
     labelled = [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
-    heldout = [fb for fb in labelled if fb.intent is not None and fb.intent.split != "train"]
-    if heldout:
-        raise NlfError(f"the trained interpreter learns from `train` phrasings only; found {len(heldout)} heldout items")
+    kept = [fb for fb in labelled if fb.intent is not None and fb.intent.split != "train"]
+    if kept:
+        splits = " and ".join(sorted({fb.intent.split for fb in kept}))
+        raise NlfError(f"the trained interpreter learns from `train` phrasings only; found {len(kept)} {splits} items")
     if len(labelled) < 20:
         raise NlfError(f"need at least 20 labelled text items to train, got {len(labelled)}")
     shared = {fb.text for fb in labelled} & {fb.text for fb in dev}
