@@ -79,7 +79,7 @@ def ablate_command(
                                                     "started here with `ray start --head`).")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Run part of the grid: FIELD=V1,V2 with FIELD "
                                                    "task, kind, budget, noise (off for none) or seed; repeatable, "
-                                                   "e.g. --only seed=0,1 --only budget=150 (oracle cells ignore "
+                                                   "e.g. --only seed=0,1 --only budget=150 (oracle and judgement cells ignore "
                                                    "budget and noise). Rerun without it to complete the grid.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and their status; run nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the sweep's counts as JSON.")] = False,

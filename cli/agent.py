@@ -20,7 +20,8 @@ _RUN = RunSettings.model_fields  # the defaults of the options that mirror an ab
 def train_agent_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: policy.zip, curve.jsonl, summary.json.")],
     task: Annotated[str, typer.Option(help="Task short name or gymnasium id.")] = DEFAULT_TASK,
-    reward: Annotated[str, typer.Option(help="'oracle' (the task's reward) or a reward checkpoint path.")] = "oracle",
+    reward: Annotated[str, typer.Option(help="'oracle' (the task's reward), 'judgement' (the dense judgement critics "
+                                                  "judge by) or a reward checkpoint path.")] = "oracle",
     steps: Annotated[int, typer.Option(min=1000, help="Environment steps.")] = _RUN["steps"].default,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     eval_every: Annotated[int, typer.Option(min=500, help="Steps between evaluations.")] = \
@@ -105,11 +106,12 @@ def train_agent_command(
             raise NlfError("--reward-form and --initial go with --online (a reward checkpoint is already fitted)")
         if guard_every:
             raise NlfError("--guard-every goes with --online (the guard asks the critic for fresh feedback)")
-        model = None if reward == "oracle" else RewardModel.load(reward)
+        built_in = reward in ("oracle", "judgement")
+        model = None if built_in else RewardModel.load(reward)
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                              reward_scale=reward_scale)
-        with staged_dir(out, force=force, inputs=[None if reward == "oracle" else reward]) as run_dir:
-            summary = train_agent(the_task, model, config, run_dir)
+        with staged_dir(out, force=force, inputs=[None if built_in else reward]) as run_dir:
+            summary = train_agent(the_task, model, config, run_dir, judged=reward == "judgement")
         what = f"reward {summary['reward']}, seed {seed}, {summary['fps']:.0f} fps:"
     if json_out:
         console.print_json(json.dumps({k: v for k, v in summary.items() if k != "curve"}))

@@ -45,7 +45,7 @@ def print_report(report) -> None:
         lo, hi = r["ci95"]
         value = f"{r['mean']:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
         items = row["feedback_items"]["mean"]
-        table.add_row(esc(row["task"]), esc(row["noise"] or ("—" if row["arm"] == "oracle" else "off")), esc(row["arm"]),
+        table.add_row(esc(row["task"]), esc(row["noise"] or ("—" if row["arm"] in ("oracle", "judgement") else "off")), esc(row["arm"]),
                       "—" if row["budget"] is None else str(row["budget"]), str(r["n"]),
                       f"{items:,.0f}" if items is not None else "—", value)
     console.print(table)

@@ -259,3 +259,29 @@ class _ReplayPolicy:
         a = self.actions[min(self.t, len(self.actions) - 1)]
         self.t += 1
         return np.full(len(np.atleast_1d(obs[..., 0, 0, 0])), a), None
+
+
+def test_the_judged_reward_pays_each_episode_exactly_its_judgement():
+    """PPO's ``judgement`` reference: online, step by step, the same values the critics judge by; only a spin's
+    first two turns are paid late (on its third), so every episode's return is its judgement's total."""
+    from nlfeedback.agents.envs import make_env
+    from nlfeedback.truth.judgement import judge, spin_runs
+
+    spins = 0
+    for name in ("doorkey-5x5", "keys-distractor", "lavacrossing-9"):
+        task = get_task(name)
+        trajs = list(rollout(task, make_policy("expert", epsilon=0.4, mistakes=0.5), 6, seed=2))
+        trajs += list(rollout(task, make_policy("random"), 2, seed=3))
+        for t in trajs:
+            env = make_env(task, judged=True)
+            env.reset(seed=t.seed)
+            steps = [env.step(a) for a in t.actions]
+            paid = np.array([s[1] for s in steps])
+            j = judge(t)
+            assert paid.sum() == pytest.approx(j.values.sum(), abs=1e-9)
+            assert [s[4]["task_reward"] for s in steps] == pytest.approx(t.rewards)
+            late = {a + k for a, _ in spin_runs(t.actions) for k in range(3)}
+            spins += len(spin_runs(t.actions))
+            on_time = [i for i in range(len(t)) if i not in late]
+            assert paid[on_time] == pytest.approx(j.values[on_time], abs=1e-9)
+    assert spins > 0  # the late payment was exercised

@@ -128,6 +128,16 @@ def test_cells_expand_the_grid_text_carries_its_interpreter_oracle_ignores_budge
     assert "budget" not in oracle[0].online_kwargs(cfg.run) and "noise" not in oracle[0].online_kwargs(cfg.run)
 
 
+def test_the_dense_judgement_is_a_reference_like_the_oracle():
+    cfg = parse_config('[grid]\ntasks=["doorkey-5x5"]\nkinds=["judgement", "oracle"]\nseeds=2')
+    cells = cfg.cells()
+    assert [c.key for c in cells] == ["doorkey-5x5__judgement__s0", "doorkey-5x5__judgement__s1",
+                                      "doorkey-5x5__oracle__s0", "doorkey-5x5__oracle__s1"]
+    kw = cells[0].online_kwargs(cfg.run)
+    assert kw["kind"] == "judgement" and "budget" not in kw and "reward_form" not in kw
+    assert parse_selection(cfg, ["kind=judgement"])(cells[0]) and not parse_selection(cfg, ["kind=oracle"])(cells[0])
+
+
 def test_a_text_arm_may_name_its_phrase_bank():
     cfg = parse_config('[grid]\ntasks=["doorkey-5x5"]\nkinds=["text:trained", "text:trained@train", '
                        '"text:oracle-intent@train+preference"]\nbudgets=[10]\nseeds=1\n[run]\nrounds=1')

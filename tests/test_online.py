@@ -96,6 +96,15 @@ def test_text_plus_preference_is_one_reward_from_both_kinds(tmp_path):
         OnlineConfig(kind="text+preference", rounds=1, guard_every=100).check()
 
 
+@pytest.mark.slow  # runs PPO
+def test_the_judgement_reference_trains_ppo_on_the_dense_judgement(tmp_path):
+    summary = run_online(OnlineConfig(kind="judgement", steps=2048, eval_every=1024, eval_episodes=2, seed=1),
+                         tmp_path / "j")
+    assert summary["feedback"]["items"] == 0 and summary["final"]["steps"] >= 2048
+    saved = json.loads((tmp_path / "j" / "summary.json").read_text())
+    assert saved["config"]["kind"] == "judgement" and saved["feedback"]["items"] == 0
+
+
 def test_text_runs_record_the_trained_checkpoint_they_read_with():
     from nlfeedback.experiments.online import _interpreter_record
     from nlfeedback.language.interpreters.trained import default_checkpoint

@@ -183,3 +183,29 @@ def test_steps_per_task_and_the_combined_arm_in_a_config():
         with pytest.raises(NlfError, match=what):
             parse_config('[grid]\ntasks = ["doorkey-5x5"]\nkinds = ["sketch"]\nbudgets = [10]\nseeds = 1\n[run]\n'
                          + bad + "\n")
+
+
+def test_references_without_feedback_are_rows_and_bands_not_arms(tmp_path):
+    """Oracle and dense-judgement cells are each task's references: rows of the final table and report.json's
+    ``final``, never an arm of the paired comparisons."""
+    root = _write_run(tmp_path / "run")
+    for kind, value in (("oracle", 0.9), ("judgement", 0.95)):
+        for seed in range(3):
+            cell = Cell("doorkey-5x5", kind, None, None, "", seed)
+            curve = [{"steps": 1000, "true_return": value + 0.01 * seed, "success_rate": 1.0, "proxy_return": 0.0,
+                      "violations": 0.0, "episode_length": 12.0}]
+            rec = {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
+                   "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
+                   "feedback": {"items": 0, "annotator_seconds": 0.0}, "gaming": False}
+            (root / "cells" / cell.key).mkdir()
+            (root / "cells" / cell.key / "result.json").write_text(json.dumps(rec))
+    report = build_report(root)
+    data = json.loads(report.json_path.read_text())
+    refs = {e["arm"]: e for e in data["final"] if e["budget"] is None}
+    assert set(refs) == {"oracle", "judgement"}
+    assert refs["judgement"]["final_true_return"]["mean"] == pytest.approx(0.96)
+    assert refs["judgement"]["seeds"] == [0, 1, 2]
+    assert {e["arm"] for e in data["paired"]} == {"sketch", "scalar"}
+    md = report.path.read_text()
+    assert "| doorkey-5x5 | — | judgement | — | 3 |" in md
+    assert "PPO on the dense judgement reached" in md

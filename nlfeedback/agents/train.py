@@ -90,13 +90,18 @@ def make_ppo(venv, config: AgentConfig) -> PPO:
 
 
 def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out_dir: str | Path | None = None,
-                extra: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+                extra: Callable[[], dict[str, Any]] | None = None, *, judged: bool = False) -> dict[str, Any]:
+    """PPO on ``task`` with the learned ``reward``, or with the task's own reward (``None``), or with the dense
+    judgement (``judged``: :class:`nlfeedback.agents.envs.JudgedReward`); evaluated on the task's reward."""
+    if judged and reward is not None:
+        raise ValueError("judged replaces the reward: pass reward=None")
     torch.set_num_threads(config.threads)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "curve.jsonl").unlink(missing_ok=True)
-    venv = make_vec_env(task, config.n_envs, config.seed, full_view=reward is not None and reward.obs_mode == "full")
+    venv = make_vec_env(task, config.n_envs, config.seed, full_view=reward is not None and reward.obs_mode == "full",
+                        judged=judged)
     if reward is not None:
         venv = RewardVecEnvWrapper(venv, reward, env_id=task.env_id, scale=config.reward_scale)
     model = make_ppo(venv, config)
@@ -108,7 +113,8 @@ def train_agent(task: Task, reward: RewardModel | None, config: AgentConfig, out
         callback.evaluate()
     final = callback.curve[-1]
     summary = {
-        "task": task.name, "env_id": task.env_id, "reward": "oracle" if reward is None else reward.kind,
+        "task": task.name, "env_id": task.env_id, "reward": reward.kind if reward is not None else
+        "judgement" if judged else "oracle",
         "config": asdict(config), "seed": config.seed, "final": final, "curve": callback.curve,
         "gaming": any(c.get("gaming") for c in callback.curve), "fps": round(model.num_timesteps / elapsed, 1),
         "versions": package_versions("stable_baselines3", "minigrid", "gymnasium"),

@@ -74,6 +74,13 @@ class Analysis:
     # per (task, noise, text arm, other arm): the seconds per text item at which the text arm would need as many
     # annotator-seconds as the other arm to reach 90% of the reference (see :func:`_break_even`)
     break_even: list[dict[str, Any]] = field(default_factory=list)
+    # per task: PPO on the dense judgement (kind "judgement"), a reference band beside the oracle
+    judged: dict[str, Group] = field(default_factory=dict)
+
+
+def reference_groups(a: Analysis) -> list[Group]:
+    """Each task's reference groups without feedback: the oracle, then PPO on the dense judgement."""
+    return [ref for _, ref in sorted(a.oracle.items())] + [ref for _, ref in sorted(a.judged.items())]
 
 
 def arm_groups(a: Analysis) -> Iterator[Group]:
@@ -88,7 +95,7 @@ def arm_groups(a: Analysis) -> Iterator[Group]:
 
 def headline(a: Analysis) -> list[dict[str, Any]]:
     """One row per feedback-arm group (report order), then one per task's oracle: ``report.json``'s ``final``."""
-    return [g.to_json() for g in arm_groups(a)] + [ref.to_json() for _, ref in sorted(a.oracle.items())]
+    return [g.to_json() for g in arm_groups(a)] + [ref.to_json() for ref in reference_groups(a)]
 
 
 def proxy_panels(a: Analysis) -> list[Group]:
@@ -116,9 +123,11 @@ def analyse(results: RunResults) -> Analysis:
     """Group the finished cells (oracle cells per task) and compute sample efficiency and the comparisons."""
     groups: dict[tuple[str, str, str, int | None], Group] = {}
     oracle: dict[str, Group] = {}
+    judged: dict[str, Group] = {}
     for r in results.rows:
-        if r.kind == "oracle":
-            oracle.setdefault(r.task, Group(r.task, "", "oracle", None)).rows.append(r)
+        if r.kind in ("oracle", "judgement"):
+            refs = oracle if r.kind == "oracle" else judged
+            refs.setdefault(r.task, Group(r.task, "", r.kind, None)).rows.append(r)
             continue
         k = (r.task, r.noise, r.label, r.budget)
         groups.setdefault(k, Group(*k)).rows.append(r)
@@ -128,7 +137,7 @@ def analyse(results: RunResults) -> Analysis:
     arms = {s: sorted({lab for t, n, lab, _ in groups if (t, n) == s}, key=lambda x: (rank.get(x, 99), x))
             for s in sections}
     budgets = {s: sorted({b for t, n, _, b in groups if (t, n) == s and b is not None}) for s in sections}
-    a = Analysis(groups, oracle, sections, arms, budgets, [], [])
+    a = Analysis(groups, oracle, sections, arms, budgets, [], [], judged=judged)
     _sample_efficiency(a)
     _break_even(a)
     _comparisons(a)
@@ -364,7 +373,7 @@ def _generalisation(a: Analysis) -> None:
     training task (its final evaluation) against the eval task, means with 95% intervals over the seeds that
     have the eval task; then per (task, noise, budget, eval task) the arm with the highest eval-task success
     against each other arm (Welch's t-test on eval-task success and on the wrong-key-first rate)."""
-    groups = list(arm_groups(a)) + [ref for _, ref in sorted(a.oracle.items())]
+    groups = list(arm_groups(a)) + reference_groups(a)
     for g in groups:
         for et in sorted({t for r in g.rows for t in r.eval_tasks}):
             rows = [r for r in g.rows if et in r.eval_tasks]

@@ -26,8 +26,9 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
 A text kind names its interpreter after a colon (``text:trained``, ``text:zero-shot``, ``text:keyword``,
 ``text:oracle-intent``). ``text:<interpreter>+preference`` is one arm with two kinds: each round's items are
 split evenly between remarks and preferences (text gets the odd one) and one reward model is fitted to both
-(``mixed``); it cannot be guarded. ``oracle`` is PPO on the task's own reward: its cells ignore budgets and
-noise, so it contributes one cell per task × seed.
+(``mixed``); it cannot be guarded. ``oracle`` is PPO on the task's own reward and ``judgement`` PPO on the
+critics' dense judgement (:class:`nlfeedback.agents.envs.JudgedReward`), the reward every kind of feedback
+tries to recover: their cells ignore budgets and noise, so each contributes one cell per task × seed.
 
 The file is read by the pydantic models :class:`ConfigFile`, :class:`GridSection` and :class:`RunSettings`
 (unknown keys rejected); their fields hold the defaults, which ``OnlineConfig`` and ``nlf train-agent`` read.
@@ -54,7 +55,10 @@ from nlfeedback.errors import NlfError
 FEEDBACK_KINDS = ("text", "sketch", "scalar", "preference")
 # two kinds from one reward model: written "text:<interpreter>+preference" (the budget split evenly, text first)
 COMBINED_KINDS = ("text+preference",)
-ALL_KINDS = (*FEEDBACK_KINDS, *COMBINED_KINDS, "oracle")
+# references without feedback, one cell per task × seed: PPO on the task's own reward, and PPO on the dense
+# judgement the critics judge by (the ceiling of learning from feedback)
+REFERENCE_KINDS = ("oracle", "judgement")
+ALL_KINDS = (*FEEDBACK_KINDS, *COMBINED_KINDS, *REFERENCE_KINDS)
 
 
 def split_budget(budget: int, n: int) -> list[int]:
@@ -203,8 +207,8 @@ class Cell:
     @property
     def key(self) -> str:
         """A file-name-safe unique name, e.g. ``doorkey-5x5__text-trained__b150__noise-off__s0``."""
-        if self.kind == "oracle":
-            return f"{self.task}__oracle__s{self.seed}"
+        if self.kind in REFERENCE_KINDS:
+            return f"{self.task}__{self.kind}__s{self.seed}"
         label = self.label.replace(":", "-")
         return f"{self.task}__{label}__b{self.budget}__{noise_slug(self.noise)}__s{self.seed}"
 
@@ -226,7 +230,7 @@ class Cell:
             # older runs' specs still match
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
-        if self.kind == "oracle":  # no learned reward to guard, nor a form for it
+        if self.kind in REFERENCE_KINDS:  # no learned reward to guard, nor a form for it
             for name in ("guard_every", "guard_items", "guard_action", "reward_form"):
                 kw.pop(name, None)
         else:
@@ -262,8 +266,8 @@ class AblationConfig:
         out: list[Cell] = []
         for task in self.tasks:
             for spec in self.kinds:
-                if spec.kind == "oracle":
-                    out.extend(Cell(task, "oracle", None, None, "", s, self.eval_tasks) for s in self.seeds)
+                if spec.kind in REFERENCE_KINDS:
+                    out.extend(Cell(task, spec.kind, None, None, "", s, self.eval_tasks) for s in self.seeds)
                     continue
                 for budget in self.budgets:
                     for noise in self.noise:
@@ -298,7 +302,7 @@ class CellSelection:
         have = {"task": cell.task, "kind": cell.label, "budget": str(cell.budget),
                 "noise": cell.noise or "off", "seed": str(cell.seed)}
         for name, allowed in self.values:
-            if cell.kind == "oracle" and name in ("budget", "noise"):
+            if cell.kind in REFERENCE_KINDS and name in ("budget", "noise"):
                 continue
             if have[name] not in allowed:
                 return False
@@ -515,10 +519,11 @@ class GridSection(BaseModel):
 
     tasks: _list_of(_task) = Field(description="task short names (`nlf tasks`)")  # type: ignore[valid-type]
     kinds: _list_of(_kind, _unique_kinds) = Field(  # type: ignore[valid-type]
-        description='feedback kinds; text names its interpreter ("text:trained"); "oracle" is the task\'s reward')
+        description='feedback kinds; text names its interpreter ("text:trained"); "oracle" is the task\'s reward, '
+                    '"judgement" the dense judgement')
     budgets: _list_of(_positive_int, _sorted_unique) | None = Field(  # type: ignore[valid-type]
-        None, description="feedback items per run, ascending (oracle cells ignore it); required unless every "
-                          "kind is oracle")
+        None, description="feedback items per run, ascending (oracle and judgement cells ignore it); required "
+                          "unless every kind is one of those")
     noise: _list_of(_noise_spec) = Field(  # type: ignore[valid-type]
         ("",), description='teacher-noise specs as in `nlf critique --noise`, canonical; "" = off')
     seeds: _list_of(_seed, before=_seeds) = Field(  # type: ignore[valid-type]
@@ -531,9 +536,9 @@ class GridSection(BaseModel):
     def _check_axes(self) -> GridSection:
         from nlfeedback.critics.noise import TEXT_ONLY
 
-        if self.budgets is None and not all(k.kind == "oracle" for k in self.kinds):
+        if self.budgets is None and not all(k.kind in REFERENCE_KINDS for k in self.kinds):
             raise _problem("missing", at=[("budgets", "missing (required)")])
-        non_text = sorted({k.kind for k in self.kinds if k.kind not in ("text", "oracle")})
+        non_text = sorted({k.kind for k in self.kinds if k.kind not in ("text", *REFERENCE_KINDS)})
         at = []
         for i, canon in enumerate(self.noise):
             text_only = [n for n in TEXT_ONLY if f"{n}=" in canon]

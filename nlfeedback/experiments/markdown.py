@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nlfeedback.experiments.analysis import ORACLE_FRACTION, Analysis, arm_groups, efficiency_ranking, noise_name
+from nlfeedback.experiments.analysis import (ORACLE_FRACTION, Analysis, arm_groups, efficiency_ranking, noise_name,
+                                             reference_groups)
 from nlfeedback.experiments.results import RunResults, num
 from nlfeedback.experiments.stats import ALPHA, Stat
 
@@ -85,6 +86,9 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
         elif ref_mean is not None:
             head += (f". The oracle (PPO on the true reward) reached only {_fmt(ref_mean)}: the runs were too short "
                      "to learn the task, so this comparison says little")
+        judged = a.judged.get(task)
+        if judged and judged.rows:
+            head += f"; PPO on the dense judgement reached {judged.stat('final_return').fmt()}"
         lines.append(head + ".")
         for c in comps[:-1]:
             line = f"{task} ({noise_name(noise)}), budget {c['budget']}: best {c['winner']} ({_fmt(c['winner_mean'])})"
@@ -207,8 +211,8 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
         md_rows.append([g.task, g.noise or "off", g.label, g.budget, len(g.rows), _fmt_amount(g.mean("items")),
                         _fmt_amount(g.mean("seconds")), g.stat("final_return").fmt(),
                         g.stat("success_rate").fmt(2), g.stat("auc").fmt()])
-    for task, ref in sorted(a.oracle.items()):
-        md_rows.append([task, "—", "oracle", "—", len(ref.rows), "0", "0", ref.stat("final_return").fmt(),
+    for ref in reference_groups(a):
+        md_rows.append([ref.task, "—", ref.label, "—", len(ref.rows), "0", "0", ref.stat("final_return").fmt(),
                         ref.stat("success_rate").fmt(2), ref.stat("auc").fmt()])
     md.append(_md_table(head_cols, md_rows))
     _write_csv(tables_dir / "final_return.csv", head_cols, md_rows)
@@ -428,8 +432,8 @@ def _behaviour_section(a: Analysis, tables_dir: Path) -> list[str]:
                     rows.append([task, noise or "off", label, b, len(g.rows),
                                  f"{sum(r.gaming for r in g.rows)}/{len(g.rows)}", g.stat("violations").fmt(2),
                                  g.stat("proxy_return").fmt(), g.stat("final_return").fmt()])
-    for task, ref in sorted(a.oracle.items()):
-        rows.append([task, "—", "oracle", "—", len(ref.rows), f"{sum(r.gaming for r in ref.rows)}/{len(ref.rows)}",
+    for ref in reference_groups(a):
+        rows.append([ref.task, "—", ref.label, "—", len(ref.rows), f"{sum(r.gaming for r in ref.rows)}/{len(ref.rows)}",
                      ref.stat("violations").fmt(2), "—", ref.stat("final_return").fmt()])
     md.append(_md_table(cols, rows) if rows else "No finished cells.")
     _write_csv(tables_dir / "behaviour.csv", cols, rows)
@@ -522,7 +526,7 @@ def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
           "t-intervals.\n"]
     cols = ["task", "noise", "arm", "budget", "eval task", "seeds", "train success", "eval success",
             "train wrong key first", "eval wrong key first", "eval true return"]
-    rows = [[e["task"], e["noise"] or ("—" if e["arm"] == "oracle" else "off"), e["arm"],
+    rows = [[e["task"], e["noise"] or ("—" if e["arm"] in ("oracle", "judgement") else "off"), e["arm"],
              "—" if e["budget"] is None else e["budget"], e["eval_task"], len(e["seeds"]),
              _stat(e["train_success"]).fmt(2), _stat(e["eval_success"]).fmt(2),
              _stat(e["train_wrong_key_first"]).fmt(2), _stat(e["eval_wrong_key_first"]).fmt(2),

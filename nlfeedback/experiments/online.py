@@ -3,7 +3,9 @@
 Each round: roll out trajectories (round 0: the ``initial`` pool; later rounds: the current policy,
 sampling its actions), let a scripted critic give feedback on the new trajectories within the round's
 share of the budget, refit the reward model on all feedback so far, and continue PPO on it. ``kind =
-"oracle"`` trains PPO on the task's own reward with no feedback: the baseline every kind is compared with.
+"oracle"`` trains PPO on the task's own reward with no feedback, the baseline every kind is compared with;
+``kind = "judgement"`` trains PPO on the dense judgement the critics judge by, the ceiling of learning from
+feedback.
 
 ``run_online`` writes, in ``out_dir``: ``trajectories.jsonl`` and ``feedback.jsonl`` (everything rolled
 out and said, as any other file of the toolkit), ``reward-round<k>.pt`` (each refit),
@@ -31,7 +33,7 @@ from nlfeedback.critics.noise import parse_noise
 from nlfeedback.critics.phrasebank import SPLITS
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
-from nlfeedback.experiments.config import RunSettings, split_budget
+from nlfeedback.experiments.config import REFERENCE_KINDS, RunSettings, split_budget
 from nlfeedback.experiments.guard import ACTIONS as GUARD_ACTIONS, DisagreementGuard
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
@@ -51,7 +53,7 @@ from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
 from nlfeedback.versions import file_digest, package_versions, source_revision
 
-KINDS = ("text", "sketch", "scalar", "preference", "text+preference", "oracle")
+KINDS = ("text", "sketch", "scalar", "preference", "text+preference", "oracle", "judgement")
 INITIAL = ("noisy-expert", "random")
 
 _RUN = RunSettings.model_fields  # the run settings' defaults live in the ablation config's model
@@ -60,7 +62,8 @@ _RUN = RunSettings.model_fields  # the run settings' defaults live in the ablati
 @dataclass
 class OnlineConfig:
     task: str = "doorkey-5x5"
-    kind: str = "text"  # text | sketch | scalar | preference | text+preference | oracle (the task's reward)
+    kind: str = "text"  # text | sketch | scalar | preference | text+preference | oracle (the task's reward) |
+    # judgement (the dense judgement critics judge by)
     interpreter: str = "trained"  # text only: trained | zero-shot | keyword | oracle-intent
     budget: int = 150  # feedback items over the whole run
     rounds: int = _RUN["rounds"].default  # feedback rounds; the reward model is refitted after each
@@ -107,7 +110,7 @@ class OnlineConfig:
             raise NlfError("guard_every must be 0 or more and guard_items positive")
         if self.guard_every and "+" in self.kind:
             raise NlfError(f"the disagreement guard checks one kind of feedback, not {self.kind!r}")
-        if self.guard_every and self.rounds != 1 and self.kind != "oracle":
+        if self.guard_every and self.rounds != 1 and self.kind not in REFERENCE_KINDS:
             raise NlfError(f"the disagreement guard checks a fixed reward: it needs rounds = 1, not {self.rounds}")
         if not 0 < self.first_share <= 1:
             raise NlfError("first_share must be in (0, 1]")
@@ -170,8 +173,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                                "eval_episodes": config.eval_episodes, **config.agent})
     torch.set_num_threads(agent_cfg.threads)
     t0 = time.perf_counter()
-    if config.kind == "oracle":
-        summary = train_agent(task, None, agent_cfg, out,
+    if config.kind in REFERENCE_KINDS:
+        summary = train_agent(task, None, agent_cfg, out, judged=config.kind == "judgement",
                               extra=lambda: {"feedback_items": 0, "annotator_seconds": 0.0})
         return _finish(config, out, summary["curve"], [], None, None, None, t0,
                        eval_tasks=_evaluate_elsewhere(config, out / "policy.zip", None))

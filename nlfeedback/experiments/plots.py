@@ -21,10 +21,11 @@ def write_plots(a: Analysis, plots_dir: Path) -> list[Path]:
                                    ("seconds", "annotator-seconds", "return_vs_seconds.png")):
             _plot_vs(a, attr, xlabel, plots_dir / name)
             plots.append(plots_dir / name)
-    if a.sections or a.oracle:
-        if not a.sections:  # oracle only: one panel per task
-            a_plot = Analysis(a.groups, a.oracle, [(t, "") for t in a.oracle], {(t, ""): [] for t in a.oracle},
-                              {(t, ""): [0] for t in a.oracle}, [], [])
+    if a.sections or a.oracle or a.judged:
+        if not a.sections:  # references only: one panel per task
+            tasks = sorted(set(a.oracle) | set(a.judged))
+            a_plot = Analysis(a.groups, a.oracle, [(t, "") for t in tasks], {(t, ""): [] for t in tasks},
+                              {(t, ""): [0] for t in tasks}, [], [], judged=a.judged)
             _plot_curves(a_plot, plots_dir / "learning_curves.png")
         else:
             _plot_curves(a, plots_dir / "learning_curves.png")
@@ -54,13 +55,20 @@ def _grid_axes(plt, n: int, width: float = 5.2, height: float = 3.8):
     return fig, flat[:n]
 
 
-def _oracle_band(ax, ref: Group | None) -> None:
-    if not ref or not ref.rows:
-        return
-    s = ref.stat("final_return")
-    ax.axhline(s.mean, color="black", ls="--", lw=1, label="oracle (true reward)")
-    if s.lo is not None:
-        ax.axhspan(s.lo, s.hi, color="black", alpha=0.08)
+REFERENCE_STYLE = {"oracle": ("black", "--", "oracle (true reward)"),
+                   "judgement": ("tab:gray", ":", "PPO on the dense judgement")}
+
+
+def _reference_bands(ax, a: Analysis, task: str) -> None:
+    """The oracle's and the dense judgement's final true return as lines with their 95% intervals."""
+    for ref in (a.oracle.get(task), a.judged.get(task)):
+        if not ref or not ref.rows:
+            continue
+        color, ls, label = REFERENCE_STYLE[ref.label]
+        s = ref.stat("final_return")
+        ax.axhline(s.mean, color=color, ls=ls, lw=1, label=label)
+        if s.lo is not None:
+            ax.axhspan(s.lo, s.hi, color=color, alpha=0.08)
 
 
 def _plot_vs(a: Analysis, attr: str, xlabel: str, path: Path) -> None:
@@ -82,7 +90,7 @@ def _plot_vs(a: Analysis, attr: str, xlabel: str, path: Path) -> None:
                    [(p[1].hi - p[1].mean) if p[1].hi is not None else 0 for p in pts]]
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
             xs_all += [x for x in xs if x and x > 0]
-        _oracle_band(ax, a.oracle.get(task))
+        _reference_bands(ax, a, task)
         if xs_all and max(xs_all) / min(xs_all) >= 5:
             from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, StrMethodFormatter
 
@@ -132,12 +140,13 @@ def _plot_curves(a: Analysis, path: Path) -> None:
             x, m, lo, hi = mc
             (line,) = ax.plot(x, m, label=label)
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
-        ref = a.oracle.get(task)
-        mc = _mean_curve(ref.rows) if ref else None
-        if mc is not None:
-            x, m, lo, hi = mc
-            ax.plot(x, m, color="black", ls="--", label="oracle (true reward)")
-            ax.fill_between(x, lo, hi, color="black", alpha=0.08)
+        for ref in (a.oracle.get(task), a.judged.get(task)):
+            mc = _mean_curve(ref.rows) if ref else None
+            if mc is not None:
+                color, ls, label = REFERENCE_STYLE[ref.label]
+                x, m, lo, hi = mc
+                ax.plot(x, m, color=color, ls=ls, label=label)
+                ax.fill_between(x, lo, hi, color=color, alpha=0.08)
         ax.set_title(f"{task} ({noise_name(noise)}), budget {b}")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("true return (mean, 95% CI)")
