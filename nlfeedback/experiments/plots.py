@@ -126,6 +126,12 @@ def _mean_curve(rows: list[CellRow],
     return grid, mean, lo, hi
 
 
+def _thousands():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda x, _pos: f"{x / 1000:,.0f}k" if x else "0")
+
+
 def _plot_curves(a: Analysis, path: Path) -> None:
     """True return against env steps: one panel per (task, noise, budget), one line per arm, oracle dashed."""
     panels = [(t, n, b) for t, n in a.sections for b in a.budgets[(t, n)]]
@@ -147,7 +153,8 @@ def _plot_curves(a: Analysis, path: Path) -> None:
                 x, m, lo, hi = mc
                 ax.plot(x, m, color=color, ls=ls, label=label)
                 ax.fill_between(x, lo, hi, color=color, alpha=0.08)
-        ax.set_title(f"{task} ({noise_name(noise)}), budget {b}")
+        ax.set_title(f"{task} ({noise_name(noise)}), budget {b}" if a.arms[(task, noise)] else task)
+        ax.xaxis.set_major_formatter(_thousands())
         ax.set_xlabel("environment steps")
         ax.set_ylabel("true return (mean, 95% CI)")
         ax.grid(alpha=0.3)
