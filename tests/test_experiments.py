@@ -179,7 +179,7 @@ def test_bundled_configs_are_found_by_name_and_files_win(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "quick").write_text('[grid]\ntasks=["lavagap-5"]\nkinds=["sketch"]\nbudgets=[5]\nseeds=1\n')
     assert load_config("quick").tasks == ("lavagap-5",)  # a file of that name is read, not the bundled one
-    with pytest.raises(NlfError, match="nosuch: no such config file \\(bundled configs: quick, default, acceptance, misgeneralisation, misgeneralisation-full, gaming, gaming-full, gaming-shaped, gaming-refit, harder-task\\)"):
+    with pytest.raises(NlfError, match="nosuch: no such config file \\(bundled configs: quick, default, acceptance, misgeneralisation, misgeneralisation-full, gaming, gaming-full, gaming-shaped, gaming-refit, harder-task, study\\)"):
         find_config("nosuch")
 
 

@@ -366,7 +366,7 @@ def canonical_noise(spec: str) -> str:
 
 # the configs installed with the package (resources/ablations/)
 BUNDLED = ("quick", "default", "acceptance", "misgeneralisation", "misgeneralisation-full", "gaming", "gaming-full",
-           "gaming-shaped", "gaming-refit", "harder-task")
+           "gaming-shaped", "gaming-refit", "harder-task", "study")
 
 
 def find_config(name_or_path: str | Path) -> Path:
