@@ -37,6 +37,8 @@ def report_command(
 
 def print_report(report) -> None:
     """The headline table, the automatic summary and where the report is."""
+    from nlfeedback.experiments.config import REFERENCE_KINDS
+
     table = Table(title="final true return (mean [95% CI] over seeds)", title_justify="left")
     for col in ("task", "noise", "arm", "budget", "seeds", "items", "final true return"):
         table.add_column(col, justify="left" if col in ("task", "noise", "arm") else "right")
@@ -45,7 +47,7 @@ def print_report(report) -> None:
         lo, hi = r["ci95"]
         value = f"{r['mean']:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
         items = row["feedback_items"]["mean"]
-        table.add_row(esc(row["task"]), esc(row["noise"] or ("—" if row["arm"] in ("oracle", "judgement") else "off")), esc(row["arm"]),
+        table.add_row(esc(row["task"]), esc(row["noise"] or ("—" if row["arm"] in REFERENCE_KINDS else "off")), esc(row["arm"]),
                       "—" if row["budget"] is None else str(row["budget"]), str(r["n"]),
                       f"{items:,.0f}" if items is not None else "—", value)
     console.print(table)

@@ -27,16 +27,27 @@ def _value(arm: str, budget: int, seed: int) -> float:
     return round(0.5 + SEED_EFFECT[seed] + LIFT[(arm, budget)] + float(NOISE[k, seed]), 4)
 
 
+def _record(cell: Cell, true_return: float, success_rate: float, items: int, seconds: float,
+            episode_length: float = 20.0, expert: float | None = None) -> dict:
+    """A finished cell's result file with one evaluation."""
+    curve = [{"steps": 1000, "true_return": true_return, "success_rate": success_rate, "proxy_return": 0.0,
+              "violations": 0.0, "episode_length": episode_length}]
+    return {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
+            "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
+            "feedback": {"items": items, "annotator_seconds": seconds}, "gaming": False,
+            **({"expert": {"true_return": expert, "proxy_return": 0.0}} if expert is not None else {})}
+
+
+def _write_cell(root: Path, rec: dict) -> None:
+    (root / "cells" / rec["key"]).mkdir()
+    (root / "cells" / rec["key"] / "result.json").write_text(json.dumps(rec))
+
+
 def _result(kind: str, budget: int, seed: int, expert: float | None = None) -> dict:
     interp = "trained" if kind.startswith("text") else None
     cell = Cell("doorkey-5x5", kind.split(":")[0], interp, budget, "", seed)
     v = _value(kind, budget, seed)
-    curve = [{"steps": 1000, "true_return": v, "success_rate": v, "proxy_return": 0.0, "violations": 0.0,
-              "episode_length": 20.0}]
-    return {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
-            "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
-            "feedback": {"items": budget, "annotator_seconds": 3.0 * budget}, "gaming": False,
-            **({"expert": {"true_return": expert, "proxy_return": 0.0}} if expert is not None else {})}
+    return _record(cell, v, v, budget, 3.0 * budget, expert=expert)
 
 
 def _write_run(root: Path, drop: tuple[str, int, int] | None = None, expert=None) -> Path:
@@ -48,10 +59,7 @@ def _write_run(root: Path, drop: tuple[str, int, int] | None = None, expert=None
         for seed in range(len(SEED_EFFECT)):
             if (arm, budget, seed) == drop:
                 continue
-            rec = _result(arm, budget, seed, expert(arm, budget, seed) if expert else None)
-            d = root / "cells" / rec["key"]
-            d.mkdir()
-            (d / "result.json").write_text(json.dumps(rec))
+            _write_cell(root, _result(arm, budget, seed, expert(arm, budget, seed) if expert else None))
     return root
 
 
@@ -114,14 +122,7 @@ def test_one_arm_has_no_paired_section(tmp_path):
     (root / "cells").mkdir(parents=True)
     (root / "ablation.json").write_text(json.dumps({"config": cfg.to_json()}))
     for seed in range(2):
-        cell = Cell("doorkey-5x5", "sketch", None, 10, "", seed)
-        curve = [{"steps": 1000, "true_return": 0.5, "success_rate": 0.5, "proxy_return": 0.0, "violations": 0.0,
-                  "episode_length": 20.0}]
-        rec = {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
-               "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
-               "feedback": {"items": 10, "annotator_seconds": 30.0}, "gaming": False}
-        (root / "cells" / cell.key).mkdir()
-        (root / "cells" / cell.key / "result.json").write_text(json.dumps(rec))
+        _write_cell(root, _record(Cell("doorkey-5x5", "sketch", None, 10, "", seed), 0.5, 0.5, 10, 30.0))
     report = build_report(root)
     assert "## Paired differences" not in report.path.read_text()
 
@@ -191,14 +192,8 @@ def test_references_without_feedback_are_rows_and_bands_not_arms(tmp_path):
     root = _write_run(tmp_path / "run")
     for kind, value in (("oracle", 0.9), ("judgement", 0.95)):
         for seed in range(3):
-            cell = Cell("doorkey-5x5", kind, None, None, "", seed)
-            curve = [{"steps": 1000, "true_return": value + 0.01 * seed, "success_rate": 1.0, "proxy_return": 0.0,
-                      "violations": 0.0, "episode_length": 12.0}]
-            rec = {"schema": RESULT_SCHEMA, "key": cell.key, "status": "ok", "cell": cell.to_json(),
-                   "spec": cell.online_kwargs(RunSettings()), "final": curve[-1], "curve": curve,
-                   "feedback": {"items": 0, "annotator_seconds": 0.0}, "gaming": False}
-            (root / "cells" / cell.key).mkdir()
-            (root / "cells" / cell.key / "result.json").write_text(json.dumps(rec))
+            _write_cell(root, _record(Cell("doorkey-5x5", kind, None, None, "", seed), value + 0.01 * seed, 1.0, 0, 0.0,
+                                      episode_length=12.0))
     report = build_report(root)
     data = json.loads(report.json_path.read_text())
     refs = {e["arm"]: e for e in data["final"] if e["budget"] is None}

@@ -50,12 +50,10 @@ class JudgedReward(gym.Wrapper):
         self._turns: list[float] = []  # the progress of each turn of the current run of turns
 
     def reset(self, **kwargs):
-        from nlfeedback.truth.judgement import judged_distance, layout_floor
+        from nlfeedback.truth.judgement import judged_distance, layout_floor, locked_door_color
 
         obs, info = self.env.reset(**kwargs)
-        grid = self.env.unwrapped.grid
-        self._door = next((c.color for y in range(grid.height) for x in range(grid.width)
-                           if (c := grid.get(x, y)) is not None and c.type == "door" and c.is_locked), None)
+        self._door = locked_door_color(self.env)
         self._floor = layout_floor(self.env)
         self._distance = judged_distance(self.env, self._floor)
         self._turns = []

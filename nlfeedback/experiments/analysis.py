@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import CellRow, RunResults
 from nlfeedback.experiments.stats import ALPHA, Stat, holm, paired_p, welch_p
 
@@ -125,7 +126,7 @@ def analyse(results: RunResults) -> Analysis:
     oracle: dict[str, Group] = {}
     judged: dict[str, Group] = {}
     for r in results.rows:
-        if r.kind in ("oracle", "judgement"):
+        if r.kind in REFERENCE_KINDS:
             refs = oracle if r.kind == "oracle" else judged
             refs.setdefault(r.task, Group(r.task, "", r.kind, None)).rows.append(r)
             continue

@@ -11,6 +11,7 @@ from typing import Any
 
 from nlfeedback.experiments.analysis import (ORACLE_FRACTION, Analysis, arm_groups, efficiency_ranking, noise_name,
                                              reference_groups)
+from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import RunResults, num
 from nlfeedback.experiments.stats import ALPHA, Stat
 
@@ -526,7 +527,7 @@ def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
           "t-intervals.\n"]
     cols = ["task", "noise", "arm", "budget", "eval task", "seeds", "train success", "eval success",
             "train wrong key first", "eval wrong key first", "eval true return"]
-    rows = [[e["task"], e["noise"] or ("—" if e["arm"] in ("oracle", "judgement") else "off"), e["arm"],
+    rows = [[e["task"], e["noise"] or ("—" if e["arm"] in REFERENCE_KINDS else "off"), e["arm"],
              "—" if e["budget"] is None else e["budget"], e["eval_task"], len(e["seeds"]),
              _stat(e["train_success"]).fmt(2), _stat(e["eval_success"]).fmt(2),
              _stat(e["train_wrong_key_first"]).fmt(2), _stat(e["eval_wrong_key_first"]).fmt(2),

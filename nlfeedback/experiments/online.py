@@ -33,7 +33,7 @@ from nlfeedback.critics.noise import parse_noise
 from nlfeedback.critics.phrasebank import SPLITS
 from nlfeedback.envs import get_task
 from nlfeedback.errors import NlfError
-from nlfeedback.experiments.config import REFERENCE_KINDS, RunSettings, split_budget
+from nlfeedback.experiments.config import ALL_KINDS, REFERENCE_KINDS, RunSettings, split_budget
 from nlfeedback.experiments.guard import ACTIONS as GUARD_ACTIONS, DisagreementGuard
 from nlfeedback.feedback.schema import FeedbackBase, TextFeedback
 from nlfeedback.feedback.store import FeedbackWriter
@@ -53,7 +53,7 @@ from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
 from nlfeedback.versions import file_digest, package_versions, source_revision
 
-KINDS = ("text", "sketch", "scalar", "preference", "text+preference", "oracle", "judgement")
+KINDS = ALL_KINDS
 INITIAL = ("noisy-expert", "random")
 
 _RUN = RunSettings.model_fields  # the run settings' defaults live in the ablation config's model

@@ -239,6 +239,13 @@ def judged_distance(env: Any, floor: float, togo: float | None = None) -> float:
     return float(min(togo, floor))
 
 
+def locked_door_color(env: Any) -> str | None:
+    """The colour of the layout's first locked door, scanning rows top to bottom (``None``: no locked door)."""
+    grid = env.unwrapped.grid
+    return next((c.color for y in range(grid.height) for x in range(grid.width)
+                 if (c := grid.get(x, y)) is not None and c.type == "door" and c.is_locked), None)
+
+
 def door_locked(env: Any) -> bool:
     """Whether some door is still locked (so a carried key of its colour is still needed)."""
     grid = env.unwrapped.grid
@@ -338,13 +345,9 @@ def judge(traj: Trajectory) -> Judgement:
     for st in checked_replay_steps(traj):
         env = st.env.unwrapped
         if st.step == 0:
-            for y in range(env.grid.height):
-                for x in range(env.grid.width):
-                    c = env.grid.get(x, y)
-                    if c is not None and c.type == "door" and c.is_locked and door_color is None:
-                        door_color = c.color
-                    if c is not None and c.type == "key":
-                        key_colors.append(c.color)
+            door_color = locked_door_color(env)
+            key_colors = [c.color for y in range(env.grid.height) for x in range(env.grid.width)
+                          if (c := env.grid.get(x, y)) is not None and c.type == "key"]
             floor = layout_floor(env)
         togo.append(steps_to_go(env))
         dist.append(judged_distance(env, floor, togo[-1]))
