@@ -83,13 +83,16 @@ def test_the_guard_needs_a_fixed_reward():
         OnlineConfig(kind="scalar", rounds=2, guard_every=1000).check()
 
 
-def test_guard_settings_reach_feedback_cells_only_and_are_left_out_at_their_defaults():
+def test_run_settings_reach_feedback_cells_only_and_are_left_out_at_their_defaults():
     run = RunSettings(rounds=1, guard_every=50_000, guard_items=6)
     sketch, oracle = Cell("doorkey-5x5", "sketch", None, 60, "", 0), Cell("doorkey-5x5", "oracle", None, None, "", 0)
     assert sketch.online_kwargs(run)["guard_every"] == 50_000 and sketch.online_kwargs(run)["guard_items"] == 6
     assert "guard_every" not in oracle.online_kwargs(run)
     assert "guard_every" not in sketch.online_kwargs(RunSettings(rounds=1))  # older runs' specs still match
     assert "reward_form" not in sketch.online_kwargs(run)  # likewise the reward's form at its default
+    assert "reward_updates" not in sketch.online_kwargs(run)
+    capped = RunSettings(rounds=3, reward_updates=300)
+    assert sketch.online_kwargs(capped)["reward_updates"] == 300 and "reward_updates" not in oracle.online_kwargs(capped)
     assert sketch.online_kwargs(RunSettings(rounds=1, reward_form="action"))["reward_form"] == "action"
 
 

@@ -70,8 +70,11 @@ def test_online_rounds_write_feedback_rewards_and_curve(tmp_path):
 
 @pytest.mark.slow  # trains a model or runs PPO
 def test_online_text_reports_interpretation_metrics(tmp_path):
-    summary = run_online(OnlineConfig(kind="text", interpreter="oracle-intent", **TINY), tmp_path / "t")
+    summary = run_online(OnlineConfig(kind="text", interpreter="oracle-intent", reward_updates=1, **TINY),
+                         tmp_path / "t")
     assert summary["interpretation"]["overall"]["sign_error_rate"] == 0.0
+    # each fit capped at one gradient step, in whole epochs: one epoch instead of reward_epochs = 2
+    assert RewardModel.load(tmp_path / "t" / "reward-round0.pt").meta["config"]["epochs"] == 1
     assert summary["final"]["feedback_items"] == 12
     assert summary["interpreter"] == {"name": "oracle-intent"}
 

@@ -259,3 +259,20 @@ def test_failure_floor_keeps_a_criticised_death_below_walking_on():
 
     assert margin(0.0) > 0.5
     assert margin(1.0) < 0.05
+
+
+def test_capped_epochs_bounds_the_gradient_steps_in_whole_epochs():
+    from nlfeedback.reward.data import PairRow
+    from nlfeedback.reward.train import capped_epochs
+
+    data = RewardData([])
+    data.steps = [StepRow(0, k, 0.0, 1.0) for k in range(1000)]  # 4 batches of 256 per epoch
+    assert capped_epochs(data, 30, 0) == 30  # no cap
+    assert capped_epochs(data, 30, 300) == 30  # 300 / 4 = 75 epochs allowed: the 30 asked for
+    assert capped_epochs(data, 30, 40) == 10  # ⌈40 / 4⌉
+    assert capped_epochs(data, 30, 41) == 11
+    data.steps = [StepRow(0, k, 0.0, 1.0) for k in range(100_000)]  # 391 batches: one epoch is past the cap
+    assert capped_epochs(data, 30, 300) == 1
+    data.pairs = [PairRow(0, 0, 1, 0, 0, 1, 1.0)] * 32 * 400  # the largest row group sets the batches
+    assert capped_epochs(data, 30, 800) == 2  # ⌈800 / 400⌉
+    assert capped_epochs(data, 30, 800, RewardConfig(pair_batch=64)) == 3  # 200 pair batches: the steps' 391 set it

@@ -162,6 +162,9 @@ class RunSettings(BaseModel):
     reward_form: Literal["shaped", "action"] = Field(
         "shaped", description="the learned reward's form: shaped (potential-based, no loop of states pays) or "
                               "action (a plain r(s, a), which can pay for loops; nlfeedback.reward.model)")
+    reward_updates: Annotated[int, BeforeValidator(_count)] = Field(
+        0, description="cap on each reward fit's gradient steps: epochs = min(epochs, ceil(reward_updates / batches "
+                       "per epoch)), whole epochs (as the reward-quality curves fit); 0: no cap")
     guard_every: Annotated[int, BeforeValidator(_count)] = Field(
         0, description="with rounds = 1: environment steps between the disagreement guard's checks (fresh "
                        "feedback on the agent's newest episodes against the fixed reward); 0: off")
@@ -226,12 +229,12 @@ class Cell:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
         kw["steps"] = kw.pop("steps_per_task").get(self.task, run.steps)
-        for name in ("reward_view", "initial", "reward_form", "guard_every", "guard_items", "guard_action"):  # at their defaults: left out, so
+        for name in ("reward_view", "initial", "reward_form", "reward_updates", "guard_every", "guard_items", "guard_action"):  # at their defaults: left out, so
             # older runs' specs still match
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
         if self.kind in REFERENCE_KINDS:  # no learned reward to guard, nor a form for it
-            for name in ("guard_every", "guard_items", "guard_action", "reward_form"):
+            for name in ("guard_every", "guard_items", "guard_action", "reward_form", "reward_updates"):
                 kw.pop(name, None)
         else:
             kw["budget"] = self.budget

@@ -48,7 +48,7 @@ from nlfeedback.policies.checkpoint import CheckpointPolicy
 from nlfeedback.reward.data import build_reward_data
 from nlfeedback.reward.model import FORMS, RewardModel
 from nlfeedback.reward.observations import OBS_MODES
-from nlfeedback.reward.train import RewardConfig, train_reward
+from nlfeedback.reward.train import RewardConfig, capped_epochs, train_reward
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
 from nlfeedback.versions import file_digest, package_versions, source_revision
@@ -81,6 +81,7 @@ class OnlineConfig:
     reward_epochs: int = 30  # round 0 fits from scratch
     refit_epochs: int = 10  # later rounds warm-start from the previous round's model
     reward_form: str = _RUN["reward_form"].default  # shaped (loop-proof) | action (a plain r(s, a))
+    reward_updates: int = _RUN["reward_updates"].default  # cap on each fit's gradient steps (capped_epochs; 0: none)
     reward_penalties: bool = False  # shaped form: learn per-step penalties too (see nlfeedback.reward.model)
     reward_failure_floor: float = 1.0  # shaped form: G ≤ 0 on endings judged bad (RewardConfig.failure_floor; 0: off)
     agent: dict[str, Any] = field(default_factory=dict)  # AgentConfig overrides (n_envs, learning_rate, …)
@@ -106,6 +107,8 @@ class OnlineConfig:
             raise NlfError(f"reward_view must be one of {OBS_MODES}, got {self.reward_view!r}")
         if self.guard_action not in GUARD_ACTIONS:
             raise NlfError(f"guard_action must be stop or refit, got {self.guard_action!r}")
+        if self.reward_updates < 0:
+            raise NlfError("reward_updates must be 0 (no cap) or more")
         if self.guard_every < 0 or self.guard_items < 1:
             raise NlfError("guard_every must be 0 or more and guard_items positive")
         if self.guard_every and "+" in self.kind:
@@ -220,8 +223,9 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
             targets = interpret_feedback(items, trajs, interp) if interp is not None else None
             data = build_reward_data(items, trajs, fit_kind, targets=targets, form=config.reward_form)
             rcfg = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, penalties=config.reward_penalties,
-                                failure_floor=config.reward_failure_floor, epochs=config.refit_epochs if k else config.reward_epochs,
-                                gamma=agent_cfg.gamma, seed=config.seed + k)
+                                failure_floor=config.reward_failure_floor, gamma=agent_cfg.gamma, seed=config.seed + k)
+            rcfg.epochs = capped_epochs(data, config.refit_epochs if k else config.reward_epochs, config.reward_updates,
+                                        rcfg)
             model, _ = train_reward(data, fit_kind, rcfg, init=model)
             model.save(out / f"reward-round{k}.pt")
             if ppo is None:

@@ -23,14 +23,14 @@ kind as in ablation configs (``text:trained``, ``text:oracle-intent``, ``sketch`
 the budget split evenly between them (the first kind gets the odd item), fitted as ``mixed``.
 
 Each fit is capped at ``updates`` gradient steps (epochs = min(``epochs``, ⌈updates / batches per epoch⌉)),
-so large budgets cost no more than small ones; the grid's fits run 30 epochs whatever the budget. This is
-the one difference from the grid's first fit, and it is recorded with every row.
+so large budgets cost no more than small ones (``nlfeedback.reward.train.capped_epochs``); it is recorded
+with every row. A PPO grid whose ``[run]`` sets ``reward_updates`` to the same cap (``study.toml`` does) fits
+its first round exactly so.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -100,16 +100,6 @@ def parse_arm(arm: str) -> list[tuple[str, str | None, str | None]]:
     return parts
 
 
-def _epochs(n_rows: dict[str, int], config: CurvesConfig) -> int:
-    from nlfeedback.reward.train import RewardConfig
-
-    rc = RewardConfig()
-    batches = max([math.ceil(n_rows.get(g, 0) / b) for g, b in (("steps", rc.step_batch), ("states", rc.step_batch),
-                                                                 ("segments", rc.pair_batch),
-                                                                 ("pairs", rc.pair_batch))] + [1])
-    return max(1, min(config.epochs, math.ceil(config.updates / batches)))
-
-
 def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[str, int]] | None = None
               ) -> list[dict[str, Any]]:
     """Every arm and budget of one (task, seed): one row each; (arm, budget) pairs in ``done`` are skipped."""
@@ -123,7 +113,7 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
     from nlfeedback.metrics.reward import reward_metrics
     from nlfeedback.policies import make_policy
     from nlfeedback.reward.data import build_reward_data
-    from nlfeedback.reward.train import RewardConfig, train_reward
+    from nlfeedback.reward.train import RewardConfig, capped_epochs, train_reward
     from nlfeedback.rollout import rollout
 
     torch.set_num_threads(1)
@@ -164,9 +154,7 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
             except NlfError as exc:  # e.g. every remark abstained: no reward at this budget
                 rows.append({**row, "error": str(exc), "reward_spearman": None, "epic_distance": None})
                 continue
-            n_rows = {"steps": len(data.steps), "states": len(data.states), "segments": len(data.segments),
-                      "pairs": len(data.pairs)}
-            epochs = _epochs(n_rows, config)
+            epochs = capped_epochs(data, config.epochs, config.updates)
             rcfg = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, epochs=epochs, seed=seed)
             model, _ = train_reward(data, kind, rcfg)
             fit_s = time.perf_counter() - t0

@@ -7,6 +7,7 @@ touch them form the validation set. Training stops with an error on a non-finite
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -60,6 +61,21 @@ class _Tensors:
     form: str
     gamma: float
     penalties: bool
+
+
+def capped_epochs(data: RewardData, epochs: int, updates: int, config: RewardConfig | None = None) -> int:
+    """Epochs for a fit of ``data`` capped at about ``updates`` gradient steps: min(``epochs``, ⌈updates /
+    batches per epoch⌉), at least one (``updates`` = 0: no cap). Whole epochs, so every row is seen alike;
+    batches per epoch are those of the largest row group, as in :func:`train_reward`. The reward-quality
+    curves and the online loop's ``reward_updates`` use it, so their fits are the same length."""
+    if updates <= 0:
+        return epochs
+    config = config or RewardConfig()
+    n = {"steps": len(data.steps), "states": len(data.states), "segments": len(data.segments), "pairs": len(data.pairs)}
+    size = {"steps": config.step_batch, "states": config.step_batch, "segments": config.pair_batch,
+            "pairs": config.pair_batch}
+    batches = max([math.ceil(n[g] / size[g]) for g in n] + [1])
+    return max(1, min(epochs, math.ceil(updates / batches)))
 
 
 def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties: bool) -> tuple[_Tensors, np.ndarray]:
