@@ -3,6 +3,7 @@ differences, t-tests and Holm correction checked against an independent computat
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -140,9 +141,20 @@ def test_sample_efficiency_against_the_bfs_expert(tmp_path):
         assert e["expert_budget"] == first
         assert e["expert_status"] == ("reached" if first else "not reached")
         assert e["items_to_90pct_expert"] == (pytest.approx(first) if first else None)
+        # the seed-bootstrap interval of the crossing against the exact bootstrap distribution: all 5^5 ordered
+        # draws of the seeds, equally likely (the report draws 2,000 of them)
+        crossings = []
+        for drawn in itertools.product(range(5), repeat=5):
+            hit = next((b for b in (10, 40) if np.mean([_value(arm, b, s) for s in drawn]) >= 0.9 * mean), None)
+            crossings.append(float(hit) if hit else np.inf)
+        exact = np.quantile(crossings, [0.025, 0.975], method="inverted_cdf")
+        as_json = [float(v) if np.isfinite(v) else None for v in exact]  # None: never reached
+        assert e["items_to_90pct_expert_ci"] == as_json
+        assert e["seconds_to_90pct_expert_ci"] == [None if v is None else pytest.approx(3.0 * v) for v in as_json]
     assert eff["sketch"]["expert_status"] == "reached" and eff["scalar"]["expert_status"] == "not reached"
     assert eff["sketch"]["status"] == "no oracle cells"  # no oracle in this run: only the expert reference
-    assert "threshold (0.9 × expert)" in report.path.read_text()
+    text = report.path.read_text()
+    assert "threshold (0.9 × expert)" in text and "| 10 [10, ∞] |" in text  # sketch: a seed or two of five miss
 
 
 def test_break_even_seconds_per_text_item(tmp_path):

@@ -6,13 +6,14 @@ Numbers only: :mod:`nlfeedback.experiments.markdown` words them, :mod:`nlfeedbac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import CellRow, RunResults
-from nlfeedback.experiments.stats import ALPHA, Stat, holm, paired_p, welch_p
+from nlfeedback.experiments.stats import ALPHA, Stat, crossing_interval, holm, paired_p, welch_p
 
 ORACLE_FRACTION = 0.9
 
@@ -271,7 +272,24 @@ def _sample_efficiency(a: Analysis) -> None:
                 if expert_threshold is not None and entry["expert_status"] != "reached" and m >= expert_threshold:
                     entry.update(expert_budget=b, items_to_90pct_expert=g.mean("items"),
                                  seconds_to_90pct_expert=g.mean("seconds"), expert_status="reached")
+            if expert_threshold is not None:
+                entry.update(_crossing_intervals(a, task, noise, label, expert_threshold, "expert"))
             a.sample_efficiency.append(entry)
+
+
+def _crossing_intervals(a: Analysis, task: str, noise: str, label: str, threshold: float, ref: str
+                        ) -> dict[str, list[float] | None]:
+    """``items_to_90pct_<ref>_ci`` and ``seconds_to_90pct_<ref>_ci``: 95% seed-bootstrap intervals of the
+    crossing (:func:`nlfeedback.experiments.stats.crossing_interval`); ``None`` for an end (JSON has no ∞) means
+    that in more than 2.5% of the resamples the arm never reaches the threshold."""
+    groups = [g for b in a.budgets[(task, noise)] if (g := a.groups.get((task, noise, label, b))) is not None and g.rows]
+    returns = [{r.seed: r.final_return for r in g.rows} for g in groups]
+    out: dict[str, list[float] | None] = {}
+    for name, attr in (("items", "items"), ("seconds", "seconds")):
+        ci = crossing_interval([g.budget for g in groups], returns,
+                               [{r.seed: getattr(r, attr) for r in g.rows} for g in groups], threshold)
+        out[f"{name}_to_90pct_{ref}_ci"] = [v if math.isfinite(v) else None for v in ci] if ci is not None else None
+    return out
 
 
 def _break_even(a: Analysis) -> None:
