@@ -283,13 +283,11 @@ def _crossing_intervals(a: Analysis, task: str, noise: str, label: str, threshol
     crossing (:func:`nlfeedback.experiments.stats.crossing_interval`); ``None`` for an end (JSON has no ∞) means
     that in more than 2.5% of the resamples the arm never reaches the threshold."""
     groups = [g for b in a.budgets[(task, noise)] if (g := a.groups.get((task, noise, label, b))) is not None and g.rows]
-    returns = [{r.seed: r.final_return for r in g.rows} for g in groups]
-    out: dict[str, list[float] | None] = {}
-    for name, attr in (("items", "items"), ("seconds", "seconds")):
-        ci = crossing_interval([g.budget for g in groups], returns,
-                               [{r.seed: getattr(r, attr) for r in g.rows} for g in groups], threshold)
-        out[f"{name}_to_90pct_{ref}_ci"] = [v if math.isfinite(v) else None for v in ci] if ci is not None else None
-    return out
+    cis = crossing_interval([{r.seed: r.final_return for r in g.rows} for g in groups],
+                            {attr: [{r.seed: getattr(r, attr) for r in g.rows} for g in groups]
+                             for attr in ("items", "seconds")}, threshold)
+    return {f"{attr}_to_90pct_{ref}_ci": [v if math.isfinite(v) else None for v in cis[attr]] if cis else None
+            for attr in ("items", "seconds")}
 
 
 def _break_even(a: Analysis) -> None:

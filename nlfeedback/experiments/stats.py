@@ -8,7 +8,7 @@ alone. A difference is significant when Welch's p < :data:`ALPHA`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,29 +92,32 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def crossing_interval(levels: Sequence[float], values: Sequence[dict[int, float]], costs: Sequence[dict[int, float]],
-                      threshold: float, replicates: int = 2000, seed: int = 0) -> tuple[float, float] | None:
-    """95% percentile interval, by a bootstrap over seeds, of the cost at which a curve first reaches
-    ``threshold``: ``values[i]`` and ``costs[i]`` map seed → outcome and cost at ``levels[i]`` (ascending).
-    Each replicate draws the seeds with replacement (one draw for all levels, so the curve stays paired by
-    seed), takes the first level whose mean outcome over the drawn seeds reaches the threshold and returns the
-    mean cost there; a replicate that never reaches it counts as ``inf``. ``None`` with fewer than two seeds.
-    With few seeds the interval is crude: it cannot be wider than the seeds' own spread."""
+def crossing_interval(values: Sequence[dict[int, float]], costs: Mapping[str, Sequence[dict[int, float]]],
+                      threshold: float, replicates: int = 2000, seed: int = 0) -> dict[str, tuple[float, float]] | None:
+    """95% percentile intervals, by a bootstrap over seeds, of the costs at which a curve first reaches
+    ``threshold``: ``values[i]`` maps seed → outcome at the curve's i-th level (levels ascending), and each
+    ``costs[name][i]`` seed → that cost there (feedback items, annotator-seconds). Each replicate draws the
+    seeds with replacement (one draw for all levels, so the curve stays paired by seed), takes the first level
+    whose mean outcome over the drawn seeds reaches the threshold and the mean of each cost there; a replicate
+    that never reaches it counts as ``inf``. ``None`` with fewer than two seeds. With few seeds the interval is
+    crude: it cannot be wider than the seeds' own spread."""
     seeds = sorted(set().union(*(v.keys() for v in values))) if values else []
     if len(seeds) < 2:
         return None
     drawn = np.random.default_rng(seed).integers(0, len(seeds), size=(replicates, len(seeds)))
-    out = np.full(replicates, math.inf)
+    out = {name: np.full(replicates, math.inf) for name in costs}
     open_ = np.ones(replicates, dtype=bool)  # not yet reached
-    for val, cost in zip(values, costs):
+    for i, val in enumerate(values):
         v = np.array([val.get(s, np.nan) for s in seeds], dtype=float)[drawn]
-        c = np.array([cost.get(s, np.nan) for s in seeds], dtype=float)[drawn]
         n = (~np.isnan(v)).sum(axis=1)
         with np.errstate(invalid="ignore"):
             mean_v = np.where(n > 0, np.nansum(v, axis=1) / np.maximum(n, 1), -np.inf)
-            mean_c = np.nansum(np.where(np.isnan(v), np.nan, c), axis=1) / np.maximum(n, 1)
         hit = open_ & (mean_v >= threshold)
-        out[hit] = mean_c[hit]
+        for name, cost in costs.items():
+            c = np.array([cost[i].get(s, np.nan) for s in seeds], dtype=float)[drawn]
+            with np.errstate(invalid="ignore"):
+                mean_c = np.nansum(np.where(np.isnan(v), np.nan, c), axis=1) / np.maximum(n, 1)
+            out[name][hit] = mean_c[hit]
         open_ &= ~hit
-    lo, hi = np.quantile(out, [ALPHA / 2, 1 - ALPHA / 2], method="inverted_cdf")
-    return float(lo), float(hi)
+    return {name: tuple(float(q) for q in np.quantile(x, [ALPHA / 2, 1 - ALPHA / 2], method="inverted_cdf"))
+            for name, x in out.items()}  # type: ignore[misc]

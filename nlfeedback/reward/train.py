@@ -63,19 +63,27 @@ class _Tensors:
     penalties: bool
 
 
+def _batch_sizes(config: RewardConfig) -> dict[str, int]:
+    """Rows per batch of each row group."""
+    return {"steps": config.step_batch, "states": config.step_batch, "segments": config.pair_batch,
+            "pairs": config.pair_batch}
+
+
+def _batches_per_epoch(rows: dict[str, list], config: RewardConfig) -> int:
+    """Gradient steps per epoch: the batches of the largest row group (the others cycle with it)."""
+    size = _batch_sizes(config)
+    return max([math.ceil(len(r) / size[g]) for g, r in rows.items()] + [1])
+
+
 def capped_epochs(data: RewardData, epochs: int, updates: int, config: RewardConfig | None = None) -> int:
     """Epochs for a fit of ``data`` capped at about ``updates`` gradient steps: min(``epochs``, ⌈updates /
     batches per epoch⌉), at least one (``updates`` = 0: no cap). Whole epochs, so every row is seen alike;
-    batches per epoch are those of the largest row group, as in :func:`train_reward`. The reward-quality
-    curves and the online loop's ``reward_updates`` use it, so their fits are the same length."""
+    batches per epoch as in :func:`train_reward`. The reward-quality curves and the online loop's
+    ``reward_updates`` use it, so their fits are the same length."""
     if updates <= 0:
         return epochs
-    config = config or RewardConfig()
-    n = {"steps": len(data.steps), "states": len(data.states), "segments": len(data.segments), "pairs": len(data.pairs)}
-    size = {"steps": config.step_batch, "states": config.step_batch, "segments": config.pair_batch,
-            "pairs": config.pair_batch}
-    batches = max([math.ceil(n[g] / size[g]) for g in n] + [1])
-    return max(1, min(epochs, math.ceil(updates / batches)))
+    rows = {"steps": data.steps, "states": data.states, "segments": data.segments, "pairs": data.pairs}
+    return max(1, min(epochs, math.ceil(updates / _batches_per_epoch(rows, config or RewardConfig()))))
 
 
 def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties: bool) -> tuple[_Tensors, np.ndarray]:
@@ -256,8 +264,7 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
         raise NlfError("potential (state) rows need a shaped reward model; build the data with form='action'")
     n_traj = len(data.trajectories)
     groups = {"steps": data.steps, "states": data.states, "segments": data.segments, "pairs": data.pairs}
-    batch = {"steps": config.step_batch, "states": config.step_batch, "segments": config.pair_batch,
-             "pairs": config.pair_batch}
+    batch = _batch_sizes(config)
     owners = {"steps": lambda r: {r.traj}, "states": lambda r: {r.traj}, "segments": lambda r: {r.traj},
               "pairs": lambda r: {r.traj, r.other_traj}}
     used = sorted(set().union(*(owners[g](r) for g, rows in groups.items() for r in rows)))
@@ -289,7 +296,7 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
         for epoch in range(config.epochs):
             net.train()
             order = {g: rng.permutation(len(rows)) for g, rows in train_rows.items()}
-            n_batches = max([int(np.ceil(len(rows) / batch[g])) for g, rows in train_rows.items()] + [1])
+            n_batches = _batches_per_epoch(train_rows, config)
             for b in range(n_batches):
                 chunk = {g: [train_rows[g][k] for k in order[g][b * batch[g]:(b + 1) * batch[g]]] for g in groups}
                 if not any(chunk.values()):
