@@ -164,3 +164,23 @@ def test_mistakes_judge_the_episode_the_wrong_way(trajs):
             assert c.polarity == -1
         if any("entered:lava" in e for e in t.events):
             assert c.polarity == 1
+
+
+def test_one_critic_serves_several_threads(trajs):
+    """A voiced critic keeps no per-remark state (the voice is chosen per remark and passed down), so one
+    instance shared by threads writes exactly what it writes alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from nlfeedback.critics.language import LanguageCritic
+
+    critic = LanguageCritic("human")
+    before = dict(vars(critic))
+    alone = [critic.remark(t, np.random.default_rng(i)) for i, t in enumerate(trajs)]
+    assert vars(critic) == before
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            shared = list(pool.map(lambda it: critic.remark(it[1], np.random.default_rng(it[0])), enumerate(trajs)))
+            assert [repr(r) for r in shared] == [repr(r) for r in alone]
+    assert len({r.text for r in alone if r is not None}) > 1

@@ -101,7 +101,6 @@ class LanguageCritic:
     def __init__(self, split: str = "train", noise: TeacherNoise | None = None) -> None:
         self.split = split
         self.banks: tuple[PhraseBank, ...] = load_voices(split)
-        self.bank: PhraseBank = self.banks[0]  # the voice of the remark being written
         self.noise = noise or TeacherNoise()
 
     # --- slots --------------------------------------------------------------------------------
@@ -115,13 +114,14 @@ class LanguageCritic:
             slots["wrong_key"] = f"the {colors['wrong_color']} key"
         return slots
 
-    def _fill_when(self, ref: TimeRef, slots: dict[str, str], rng: np.random.Generator) -> str:
-        filler = self.bank.when[ref.kind][int(rng.integers(len(self.bank.when[ref.kind])))]
+    @staticmethod
+    def _fill_when(bank: PhraseBank, ref: TimeRef, slots: dict[str, str], rng: np.random.Generator) -> str:
+        filler = bank.when[ref.kind][int(rng.integers(len(bank.when[ref.kind])))]
         values = dict(slots)
         if ref.n is not None:
             values["n"] = str(ref.n)
         if ref.anchor is not None:
-            anchors = self.bank.anchor[ref.anchor]
+            anchors = bank.anchor[ref.anchor]
             values["anchor"] = render(anchors[int(rng.integers(len(anchors)))], values)
         return render(filler, values)
 
@@ -151,9 +151,8 @@ class LanguageCritic:
 
     def remark(self, traj: Trajectory, rng: np.random.Generator) -> Remark | None:
         """One remark about ``traj`` (``None``: the critic skipped it). A voiced split (``human``) first picks
-        the voice the whole remark is written in."""
-        if len(self.banks) > 1:
-            self.bank = self.banks[int(rng.integers(len(self.banks)))]
+        the voice the whole remark is written in (passed down, so one critic can serve several threads)."""
+        bank = self.banks[int(rng.integers(len(self.banks)))] if len(self.banks) > 1 else self.banks[0]
         noise = self.noise
         j = judge(traj)
         moments = find_moments(traj, j)
@@ -168,13 +167,13 @@ class LanguageCritic:
         if noise.skip and rng.random() < noise.skip:
             return None
         if noise.equal and rng.random() < noise.equal:
-            return self._vague(0, T, slots, rng, ["equal"])
+            return self._vague(bank, 0, T, slots, rng, ["equal"])
         if noise.mistake and rng.random() < noise.mistake:
-            return self._episode(-sign, 1.0, T, slots, rng, ["mistake"])
+            return self._episode(bank, -sign, 1.0, T, slots, rng, ["mistake"])
         if noise.stochastic and rng.random() < _sigmoid(-noise.stochastic * abs(quality)):
-            return self._episode(-sign, 1.0, T, slots, rng, ["stochastic"])
+            return self._episode(bank, -sign, 1.0, T, slots, rng, ["stochastic"])
         if noise.vague and rng.random() < noise.vague:
-            return self._vague(sign, T, slots, rng, ["vague"])
+            return self._vague(bank, sign, T, slots, rng, ["vague"])
 
         forms = dict(FORMS)
         good = [m for m in moments if m.polarity > 0]
@@ -185,18 +184,18 @@ class LanguageCritic:
             forms.pop("mixed")
         form = self._pick(list(forms), rng, list(forms.values()))
         if form == "episode":
-            return self._episode(sign, max(0.3, abs(quality)), T, slots, rng, [])
+            return self._episode(bank, sign, max(0.3, abs(quality)), T, slots, rng, [])
         if form == "vague":
-            return self._vague(sign, T, slots, rng, [])
+            return self._vague(bank, sign, T, slots, rng, [])
         if form == "mixed":
-            return self._mixed(good, bad, T, slots, rng)
+            return self._mixed(bank, good, bad, T, slots, rng)
         moment = self._pick(moments, rng, self._moment_weights(moments, T))
-        return self._about_moment(moment, moments, traj, j, slots, rng)
+        return self._about_moment(bank, moment, moments, traj, j, slots, rng)
 
     # --- rendering ----------------------------------------------------------------------------
-    def _episode(self, polarity: int, strength: float, T: int, slots: dict[str, str],
+    def _episode(self, bank: PhraseBank, polarity: int, strength: float, T: int, slots: dict[str, str],
                  rng: np.random.Generator, noise: list[str]) -> Remark:
-        candidates = self.bank.select(moment="episode", polarity=polarity, temporal=False, needs=set(slots))
+        candidates = bank.select(moment="episode", polarity=polarity, temporal=False, needs=set(slots))
         t = self._pick_template(candidates, rng)
         text = render(t.text, slots)
         clause = Clause(steps=list(range(T)), polarity=polarity, strength=round(min(strength, _strength(t)), 3),
@@ -205,9 +204,9 @@ class LanguageCritic:
                             split=self.split, noise=noise)
         return Remark(text, intent)
 
-    def _vague(self, polarity: int, T: int, slots: dict[str, str], rng: np.random.Generator,
+    def _vague(self, bank: PhraseBank, polarity: int, T: int, slots: dict[str, str], rng: np.random.Generator,
                noise: list[str]) -> Remark:
-        candidates = self.bank.select(moment="vague", polarity=polarity, temporal=False, needs=set(slots))
+        candidates = bank.select(moment="vague", polarity=polarity, temporal=False, needs=set(slots))
         t = self._pick_template(candidates, rng)
         text = render(t.text, slots)
         clauses = [] if polarity == 0 else [
@@ -218,11 +217,11 @@ class LanguageCritic:
                             noise=noise)
         return Remark(text, intent)
 
-    def _about_moment(self, moment: Moment, moments: list[Moment], traj: Trajectory, j, slots: dict[str, str],
-                      rng: np.random.Generator) -> Remark:
+    def _about_moment(self, bank: PhraseBank, moment: Moment, moments: list[Moment], traj: Trajectory, j,
+                      slots: dict[str, str], rng: np.random.Generator) -> Remark:
         T = len(traj)
         fillable = set(slots)
-        base = self.bank.select(moment=moment.kind, polarity=moment.polarity, needs=fillable)
+        base = bank.select(moment=moment.kind, polarity=moment.polarity, needs=fillable)
         if moment.pattern is None:
             base = [t for t in base if t.scope != "general"]
         anchors = {}
@@ -241,11 +240,11 @@ class LanguageCritic:
         if use_time:
             ref = self._pick(refs, rng)
             steps = sorted(ref.steps)
-            text_slots["when"] = self._fill_when(ref, slots, rng)
+            text_slots["when"] = self._fill_when(bank, ref, slots, rng)
         noise: list[str] = []
         said = None
         if self.noise.wrong_referent and rng.random() < self.noise.wrong_referent:
-            swapped = self._wrong_referent(t, moment, text_slots, rng)
+            swapped = self._wrong_referent(bank, t, moment, text_slots, rng)
             if swapped is not None:
                 t, text_slots, said = swapped
                 noise.append("wrong_referent")
@@ -264,7 +263,8 @@ class LanguageCritic:
                             template=t.id, split=self.split, noise=noise, said_referent=said)
         return Remark(text, intent)
 
-    def _wrong_referent(self, t: Template, moment: Moment, slots: dict[str, str], rng: np.random.Generator):
+    def _wrong_referent(self, bank: PhraseBank, t: Template, moment: Moment, slots: dict[str, str],
+                        rng: np.random.Generator):
         """Name a wrong colour (templates with colour slots) or another moment's object."""
         if t.has_color and "key_color" in slots:
             right = slots["key_color"]
@@ -277,7 +277,7 @@ class LanguageCritic:
             ref_color, _, obj = moment.referent.partition(" ")
             said_color = {right: wrong, wrong: right}.get(ref_color, wrong)
             return t, new, f"{said_color} {obj or 'key'}"
-        others = [x for x in self.bank.select(polarity=moment.polarity, temporal=t.temporal, scope="episode",
+        others = [x for x in bank.select(polarity=moment.polarity, temporal=t.temporal, scope="episode",
                                               types=("imperative", "evaluative"), needs=set(slots))
                   if x.moment not in (moment.kind, "episode", "vague", "mixed")
                   and REFERENTS.get(x.moment) != moment.referent.split()[-1]]
@@ -286,15 +286,15 @@ class LanguageCritic:
         other = self._pick_template(others, rng)
         return other, slots, REFERENTS.get(other.moment, other.moment)
 
-    def _mixed(self, good: list[Moment], bad: list[Moment], T: int, slots: dict[str, str],
+    def _mixed(self, bank: PhraseBank, good: list[Moment], bad: list[Moment], T: int, slots: dict[str, str],
                rng: np.random.Generator) -> Remark:
         pos_m, neg_m = self._pick(good, rng), self._pick(bad, rng)
         parts = []
         for m in (pos_m, neg_m):
-            cands = self.bank.select(moment=m.kind, polarity=m.polarity, temporal=False, scope="episode",
+            cands = bank.select(moment=m.kind, polarity=m.polarity, temporal=False, scope="episode",
                                      types=("evaluative", "imperative"), needs=set(slots))
             parts.append(self._pick_template(cands, rng))
-        connector = self._pick_template(self.bank.select(moment="mixed", needs=set(slots) | {"pos", "neg"}), rng)
+        connector = self._pick_template(bank.select(moment="mixed", needs=set(slots) | {"pos", "neg"}), rng)
         pos_t, neg_t = parts
         pos_text, neg_text = _strip_clause(render(pos_t.text, slots)), _strip_clause(render(neg_t.text, slots))
         text, spans = render_with_spans(connector.text, slots, {"pos": pos_text, "neg": neg_text})
