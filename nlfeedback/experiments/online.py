@@ -222,10 +222,10 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                 f"({spent['items']} so far); fitting the reward model")
             targets = interpret_feedback(items, trajs, interp) if interp is not None else None
             data = build_reward_data(items, trajs, fit_kind, targets=targets, form=config.reward_form)
-            rcfg = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, penalties=config.reward_penalties,
+            base = RewardConfig(obs_mode=config.reward_view, form=config.reward_form, penalties=config.reward_penalties,
                                 failure_floor=config.reward_failure_floor, gamma=agent_cfg.gamma, seed=config.seed + k)
-            rcfg.epochs = capped_epochs(data, config.refit_epochs if k else config.reward_epochs, config.reward_updates,
-                                        rcfg)
+            rcfg = replace(base, epochs=capped_epochs(data, config.refit_epochs if k else config.reward_epochs,
+                                                      config.reward_updates, base))
             model, _ = train_reward(data, fit_kind, rcfg, init=model)
             model.save(out / f"reward-round{k}.pt")
             if ppo is None:
