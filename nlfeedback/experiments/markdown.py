@@ -171,6 +171,13 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]])
             w.writerow(["" if c is None else c for c in r])
 
 
+def _table(csv_path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], empty: str | None = None) -> str:
+    """A section's table: written to ``csv_path`` (header only when there are no rows) and returned as
+    markdown, or ``empty`` in its place when there are no rows and ``empty`` is given."""
+    _write_csv(csv_path, header, rows)
+    return empty if empty is not None and not rows else _md_table(header, rows)
+
+
 def _interp_metric(interp: dict[str, Any] | None, *path: str) -> float | None:
     cur: Any = interp
     for p in path:
@@ -224,8 +231,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
     for ref in reference_groups(a):
         md_rows.append([ref.task, "—", ref.label, "—", len(ref.rows), "0", "0", ref.stat("final_return").fmt(),
                         ref.stat("success_rate").fmt(2), ref.stat("auc").fmt()])
-    md.append(_md_table(head_cols, md_rows))
-    _write_csv(tables_dir / "final_return.csv", head_cols, md_rows)
+    md.append(_table(tables_dir / "final_return.csv", head_cols, md_rows))
     md.append("")
 
     md.append("## Sample efficiency\n")
@@ -253,8 +259,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
                     _fmt_crossing(e["seconds_to_90pct_expert"], e["expert_status"],
                                   e.get("seconds_to_90pct_expert_ci"))]
         se_rows.append(row)
-    md.append(_md_table(se_cols, se_rows) if se_rows else "No feedback arms.")
-    _write_csv(tables_dir / "sample_efficiency.csv", se_cols, se_rows)
+    md.append(_table(tables_dir / "sample_efficiency.csv", se_cols, se_rows, empty="No feedback arms."))
     md.append("")
 
     md += _break_even_section(a, tables_dir)
@@ -325,8 +330,7 @@ def _break_even_section(a: Analysis, tables_dir: Path) -> list[str]:
         rows.append([e["task"], e["noise"] or "off", e["reference"], e["text_arm"], _fmt_amount(e["text_items"]),
                      _fmt(e["text_seconds_per_item"], 1), e["other_arm"],
                      _fmt_amount(e["other_seconds"]) if e["other_reached"] else "—", be, cheaper])
-    md.append(_md_table(cols, rows))
-    _write_csv(tables_dir / "break_even.csv", cols, rows)
+    md.append(_table(tables_dir / "break_even.csv", cols, rows))
     md.append("")
     return md
 
@@ -343,8 +347,7 @@ def _paired_section(a: Analysis, tables_dir: Path) -> list[str]:
     rows = [[e["task"], e["noise"] or "off", e["budget"], e["arm"], e["reference"], len(e["seeds"]),
              _stat(e["difference"]).fmt(), _p(e["p"]), _p(e["p_holm"]), "yes" if e["significant"] else "no"]
             for e in a.paired]
-    md.append(_md_table(cols, rows))
-    _write_csv(tables_dir / "paired.csv", cols, rows)
+    md.append(_table(tables_dir / "paired.csv", cols, rows))
     md.append("")
     return md
 
@@ -384,8 +387,7 @@ def _misinterpretation_section(a: Analysis, tables_dir: Path) -> list[str]:
     md.append("How the interpreter read the critics' remarks, scored against the critics' recorded intent "
               "(DESIGN.md: sign error counts abstentions; attribution F1 over intended steps; negation-flip failure "
               "on paired probes).\n")
-    md.append(_md_table(cols, rows) if rows else "No text arms with interpretation metrics.")
-    _write_csv(tables_dir / "interpretation.csv", cols, rows)
+    md.append(_table(tables_dir / "interpretation.csv", cols, rows, empty="No text arms with interpretation metrics."))
     md.append("")
     cat_rows = []
     for (task, noise, label, section), cats in sorted(by.items()):
@@ -395,8 +397,7 @@ def _misinterpretation_section(a: Analysis, tables_dir: Path) -> list[str]:
     if cat_rows:
         md.append("By category (and split where recorded), pooled over budgets and seeds:\n")
         ccols = ["task", "noise", "arm", "breakdown", "category", *INTERP_METRICS]
-        md.append(_md_table(ccols, cat_rows))
-        _write_csv(tables_dir / "interpretation_by_category.csv", ccols, cat_rows)
+        md.append(_table(tables_dir / "interpretation_by_category.csv", ccols, cat_rows))
         md.append("")
 
     # reward metrics
@@ -423,8 +424,7 @@ def _misinterpretation_section(a: Analysis, tables_dir: Path) -> list[str]:
     md.append("The learned reward against the task's ground truth on held-out trajectories (EPIC distance: 0 = the "
               "same reward up to shaping and scale, 1 = unrelated; — where a run did not record it or it is "
               "undefined).\n")
-    md.append(_md_table(rcols, rrows) if rrows else "No reward metrics recorded.")
-    _write_csv(tables_dir / "reward_metrics.csv", rcols, rrows)
+    md.append(_table(tables_dir / "reward_metrics.csv", rcols, rrows, empty="No reward metrics recorded."))
     md.append("")
     return md
 
@@ -447,8 +447,7 @@ def _behaviour_section(a: Analysis, tables_dir: Path) -> list[str]:
     for ref in reference_groups(a):
         rows.append([ref.task, "—", ref.label, "—", len(ref.rows), f"{sum(r.gaming for r in ref.rows)}/{len(ref.rows)}",
                      ref.stat("violations").fmt(2), "—", ref.stat("final_return").fmt()])
-    md.append(_md_table(cols, rows) if rows else "No finished cells.")
-    _write_csv(tables_dir / "behaviour.csv", cols, rows)
+    md.append(_table(tables_dir / "behaviour.csv", cols, rows, empty="No finished cells."))
     md.append("")
     return md
 
@@ -484,8 +483,7 @@ def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
              ", ".join(map(str, e["gaming_flagged_seeds"])) or "none",
              (", ".join(map(str, e["prefers_agent_seeds"])) or "none") if e["expert_seeds"] else "–"]
             for e in a.optimisation]
-    md.append(_md_table(cols, rows))
-    _write_csv(tables_dir / "optimisation.csv", cols, rows)
+    md.append(_table(tables_dir / "optimisation.csv", cols, rows))
     md.append("")
     guarded = [e for e in a.optimisation if "guard" in e]
     if guarded:
@@ -503,8 +501,7 @@ def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
                  or "never", ", ".join(f"{int(st):,}" for st in e["guard"]["kept_steps"]) or "—",
                  _stat(e["guard"]["true_return_with"]).fmt(), _stat(e["guard"]["true_return_without"]).fmt(),
                  _stat(e["guard"]["difference"]).fmt(), _stat(e["guard"]["items"]).fmt(1)] for e in guarded]
-        md.append(_md_table(cols, rows))
-        _write_csv(tables_dir / "guard.csv", cols, rows)
+        md.append(_table(tables_dir / "guard.csv", cols, rows))
         md.append("")
     refitting = [e for e in a.optimisation if "guard_refit" in e]
     if refitting:
@@ -519,8 +516,7 @@ def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:
                            for s, st in e["guard_refit"]["refits"].items() if st) or "never",
                  _stat(e["guard_refit"]["final_true_return"]).fmt(), _stat(e["guard_refit"]["items"]).fmt(1)]
                 for e in refitting]
-        md.append(_md_table(cols, rows))
-        _write_csv(tables_dir / "guard-refit.csv", cols, rows)
+        md.append(_table(tables_dir / "guard-refit.csv", cols, rows))
         md.append("")
     return md
 
@@ -543,8 +539,7 @@ def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
              _stat(e["train_success"]).fmt(2), _stat(e["eval_success"]).fmt(2),
              _stat(e["train_wrong_key_first"]).fmt(2), _stat(e["eval_wrong_key_first"]).fmt(2),
              _stat(e["eval_true_return"]).fmt()] for e in a.generalisation]
-    md.append(_md_table(cols, rows))
-    _write_csv(tables_dir / "generalisation.csv", cols, rows)
+    md.append(_table(tables_dir / "generalisation.csv", cols, rows))
     md.append("")
     for c in a.generalisation_comparisons:
         line = (f"- {c['task']} → {c['eval_task']} ({noise_name(c['noise'])}), budget {c['budget']}: highest "
