@@ -62,7 +62,8 @@ def train_agent_command(
     """Train a PPO agent and log true return, success rate and proxy return as it learns.
 
     The run is written to .OUT.PID.tmp beside --out and moved into place when training ends; a run
-    already in --out is refused without --force (and kept if the new one fails or is stopped).
+    already in --out is refused without --force (and kept if the new one fails or is stopped). What a
+    failed or stopped run wrote (its curve so far) is kept in OUT.partial.
 
     Example: nlf train-agent --task doorkey-5x5 --reward runs/demo/reward-sketch.pt --steps 150000 --seed 0
     --out runs/demo/agent-sketch
@@ -86,7 +87,7 @@ def train_agent_command(
                            phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
                            guard_every=guard_every, guard_items=guard_items, guard_action=guard_action,
                            agent={"reward_scale": reward_scale})
-        with staged_dir(out, force=force) as run_dir:
+        with staged_dir(out, force=force, keep_partial=True) as run_dir:
             summary = run_online(cfg, run_dir, progress=None if json_out else
                                  lambda m: console.print(m, soft_wrap=True, markup=False))
         what = (f"online {critic}, seed {seed}: {summary['feedback']['items']} feedback items "
@@ -110,7 +111,7 @@ def train_agent_command(
         model = None if built_in else RewardModel.load(reward)
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                              reward_scale=reward_scale)
-        with staged_dir(out, force=force, inputs=[None if built_in else reward]) as run_dir:
+        with staged_dir(out, force=force, inputs=[None if built_in else reward], keep_partial=True) as run_dir:
             summary = train_agent(the_task, model, config, run_dir, judged=reward == "judgement")
         what = f"reward {summary['reward']}, seed {seed}, {summary['fps']:.0f} fps:"
     if json_out:

@@ -565,10 +565,15 @@ def atomic_path(path: str | Path, *, inputs: Iterable[str | Path | None] = (), f
 
 
 @contextmanager
-def staged_dir(path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: bool = False) -> Iterator[Path]:
+def staged_dir(path: str | Path, *, inputs: Iterable[str | Path | None] = (), force: bool = False,
+               keep_partial: bool = False) -> Iterator[Path]:
     """A command's output folder (a training run): refused when it already holds files unless ``force``,
     or when an input lies inside it; written as ``.NAME.PID.tmp`` beside it by the block and moved into
-    place only when the block succeeds (an old folder is replaced then, not before)."""
+    place only when the block succeeds (an old folder is replaced then, not before).
+
+    ``keep_partial``: when the block fails or is stopped after writing something, what it wrote (a long
+    run's learning curve so far) is kept as ``NAME.partial`` beside it (replacing an older one) instead of
+    being deleted; ``NAME`` itself is left as it was either way."""
     final = Path(path)
     if final.exists() and not final.is_dir():
         raise NlfError(f"{final}: is a file, expected a folder")
@@ -600,6 +605,25 @@ def staged_dir(path: str | Path, *, inputs: Iterable[str | Path | None] = (), fo
                 done = True
     except BaseException as e:
         if not done:
-            _remove(tmp)
+            kept = _keep_partial(tmp, final) if keep_partial else None
+            if kept is None:
+                _remove(tmp)
         _note_unchanged(e, final, existed, done=done)
+        if not done and keep_partial and kept is not None:
+            e.add_note(f"{kept}: what this run wrote before it stopped")
         raise
+
+
+def _keep_partial(tmp: Path, final: Path) -> Path | None:
+    """Move a stopped run's folder to ``NAME.partial`` (an older one is replaced); ``None`` when it holds
+    nothing or cannot be moved."""
+    try:
+        if not tmp.is_dir() or not any(tmp.iterdir()):
+            return None
+        partial = final.with_name(f"{final.name}.partial")
+        with deferred_signals():
+            _remove(partial)
+            os.rename(tmp, partial)
+        return partial
+    except OSError:
+        return None

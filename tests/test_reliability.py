@@ -216,6 +216,23 @@ def test_staged_dir_keeps_the_old_run_until_the_new_one_is_complete(tmp_path):
         pass
 
 
+def test_staged_dir_can_keep_what_a_stopped_run_wrote(tmp_path):
+    run = tmp_path / "agent"
+    run.mkdir()
+    (run / "curve.jsonl").write_text("old\n")
+    for text in ("first, cut short\n", "second, cut short\n"):  # a newer partial run replaces an older one
+        with pytest.raises(KeyboardInterrupt) as info, staged_dir(run, force=True, keep_partial=True) as tmp:
+            (tmp / "curve.jsonl").write_text(text)
+            raise KeyboardInterrupt
+        assert (run / "curve.jsonl").read_text() == "old\n"
+        assert (tmp_path / "agent.partial" / "curve.jsonl").read_text() == text
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["agent", "agent.partial"]
+        assert any("agent.partial: what this run wrote" in n for n in info.value.__notes__)
+    with pytest.raises(RuntimeError), staged_dir(tmp_path / "empty", keep_partial=True):  # nothing written: nothing kept
+        raise RuntimeError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent", "agent.partial"]
+
+
 @pytest.mark.slow
 def test_sigterm_during_train_agent_force_keeps_the_old_run(tmp_path):
     run = tmp_path / "agent"
@@ -230,7 +247,11 @@ def test_sigterm_during_train_agent_force_keeps_the_old_run(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and f"terminated; {run}: left as it was" in err, err
-    assert (run / "curve.jsonl").read_text() == '{"steps": 1}\n' and sorted(p.name for p in tmp_path.iterdir()) == ["agent"]
+    assert (run / "curve.jsonl").read_text() == '{"steps": 1}\n'
+    # what the stopped run wrote is kept beside it, not deleted: its curve so far
+    partial = tmp_path / "agent.partial"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent", "agent.partial"] and f"{partial}: what this run" in err
+    assert json.loads((partial / "curve.jsonl").read_text().splitlines()[0])["steps"] >= 1000
 
 
 # --------------------------------------------------------------------------------------------- 10: signals during --force
