@@ -229,8 +229,9 @@ class Cell:
         """Keyword arguments for ``OnlineConfig`` (nlfeedback.experiments.online)."""
         kw: dict[str, Any] = {"task": self.task, "kind": self.kind, "seed": self.seed, **run.model_dump()}
         kw["steps"] = kw.pop("steps_per_task").get(self.task, run.steps)
-        for name in ("reward_view", "initial", "reward_form", "reward_updates", "guard_every", "guard_items", "guard_action"):  # at their defaults: left out, so
-            # older runs' specs still match
+        # settings added after the first runs are left out at their defaults, so older runs' specs still match
+        for name in ("reward_view", "initial", "reward_form", "reward_updates", "guard_every", "guard_items",
+                     "guard_action"):
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
         if self.kind in REFERENCE_KINDS:  # no learned reward to guard, nor a form for it
