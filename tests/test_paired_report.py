@@ -157,6 +157,25 @@ def test_sample_efficiency_against_the_bfs_expert(tmp_path):
     assert "threshold (0.9 × expert)" in text and "| 10 [10, ∞] |" in text  # sketch: a seed or two of five miss
 
 
+def test_return_plots_draw_the_expert_and_keep_the_return_range_in_view(tmp_path):
+    """The plots' expert lines are the table's reference; their y-range is the return's, widened only to
+    plotted means, so a t-interval over a few seeds cannot squeeze every mean into a flat line."""
+    from nlfeedback.experiments.analysis import analyse
+    from nlfeedback.experiments.plots import expert_reference, return_limits
+    from nlfeedback.experiments.results import load_results
+
+    expert = lambda arm, budget, seed: 0.66 + 0.01 * seed  # noqa: E731
+    run = _write_run(tmp_path / "run", expert=expert)
+    a = analyse(load_results(run))
+    (task, noise), = a.sections
+    mean = float(np.mean([expert(arm, b, s) for arm, b in LIFT for s in range(5)]))
+    assert expert_reference(a, task, noise) == (pytest.approx(mean), pytest.approx(0.9 * mean))
+    assert expert_reference(analyse(load_results(_write_run(tmp_path / "none"))), task, noise) is None
+    assert return_limits([0.5, 0.9]) == (pytest.approx(-0.05), pytest.approx(1.05))
+    assert return_limits([-0.4, 1.3], margin=0.0) == (-0.4, 1.3)  # means outside [0, 1] stay in view
+    assert return_limits([]) == (pytest.approx(-0.05), pytest.approx(1.05))
+
+
 def test_break_even_seconds_per_text_item(tmp_path):
     """The seconds a text item may take before text costs more annotator-time than another kind to reach the
     reference; checked by hand from the hand-written files (expert true return 0.60 on every cell)."""

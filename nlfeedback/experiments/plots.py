@@ -4,7 +4,9 @@ true against proxy return per feedback arm. matplotlib is imported only when a p
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,23 +61,53 @@ REFERENCE_STYLE = {"oracle": ("black", "--", "oracle (true reward)"),
                    "judgement": ("tab:gray", ":", "PPO on the dense judgement")}
 
 
-def _reference_bands(ax, a: Analysis, task: str) -> None:
-    """The oracle's and the dense judgement's final true return as lines with their 95% intervals."""
+def _reference_bands(ax, a: Analysis, task: str, noise: Any) -> list[float]:
+    """The oracle's and the dense judgement's final true return as lines with their 95% intervals, and the
+    BFS expert's mean with the 90% threshold the sample-efficiency table uses (when the result files record
+    the expert). Returns the values drawn, for :func:`return_limits`."""
+    drawn: list[float] = []
     for ref in (a.oracle.get(task), a.judged.get(task)):
         if not ref or not ref.rows:
             continue
         color, ls, label = REFERENCE_STYLE[ref.label]
         s = ref.stat("final_return")
         ax.axhline(s.mean, color=color, ls=ls, lw=1, label=label)
+        drawn.append(s.mean)
         if s.lo is not None:
             ax.axhspan(s.lo, s.hi, color=color, alpha=0.08)
+    expert = expert_reference(a, task, noise)
+    if expert is not None:
+        mean, threshold = expert
+        ax.axhline(mean, color="tab:green", ls="-", lw=0.8, alpha=0.7, label="BFS expert")
+        ax.axhline(threshold, color="tab:green", ls="-.", lw=0.8, alpha=0.7, label="90% of the expert")
+        drawn += [mean, threshold]
+    return drawn
+
+
+def expert_reference(a: Analysis, task: str, noise: Any) -> tuple[float, float] | None:
+    """The BFS expert's mean true return on a section's evaluation layouts and 90% of it, as the
+    sample-efficiency table has them; ``None`` when no result file records the expert."""
+    for e in a.sample_efficiency:
+        if e["task"] == task and e["noise"] == noise and e["expert_threshold"] is not None:
+            return e["expert_mean"], e["expert_threshold"]
+    return None
+
+
+def return_limits(values: Sequence[float], low: float = 0.0, high: float = 1.0,
+                  margin: float = 0.05) -> tuple[float, float]:
+    """The y-range of a return plot: the task return's range [``low``, ``high``] widened to every plotted mean,
+    plus a margin. Intervals reaching past it (a t-interval over two or three seeds easily spans −2 … 4 on a
+    return in [0, 1]) are cut at the frame rather than squeezing every mean into a line."""
+    lo, hi = min([low, *values]), max([high, *values])
+    return lo - margin, hi + margin
 
 
 def _plot_vs(a: Analysis, attr: str, xlabel: str, path: Path) -> None:
     plt = _plt()
     fig, axes = _grid_axes(plt, max(1, len(a.sections)))
     for ax, (task, noise) in zip(axes, a.sections):
-        xs_all = []
+        xs_all: list[float] = []
+        means: list[float] = []
         for label in a.arms[(task, noise)]:
             pts = []
             for b in a.budgets[(task, noise)]:
@@ -90,7 +122,9 @@ def _plot_vs(a: Analysis, attr: str, xlabel: str, path: Path) -> None:
                    [(p[1].hi - p[1].mean) if p[1].hi is not None else 0 for p in pts]]
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
             xs_all += [x for x in xs if x and x > 0]
-        _reference_bands(ax, a, task)
+            means += ys
+        means += _reference_bands(ax, a, task, noise)
+        ax.set_ylim(*return_limits(means))
         if xs_all and max(xs_all) / min(xs_all) >= 5:
             from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, StrMethodFormatter
 
