@@ -604,12 +604,11 @@ def staged_dir(path: str | Path, *, inputs: Iterable[str | Path | None] = (), fo
                 os.rename(tmp, final)
                 done = True
     except BaseException as e:
-        if not done:
-            kept = _keep_partial(tmp, final) if keep_partial else None
-            if kept is None:
-                _remove(tmp)
+        kept = _keep_partial(tmp, final) if keep_partial and not done else None
+        if not done and kept is None:
+            _remove(tmp)
         _note_unchanged(e, final, existed, done=done)
-        if not done and keep_partial and kept is not None:
+        if kept is not None:
             e.add_note(f"{kept}: what this run wrote before it stopped")
         raise
 

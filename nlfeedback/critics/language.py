@@ -278,7 +278,7 @@ class LanguageCritic:
             said_color = {right: wrong, wrong: right}.get(ref_color, wrong)
             return t, new, f"{said_color} {obj or 'key'}"
         others = [x for x in bank.select(polarity=moment.polarity, temporal=t.temporal, scope="episode",
-                                              types=("imperative", "evaluative"), needs=set(slots))
+                                         types=("imperative", "evaluative"), needs=set(slots))
                   if x.moment not in (moment.kind, "episode", "vague", "mixed")
                   and REFERENTS.get(x.moment) != moment.referent.split()[-1]]
         if not others:
@@ -292,7 +292,7 @@ class LanguageCritic:
         parts = []
         for m in (pos_m, neg_m):
             cands = bank.select(moment=m.kind, polarity=m.polarity, temporal=False, scope="episode",
-                                     types=("evaluative", "imperative"), needs=set(slots))
+                                types=("evaluative", "imperative"), needs=set(slots))
             parts.append(self._pick_template(cands, rng))
         connector = self._pick_template(bank.select(moment="mixed", needs=set(slots) | {"pos", "neg"}), rng)
         pos_t, neg_t = parts

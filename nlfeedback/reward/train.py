@@ -63,6 +63,11 @@ class _Tensors:
     penalties: bool
 
 
+def _row_groups(data: RewardData) -> dict[str, list]:
+    """The data's rows by group, as :func:`train_reward` batches them."""
+    return {"steps": data.steps, "states": data.states, "segments": data.segments, "pairs": data.pairs}
+
+
 def _batch_sizes(config: RewardConfig) -> dict[str, int]:
     """Rows per batch of each row group."""
     return {"steps": config.step_batch, "states": config.step_batch, "segments": config.pair_batch,
@@ -82,8 +87,7 @@ def capped_epochs(data: RewardData, epochs: int, updates: int, config: RewardCon
     ``reward_updates`` use it, so their fits are the same length."""
     if updates <= 0:
         return epochs
-    rows = {"steps": data.steps, "states": data.states, "segments": data.segments, "pairs": data.pairs}
-    return max(1, min(epochs, math.ceil(updates / _batches_per_epoch(rows, config or RewardConfig()))))
+    return max(1, min(epochs, math.ceil(updates / _batches_per_epoch(_row_groups(data), config or RewardConfig()))))
 
 
 def _flatten(data: RewardData, obs_mode: str, form: str, gamma: float, penalties: bool) -> tuple[_Tensors, np.ndarray]:
@@ -263,7 +267,7 @@ def train_reward(data: RewardData, kind: str, config: RewardConfig | None = None
     if data.states and config.form != "shaped":
         raise NlfError("potential (state) rows need a shaped reward model; build the data with form='action'")
     n_traj = len(data.trajectories)
-    groups = {"steps": data.steps, "states": data.states, "segments": data.segments, "pairs": data.pairs}
+    groups = _row_groups(data)
     batch = _batch_sizes(config)
     owners = {"steps": lambda r: {r.traj}, "states": lambda r: {r.traj}, "segments": lambda r: {r.traj},
               "pairs": lambda r: {r.traj, r.other_traj}}
