@@ -138,6 +138,40 @@ def train_interpreter_command(
         console.print(f"'about' threshold chosen on {len(dev_items)} development remarks: {report['about_threshold']}")
 
 
+@cli_errors
+def combine_interpreters_command(
+    checkpoints: Annotated[list[Path], typer.Argument(help="Trained interpreter checkpoints (two or more).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Ensemble checkpoint to write.")],
+    dev: Annotated[list[Path] | None, typer.Option(help=(
+        "Labelled remarks kept out of every member's training, to choose the ensemble's 'about' threshold on."))] = None,
+    trajectories: Annotated[list[Path] | None, typer.Option("--trajectories", "-t", help="The --dev remarks' trajectories.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out checkpoint.")] = False,
+) -> None:
+    """Combine trained readers (e.g. one recipe, several seeds) into one ensemble checkpoint: every member
+    reads each remark and their per-step probabilities are averaged. Reading costs one pass per member.
+
+    Example: nlf combine-interpreters runs/reader-s0.pt runs/reader-s1.pt runs/reader-s2.pt --dev data/human/dev.jsonl
+    -t data/human/trajectories-dev.jsonl --out runs/reader-ensemble.pt
+    """
+    from nlfeedback.feedback.schema import TextFeedback
+    from nlfeedback.jsonl import atomic_path, check_output
+    from nlfeedback.language.interpreters.trained import TrainedInterpreter
+    from nlfeedback.language.train_interpreter import combine_readers
+
+    inputs = [*checkpoints, *(dev or []), *(trajectories or [])]
+    check_output(out, inputs=inputs, force=force, can_append=False)
+    if dev and not trajectories:
+        raise NlfError("--dev needs --trajectories (the development remarks' trajectories)")
+    dev_items, trajs = _load(dev, trajectories) if dev else ([], {})
+    combined = combine_readers([TrainedInterpreter.load(p) for p in checkpoints],
+                               dev=[x for x in dev_items if isinstance(x, TextFeedback)], trajectories=trajs)
+    with atomic_path(out, inputs=inputs, force=force) as tmp:
+        combined.save(tmp)
+    how = f"chosen on {len(dev_items)} development remarks" if dev else "the members' mean"
+    console.print(f"saved an ensemble of {len(combined.members)} readers to {out}; 'about' threshold "
+                  f"{combined.about:.2f} ({how})", soft_wrap=True, markup=False)
+
+
 def _table(title: str, rows: dict) -> Table:
     table = Table(title=title, title_justify="left")
     for col in ("", "items", "sign err", "attr P", "attr R", "attr F1", "probes", "neg. flip fail", "clauses",

@@ -9,7 +9,8 @@ import typer
 
 from cli import bench, feedback, trajectories
 from cli.critique import critique_command
-from cli.interpret import eval_interpreter_command, interpret_command, train_interpreter_command
+from cli.interpret import (combine_interpreters_command, eval_interpreter_command, interpret_command,
+                           train_interpreter_command)
 from cli.ablate import ablate_command
 from cli.agent import train_agent_command
 from cli.reward import eval_reward_command, reward_curves_command, train_reward_command
@@ -39,6 +40,7 @@ app.command("serve")(serve_command)
 app.command("interpret")(interpret_command)
 app.command("train-interpreter")(train_interpreter_command)
 app.command("eval-interpreter")(eval_interpreter_command)
+app.command("combine-interpreters")(combine_interpreters_command)
 app.command("train-reward")(train_reward_command)
 app.command("eval-reward")(eval_reward_command)
 app.command("reward-curves")(reward_curves_command)

