@@ -27,6 +27,10 @@ def train_agent_command(
     eval_every: Annotated[int, typer.Option(min=500, help="Steps between evaluations.")] = \
         _RUN["eval_every"].default,
     eval_episodes: Annotated[int, typer.Option(min=1)] = _RUN["eval_episodes"].default,
+    eval_actions: Annotated[str, typer.Option(help=(
+        "Evaluations take the policy's likeliest action (deterministic) or sample its actions as PPO trained it "
+        "(sampled; seeded). A deterministic policy can loop forever under partial observation."))] = \
+        _RUN["eval_actions"].default,
     reward_scale: Annotated[float | None, typer.Option(help="Scale of the normalised learned reward "
                                                        "(default 0.1).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -84,7 +88,7 @@ def train_agent_command(
             raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                           phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
+                           eval_actions=eval_actions, phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
                            guard_every=guard_every, guard_items=guard_items, guard_action=guard_action,
                            agent={"reward_scale": reward_scale})
         with staged_dir(out, force=force, keep_partial=True) as run_dir:
@@ -109,8 +113,10 @@ def train_agent_command(
             raise NlfError("--guard-every goes with --online (the guard asks the critic for fresh feedback)")
         built_in = reward in ("oracle", "judgement")
         model = None if built_in else RewardModel.load(reward)
+        if eval_actions not in ("deterministic", "sampled"):
+            raise NlfError(f"--eval-actions must be deterministic or sampled, got {eval_actions!r}")
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                             reward_scale=reward_scale)
+                             eval_actions=eval_actions, reward_scale=reward_scale)
         with staged_dir(out, force=force, inputs=[None if built_in else reward], keep_partial=True) as run_dir:
             summary = train_agent(the_task, model, config, run_dir, judged=reward == "judgement")
         what = f"reward {summary['reward']}, seed {seed}, {summary['fps']:.0f} fps:"

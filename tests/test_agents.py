@@ -285,3 +285,53 @@ def test_the_judged_reward_pays_each_episode_exactly_its_judgement():
             on_time = [i for i in range(len(t)) if i not in late]
             assert paid[on_time] == pytest.approx(j.values[on_time], abs=1e-9)
     assert spins > 0  # the late payment was exercised
+
+
+def test_sampled_evaluation_is_seeded_and_leaves_trainings_random_stream_alone():
+    """A sampled evaluation (``deterministic=False``) draws its actions from a forked, seeded RNG: the same
+    seed gives the same numbers, and the global torch RNG is as it was (so PPO's course does not depend on
+    how it is evaluated)."""
+    import torch
+
+    from nlfeedback.agents.evaluation import evaluate_policy
+    from nlfeedback.agents.train import make_ppo
+
+    task = get_task("doorkey-5x5")
+    ppo = make_ppo(make_vec_env(task, 2, seed=0), AgentConfig(seed=0))  # untrained: near-uniform actions
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    a = evaluate_policy(ppo, task, 4, seed=11, deterministic=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = evaluate_policy(ppo, task, 4, seed=11, deterministic=False)
+    assert a == b
+    c = evaluate_policy(ppo, task, 4, seed=12, deterministic=False)
+    d = evaluate_policy(ppo, task, 4, seed=11, deterministic=True)
+    assert a.episode_length != d.episode_length or a != c  # sampling really changes the episodes
+
+
+def test_eval_actions_setting_reaches_the_agent_and_is_left_out_of_specs_at_its_default():
+    from nlfeedback.experiments.config import Cell, RunSettings
+    from nlfeedback.experiments.online import OnlineConfig
+
+    cell = Cell("doorkey-5x5", "sketch", None, 10, "", 0)
+    assert "eval_actions" not in cell.online_kwargs(RunSettings())  # older runs' specs still match
+    kw = cell.online_kwargs(RunSettings(eval_actions="sampled"))
+    assert kw["eval_actions"] == "sampled" and OnlineConfig(**kw).eval_actions == "sampled"
+    with pytest.raises(ValueError, match="eval_actions"):
+        RunSettings(eval_actions="greedy")
+    with pytest.raises(NlfError, match="eval_actions must be one of"):
+        OnlineConfig(eval_actions="greedy").check()
+
+
+@pytest.mark.slow  # trains a model or runs PPO
+def test_how_a_run_is_evaluated_does_not_change_what_it_learns(tmp_path):
+    from stable_baselines3 import PPO
+
+    task = get_task("doorkey-5x5")
+    params = {}
+    for mode in ("deterministic", "sampled"):
+        cfg = AgentConfig(steps=512, seed=3, n_envs=2, n_steps=128, batch_size=64, eval_every=256, eval_episodes=2,
+                          eval_actions=mode)
+        train_agent(task, None, cfg, tmp_path / mode)
+        params[mode] = PPO.load(tmp_path / mode / "policy.zip", device="cpu").policy.state_dict()
+    assert all(np.array_equal(params["deterministic"][k].numpy(), params["sampled"][k].numpy()) for k in params["sampled"])

@@ -51,7 +51,23 @@ def evaluate_policy(policy: Any, task: Task, episodes: int, seed: int, reward: R
     """Run ``episodes`` episodes (layout seeds ``seed``, ``seed + 1``, …) side by side, one env each, asking
     ``policy`` (anything with SB3's batched ``predict``) once per step for every unfinished episode; the
     learned reward scores all of them in one batched call at the end (the states it sees: the policy's
-    partial views, or the whole grids for a full-view model)."""
+    partial views, or the whole grids for a full-view model).
+
+    ``deterministic``: the policy's most likely action (SB3's evaluation default), or, when False, actions
+    sampled from it as PPO trained it — seeded by ``seed`` and drawn with the global torch RNG forked, so an
+    evaluation is reproducible and leaves training's random stream as it was. Under partial observation a
+    deterministic policy can loop forever where the same policy sampling its actions solves the task."""
+    if not deterministic:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return _evaluate(policy, task, episodes, seed, reward, reward_scale, deterministic)
+    return _evaluate(policy, task, episodes, seed, reward, reward_scale, deterministic)
+
+
+def _evaluate(policy: Any, task: Task, episodes: int, seed: int, reward: RewardModel | None,
+              reward_scale: float | None, deterministic: bool) -> EvalResult:
     if reward is not None and reward_scale is None:
         reward_scale = reward.default_scale
     full = reward is not None and reward.obs_mode == "full"

@@ -41,6 +41,7 @@ class AgentConfig:
     clip_range: float = 0.2
     eval_every: int = 10_000
     eval_episodes: int = 20
+    eval_actions: str = "deterministic"  # evaluations: the policy's most likely actions, or "sampled" from it
     reward_scale: float | None = None  # None: the reward model's default_scale
     threads: int = 1
 
@@ -64,7 +65,8 @@ class EvalCallback(BaseCallback):
     def evaluate(self) -> None:
         """Evaluate the policy now and append the row (also called by SB3 every ``eval_every`` steps)."""
         res = evaluate_policy(self.model, self.task, self.config.eval_episodes, seed=10_000 + self.config.seed,
-                              reward=self.reward, reward_scale=self.config.reward_scale)
+                              reward=self.reward, reward_scale=self.config.reward_scale,
+                              deterministic=self.config.eval_actions == "deterministic")
         row = {"steps": int(self.num_timesteps), **res.to_json()}
         self.curve.append(row)
         row["gaming"] = gaming_flag(self.curve)

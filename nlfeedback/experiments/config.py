@@ -19,6 +19,7 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
     rounds = 5                            # feedback rounds (the reward is refitted each round)
     eval_every = 10000
     eval_episodes = 20
+    eval_actions = "deterministic"        # evaluations: the policy's likeliest action | sampled (as trained)
     reward_view = "partial"               # what the reward model sees: partial (the agent's view) | full (the grid)
     initial = "noisy-expert"              # round 0's trajectories: noisy-expert | random (wandering)
     reward_form = "shaped"                # the learned reward: shaped (loop-proof) | action (plain r(s, a))
@@ -155,6 +156,10 @@ class RunSettings(BaseModel):
     rounds: PositiveCount = Field(5, description="feedback rounds (the reward model is refitted after each)")
     eval_every: PositiveCount = Field(10_000, description="environment steps between evaluations")
     eval_episodes: PositiveCount = Field(20, description="episodes per evaluation")
+    eval_actions: Literal["deterministic", "sampled"] = Field(
+        "deterministic", description="evaluations take the policy's most likely action (deterministic) or sample "
+                                     "its actions as PPO trained it (sampled; seeded). Under partial observation "
+                                     "a deterministic policy can loop where the sampled one solves the task")
     reward_view: Literal["partial", "full"] = Field(
         "partial", description="what the reward model sees: partial (the agent's 7x7 view) or full (the whole grid)")
     initial: Literal["noisy-expert", "random"] = Field(
@@ -231,7 +236,7 @@ class Cell:
         kw["steps"] = kw.pop("steps_per_task").get(self.task, run.steps)
         # settings added after the first runs are left out at their defaults, so older runs' specs still match
         for name in ("reward_view", "initial", "reward_form", "reward_updates", "guard_every", "guard_items",
-                     "guard_action"):
+                     "guard_action", "eval_actions"):
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
         if self.kind in REFERENCE_KINDS:  # no learned reward to guard, nor a form for it

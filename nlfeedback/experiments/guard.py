@@ -169,7 +169,8 @@ class DisagreementGuard:
     def __init__(self, *, task: Any, kind: str, proxy: Any, fitted: Sequence[Any], items: Sequence[Any],
                  trajectories: dict[str, Any], interp: Any, every: int, items_per_check: int,
                  seed: int, phrasing: str, noise: Any, eval_episodes: int, reward_scale: float | None,
-                 traj_writer: Any, fb_writer: Any, action: str = "stop", reward_config: Any = None) -> None:
+                 traj_writer: Any, fb_writer: Any, action: str = "stop", reward_config: Any = None,
+                 eval_actions: str = "deterministic") -> None:
         if action not in ACTIONS:
             raise ValueError(f"guard action must be one of {ACTIONS}, got {action!r}")
         if action == "refit" and reward_config is None:
@@ -178,7 +179,7 @@ class DisagreementGuard:
         self.fitted = list(fitted)
         self.items, self.trajectories = list(items), dict(trajectories)
         self.seed, self.phrasing, self.noise = seed, phrasing, noise
-        self.eval_episodes, self.reward_scale = eval_episodes, reward_scale
+        self.eval_episodes, self.reward_scale, self.eval_actions = eval_episodes, reward_scale, eval_actions
         self.traj_writer, self.fb_writer = traj_writer, fb_writer
         self.record = GuardRecord(every=every, items_per_check=items_per_check, margin=MARGIN, action=action)
         self.reward_config = reward_config
@@ -283,4 +284,5 @@ class DisagreementGuard:
         kept_steps, policy = self._snapshot
         self.record.fired_at, self.record.kept_steps = int(steps), kept_steps
         self.record.kept = evaluate_policy(policy, self.task, self.eval_episodes, seed=10_000 + self.seed,
-                                           reward=self.proxy, reward_scale=self.reward_scale).to_json()
+                                           reward=self.proxy, reward_scale=self.reward_scale,
+                                           deterministic=self.eval_actions == "deterministic").to_json()

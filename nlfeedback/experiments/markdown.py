@@ -268,7 +268,10 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
     md.append("## Learning curves\n")
     if any(p.name == "learning_curves.png" for p in plots):
         md.append("![learning curves](plots/learning_curves.png)\n")
-    md.append("True return of the deterministic evaluations against environment steps, mean over seeds with 95% "
+    run = ((results.meta or {}).get("config") or {}).get("run") or {}
+    how = ("with actions sampled from the policy" if run.get("eval_actions") == "sampled" else
+           "deterministic (the policy's likeliest action)")
+    md.append(f"True return of the evaluations ({how}) against environment steps, mean over seeds with 95% "
               "bands; seeds are interpolated onto the union of their evaluation steps.\n")
     if any(p.name == "curves_proxy.png" for p in plots):
         md.append("![true and proxy return](plots/curves_proxy.png)\n")
@@ -527,8 +530,8 @@ def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
     if not a.generalisation:
         return []
     md = ["## Generalisation to other layouts\n",
-          "Each cell's trained policy, after training on its task, evaluated on the eval task(s) with the same "
-          "deterministic evaluation and layout seeds as its final evaluation, scored by the eval task's true "
+          "Each cell's trained policy, after training on its task, evaluated on the eval task(s) the way its final "
+          "evaluation was made (the same actions, deterministic or sampled, and layout seeds), scored by the eval task's true "
           "reward. Wrong key first: the share of episodes whose first key picked up is not the locked door's "
           "colour (on keys-distractor-test the distractor is always the nearer key). Means over seeds with 95% "
           "t-intervals.\n"]

@@ -55,6 +55,7 @@ from nlfeedback.versions import file_digest, package_versions, source_revision
 
 KINDS = ALL_KINDS
 INITIAL = ("noisy-expert", "random")
+EVAL_ACTIONS = ("deterministic", "sampled")  # evaluations: the policy's likeliest action, or sampled from it
 
 _RUN = RunSettings.model_fields  # the run settings' defaults live in the ablation config's model
 
@@ -73,6 +74,7 @@ class OnlineConfig:
     eval_every: int = _RUN["eval_every"].default
     reward_view: str = _RUN["reward_view"].default  # what the reward model sees: partial (the agent's view) | full
     eval_episodes: int = _RUN["eval_episodes"].default
+    eval_actions: str = _RUN["eval_actions"].default  # evaluations: deterministic (most likely action) | sampled
     phrasing: str = "heldout"  # the text critic's phrase bank: heldout | human (both unseen by the trained interpreter) | train
     initial: str = _RUN["initial"].default  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
     initial_episodes: int = 60
@@ -93,6 +95,8 @@ class OnlineConfig:
     def check(self) -> None:
         if self.kind not in KINDS:
             raise NlfError(f"online kind must be one of {KINDS}, got {self.kind!r}")
+        if self.eval_actions not in EVAL_ACTIONS:
+            raise NlfError(f"eval_actions must be one of {EVAL_ACTIONS}, got {self.eval_actions!r}")
         if self.initial not in INITIAL:
             raise NlfError(f"initial trajectories must be one of {INITIAL}, got {self.initial!r}")
         if self.phrasing not in SPLITS:
@@ -173,7 +177,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
     for name in ("curve.jsonl", "trajectories.jsonl", "feedback.jsonl"):
         (out / name).unlink(missing_ok=True)
     agent_cfg = AgentConfig(**{"steps": config.steps, "seed": config.seed, "eval_every": config.eval_every,
-                               "eval_episodes": config.eval_episodes, **config.agent})
+                               "eval_episodes": config.eval_episodes, "eval_actions": config.eval_actions,
+                               **config.agent})
     torch.set_num_threads(agent_cfg.threads)
     t0 = time.perf_counter()
     if config.kind in REFERENCE_KINDS:
@@ -245,7 +250,8 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
                     interp=interp, every=config.guard_every, items_per_check=config.guard_items, seed=config.seed,
                     phrasing=config.phrasing, noise=noise, eval_episodes=config.eval_episodes,
                     reward_scale=agent_cfg.reward_scale, traj_writer=guard_writers[0], fb_writer=guard_writers[1],
-                    action=config.guard_action, reward_config=replace(rcfg, epochs=config.refit_epochs))
+                    action=config.guard_action, reward_config=replace(rcfg, epochs=config.refit_epochs),
+                    eval_actions=config.eval_actions)
                 _learn_guarded(ppo, steps[k], callback, guard, say, venv, out)
                 model = guard.proxy
             else:
@@ -302,7 +308,7 @@ def _learn_guarded(ppo, steps: int, callback, guard: DisagreementGuard, say: Cal
 
 def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardModel | None
                         ) -> dict[str, dict[str, Any]] | None:
-    """The trained policy on each of ``config.eval_tasks``: deterministic episodes on the same layout seeds as
+    """The trained policy on each of ``config.eval_tasks``: episodes (as ``config.eval_actions``) on the same layout seeds as
     the training task's evaluations, scored by the eval task's true reward (success, true return, wrong key
     first, violations). ``proxy_return``: the learned reward of the training task on those episodes (the
     policy is evaluated directly, not through the reward wrapper, so the checkpoint's task check does not
@@ -316,7 +322,8 @@ def _evaluate_elsewhere(config: OnlineConfig, policy_path: Path, model: RewardMo
     out: dict[str, dict[str, Any]] = {}
     for name in config.eval_tasks:
         res = evaluate_policy(policy, get_task(name), config.eval_episodes, seed=10_000 + config.seed, reward=model,
-                              reward_scale=agent_cfg.reward_scale).to_json()
+                              reward_scale=agent_cfg.reward_scale,
+                              deterministic=config.eval_actions == "deterministic").to_json()
         if model is None:
             res.pop("proxy_return")  # without a learned reward it is the true return again
         out[name] = {"episodes": config.eval_episodes, **res}
