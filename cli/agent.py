@@ -31,6 +31,7 @@ def train_agent_command(
         "Evaluations take the policy's likeliest action (deterministic) or sample its actions as PPO trained it "
         "(sampled; seeded). A deterministic policy can loop forever under partial observation."))] = \
         _RUN["eval_actions"].default,
+    ent_coef: Annotated[float, typer.Option(min=0.0, max=1.0, help="PPO's entropy bonus.")] = _RUN["ent_coef"].default,
     reward_scale: Annotated[float | None, typer.Option(help="Scale of the normalised learned reward "
                                                        "(default 0.1).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -88,7 +89,7 @@ def train_agent_command(
             raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                           eval_actions=eval_actions, phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
+                           eval_actions=eval_actions, ent_coef=ent_coef, phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
                            guard_every=guard_every, guard_items=guard_items, guard_action=guard_action,
                            agent={"reward_scale": reward_scale})
         with staged_dir(out, force=force, keep_partial=True) as run_dir:
@@ -116,7 +117,7 @@ def train_agent_command(
         if eval_actions not in ("deterministic", "sampled"):
             raise NlfError(f"--eval-actions must be deterministic or sampled, got {eval_actions!r}")
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                             eval_actions=eval_actions, reward_scale=reward_scale)
+                             eval_actions=eval_actions, ent_coef=ent_coef, reward_scale=reward_scale)
         with staged_dir(out, force=force, inputs=[None if built_in else reward], keep_partial=True) as run_dir:
             summary = train_agent(the_task, model, config, run_dir, judged=reward == "judgement")
         what = f"reward {summary['reward']}, seed {seed}, {summary['fps']:.0f} fps:"

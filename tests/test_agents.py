@@ -319,6 +319,11 @@ def test_eval_actions_setting_reaches_the_agent_and_is_left_out_of_specs_at_its_
     assert kw["eval_actions"] == "sampled" and OnlineConfig(**kw).eval_actions == "sampled"
     with pytest.raises(ValueError, match="eval_actions"):
         RunSettings(eval_actions="greedy")
+    assert "ent_coef" not in kw
+    kw = cell.online_kwargs(RunSettings(ent_coef=0.05))
+    assert kw["ent_coef"] == 0.05 and OnlineConfig(**kw).ent_coef == 0.05
+    with pytest.raises(ValueError, match="ent_coef"):
+        RunSettings(ent_coef=-1)
     with pytest.raises(NlfError, match="eval_actions must be one of"):
         OnlineConfig(eval_actions="greedy").check()
 
@@ -335,3 +340,21 @@ def test_how_a_run_is_evaluated_does_not_change_what_it_learns(tmp_path):
         train_agent(task, None, cfg, tmp_path / mode)
         params[mode] = PPO.load(tmp_path / mode / "policy.zip", device="cpu").policy.state_dict()
     assert all(np.array_equal(params["deterministic"][k].numpy(), params["sampled"][k].numpy()) for k in params["sampled"])
+
+
+def test_the_runs_ppo_and_evaluation_settings_reach_the_agent(monkeypatch, tmp_path):
+    from nlfeedback.experiments import online
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train_agent(task, reward, config, out, **kw):
+        seen["config"] = config
+        raise Stop
+
+    monkeypatch.setattr(online, "train_agent", fake_train_agent)
+    with pytest.raises(Stop):
+        online.run_online(online.OnlineConfig(kind="oracle", ent_coef=0.05, eval_actions="sampled"), tmp_path)
+    assert seen["config"].ent_coef == 0.05 and seen["config"].eval_actions == "sampled"

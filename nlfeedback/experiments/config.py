@@ -20,6 +20,7 @@ Format (``nlfeedback/resources/ablations/default.toml``, bundled as ``default``,
     eval_every = 10000
     eval_episodes = 20
     eval_actions = "deterministic"        # evaluations: the policy's likeliest action | sampled (as trained)
+    ent_coef = 0.01                       # PPO's entropy bonus
     reward_view = "partial"               # what the reward model sees: partial (the agent's view) | full (the grid)
     initial = "noisy-expert"              # round 0's trajectories: noisy-expert | random (wandering)
     reward_form = "shaped"                # the learned reward: shaped (loop-proof) | action (plain r(s, a))
@@ -160,6 +161,8 @@ class RunSettings(BaseModel):
         "deterministic", description="evaluations take the policy's most likely action (deterministic) or sample "
                                      "its actions as PPO trained it (sampled; seeded). Under partial observation "
                                      "a deterministic policy can loop where the sampled one solves the task")
+    ent_coef: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.01, description="PPO's entropy bonus (a larger one keeps exploring longer: keys-distractor-train needs 0.05)")
     reward_view: Literal["partial", "full"] = Field(
         "partial", description="what the reward model sees: partial (the agent's 7x7 view) or full (the whole grid)")
     initial: Literal["noisy-expert", "random"] = Field(
@@ -236,7 +239,7 @@ class Cell:
         kw["steps"] = kw.pop("steps_per_task").get(self.task, run.steps)
         # settings added after the first runs are left out at their defaults, so older runs' specs still match
         for name in ("reward_view", "initial", "reward_form", "reward_updates", "guard_every", "guard_items",
-                     "guard_action", "eval_actions"):
+                     "guard_action", "eval_actions", "ent_coef"):
             if kw[name] == RunSettings.model_fields[name].default:
                 del kw[name]
         if self.kind in REFERENCE_KINDS:  # no learned reward to guard, nor a form for it

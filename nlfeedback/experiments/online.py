@@ -75,6 +75,7 @@ class OnlineConfig:
     reward_view: str = _RUN["reward_view"].default  # what the reward model sees: partial (the agent's view) | full
     eval_episodes: int = _RUN["eval_episodes"].default
     eval_actions: str = _RUN["eval_actions"].default  # evaluations: deterministic (most likely action) | sampled
+    ent_coef: float = _RUN["ent_coef"].default  # PPO's entropy bonus
     phrasing: str = "heldout"  # the text critic's phrase bank: heldout | human (both unseen by the trained interpreter) | train
     initial: str = _RUN["initial"].default  # round 0's trajectories: noisy-expert (ε=0.2, 30% blunders) | random
     initial_episodes: int = 60
@@ -178,7 +179,7 @@ def run_online(config: OnlineConfig, out_dir: str | Path, progress: Callable[[st
         (out / name).unlink(missing_ok=True)
     agent_cfg = AgentConfig(**{"steps": config.steps, "seed": config.seed, "eval_every": config.eval_every,
                                "eval_episodes": config.eval_episodes, "eval_actions": config.eval_actions,
-                               **config.agent})
+                               "ent_coef": config.ent_coef, **config.agent})
     torch.set_num_threads(agent_cfg.threads)
     t0 = time.perf_counter()
     if config.kind in REFERENCE_KINDS:
