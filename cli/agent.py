@@ -89,7 +89,8 @@ def train_agent_command(
             raise NlfError("--online needs --critic KIND and learns its own reward (leave --reward out)")
         cfg = OnlineConfig(task=the_task.name, kind=critic, interpreter=interpreter, budget=budget, rounds=rounds,
                            steps=steps, noise=noise, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
-                           eval_actions=eval_actions, ent_coef=ent_coef, phrasing=phrasing, reward_view=reward_view, reward_form=reward_form, initial=initial,
+                           eval_actions=eval_actions, ent_coef=ent_coef, phrasing=phrasing, reward_view=reward_view,
+                           reward_form=reward_form, initial=initial,
                            guard_every=guard_every, guard_items=guard_items, guard_action=guard_action,
                            agent={"reward_scale": reward_scale})
         with staged_dir(out, force=force, keep_partial=True) as run_dir:
@@ -114,8 +115,10 @@ def train_agent_command(
             raise NlfError("--guard-every goes with --online (the guard asks the critic for fresh feedback)")
         built_in = reward in ("oracle", "judgement")
         model = None if built_in else RewardModel.load(reward)
-        if eval_actions not in ("deterministic", "sampled"):
-            raise NlfError(f"--eval-actions must be deterministic or sampled, got {eval_actions!r}")
+        from nlfeedback.experiments.online import EVAL_ACTIONS
+
+        if eval_actions not in EVAL_ACTIONS:
+            raise NlfError(f"--eval-actions must be one of {', '.join(EVAL_ACTIONS)}, got {eval_actions!r}")
         config = AgentConfig(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                              eval_actions=eval_actions, ent_coef=ent_coef, reward_scale=reward_scale)
         with staged_dir(out, force=force, inputs=[None if built_in else reward], keep_partial=True) as run_dir:

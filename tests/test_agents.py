@@ -348,7 +348,7 @@ def test_the_runs_ppo_and_evaluation_settings_reach_the_agent(monkeypatch, tmp_p
     seen = {}
 
     class Stop(Exception):
-        pass
+        """Raised by the stand-in for train_agent once it has seen the agent's config."""
 
     def fake_train_agent(task, reward, config, out, **kw):
         seen["config"] = config

@@ -152,8 +152,7 @@ def analyse(results: RunResults) -> Analysis:
 
 def _fixed_reward(results: RunResults) -> bool:
     """Whether every cell's reward model was fitted once and then held fixed (the config's ``run.rounds`` is 1)."""
-    run = ((results.meta or {}).get("config") or {}).get("run") or {}
-    return run.get("rounds") == 1
+    return results.run_settings.get("rounds") == 1
 
 
 def _optimisation_pressure(a: Analysis) -> None:

@@ -268,8 +268,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
     md.append("## Learning curves\n")
     if any(p.name == "learning_curves.png" for p in plots):
         md.append("![learning curves](plots/learning_curves.png)\n")
-    run = ((results.meta or {}).get("config") or {}).get("run") or {}
-    how = ("with actions sampled from the policy" if run.get("eval_actions") == "sampled" else
+    how = ("with actions sampled from the policy" if results.run_settings.get("eval_actions") == "sampled" else
            "deterministic (the policy's likeliest action)")
     md.append(f"True return of the evaluations ({how}) against environment steps, mean over seeds with 95% "
               "bands; seeds are interpolated onto the union of their evaluation steps.\n")

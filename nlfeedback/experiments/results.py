@@ -66,6 +66,11 @@ class RunResults:
     problems: list[str]  # unreadable or malformed result files
     expected: int | None
 
+    @property
+    def run_settings(self) -> dict[str, Any]:
+        """The run's ``[run]`` settings as its config recorded them (empty without a recorded config)."""
+        return ((self.meta or {}).get("config") or {}).get("run") or {}
+
 
 def _auc(curve: list[tuple[float, float]]) -> float | None:
     if not curve:

@@ -83,13 +83,17 @@ class TrainedInterpreter:
         from nlfeedback.language.reader import load_tokenizer
 
         self.members = list(model) if isinstance(model, list | tuple) else [model]
-        self.model = self.members[0]  # what training fits (always a single network)
         self.meta = meta
         self.about = float(meta.get("about_threshold", ABOUT))
         self.tokenizer = load_tokenizer()
         self.steps = StepCache()
         self._memo: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         self._readings: dict[tuple[str, str], Reading] = {}
+
+    @property
+    def model(self) -> Any:
+        """The first network: the only one of a trained (not combined) reader, which training fits."""
+        return self.members[0]
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TrainedInterpreter:
