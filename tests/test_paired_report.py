@@ -155,6 +155,13 @@ def test_sample_efficiency_against_the_bfs_expert(tmp_path):
     assert eff["sketch"]["status"] == "no oracle cells"  # no oracle in this run: only the expert reference
     text = report.path.read_text()
     assert "threshold (0.9 × expert)" in text and "| 10 [10, ∞] |" in text  # sketch: a seed or two of five miss
+    # the summary names the expert's reference (fixed by the task) with the crossing's interval, and who missed it
+    summary = " ".join(json.loads(report.json_path.read_text())["summary"])
+    lo, hi = ("∞" if v is None else f"{v:,.0f}" for v in eff["sketch"]["items_to_90pct_expert_ci"])
+    assert (f"fewest feedback items to 90% of the BFS expert's final true return ({0.9 * mean:.3f}): **sketch**, "
+            f"10 [{lo}, {hi}] items") in summary
+    assert "not reached within the budgets: text:trained, scalar." in summary
+    assert "no 90%-of-oracle figures" not in summary
 
 
 def test_return_plots_draw_the_expert_and_keep_the_return_range_in_view(tmp_path):

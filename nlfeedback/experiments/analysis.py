@@ -105,12 +105,13 @@ def proxy_panels(a: Analysis) -> list[Group]:
     return [g for g in arm_groups(a) if any(r.proxy_curve for r in g.rows)]
 
 
-def efficiency_ranking(a: Analysis, task: str, noise: str) -> list[dict[str, Any]]:
-    """The arms of (task, noise) that reached 90% of the oracle, fewest feedback items first and, among equal
-    items, fewest annotator-seconds (``sample_efficiency`` entries)."""
+def efficiency_ranking(a: Analysis, task: str, noise: str, ref: str = "oracle") -> list[dict[str, Any]]:
+    """The arms of (task, noise) that reached 90% of the reference (``"oracle"`` or ``"expert"``), fewest
+    feedback items first and, among equal items, fewest annotator-seconds (``sample_efficiency`` entries)."""
+    status = "status" if ref == "oracle" else f"{ref}_status"
     return sorted((e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise
-                   and e["status"] == "reached"),
-                  key=lambda e: (e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]))
+                   and e[status] == "reached"),
+                  key=lambda e: (e[f"items_to_90pct_{ref}"], e[f"seconds_to_90pct_{ref}"]))
 
 
 def _arm_order(results: RunResults) -> list[str]:

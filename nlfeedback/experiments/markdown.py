@@ -36,6 +36,35 @@ def _fmt_crossing(x: float | None, status: str, ci: list[float] | None) -> str:
     return f"{head} [{lo}, {hi}]"
 
 
+def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any]], ref: str, whose: str) -> str:
+    """The summary's sample-efficiency sentence against 90% of ``ref``'s final true return (``"expert"``: the BFS
+    expert's, with the crossings' seed-bootstrap intervals; ``"oracle"``: PPO on the task's reward)."""
+    items, seconds = f"items_to_90pct_{ref}", f"seconds_to_90pct_{ref}"
+    status = "status" if ref == "oracle" else f"{ref}_status"
+    threshold = eff[0]["threshold" if ref == "oracle" else f"{ref}_threshold"]
+    where = f"{task} ({noise_name(noise)})"
+    reached = efficiency_ranking(a, task, noise, ref)
+    if not reached:
+        return (f"{where}: no arm reached 90% of {whose} final true return ({_fmt(threshold)}) within the "
+                "budgets.")
+
+    def amount(e: dict[str, Any], attr: str) -> str:
+        return _fmt_crossing(e[attr], "reached", e.get(f"{attr}_ci"))
+
+    best = reached[0]
+    tied = [e for e in reached if abs(e[items] - best[items]) < 1e-9]
+    rest = ", ".join(f"{e['arm']} ({amount(e, items)})" for e in reached[len(tied):])
+    not_r = [e["arm"] for e in eff if e[status] != "reached"]
+    if len(tied) == 1:
+        head = f"**{best['arm']}**, {amount(best, items)} items ({amount(best, seconds)} annotator-seconds)"
+    else:  # several arms reach it at the same budget: the cheaper in annotator time comes first
+        head = (f"{len(tied)} arms tied at {_fmt_amount(best[items])} items; by annotator-seconds "
+                + ", ".join((f"**{e['arm']}**" if e is best else e["arm"]) + f" ({amount(e, seconds)})" for e in tied))
+    return (f"{where}: fewest feedback items to 90% of {whose} final true return ({_fmt(threshold)}): " + head
+            + (f"; then {rest}" if rest else "")
+            + (f"; not reached within the budgets: {', '.join(not_r)}" if not_r else "") + ".")
+
+
 def _setting(v: Any) -> str:
     """A [run] setting as the report's config line shows it: 150,000; shaped; doorkey-6x6 400,000."""
     if isinstance(v, dict):
@@ -111,31 +140,15 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
                 line += f", {ru['difference']:+.3f} over {ru['arm']}, {_sig(ru['p'])}"
             lines.append(line + ".")
         eff = [e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise]
-        reached = efficiency_ranking(a, task, noise)
-        if eff and eff[0]["status"] == "no oracle cells":
+        if eff and eff[0]["expert_threshold"] is not None:  # the task's own reference: no PPO seed moves it
+            lines.append(_efficiency_line(a, task, noise, eff, "expert", "the BFS expert's"))
+        elif eff and eff[0]["status"] == "no oracle cells":
             lines.append(f"{task} ({noise_name(noise)}): no oracle cells, so no 90%-of-oracle figures.")
         elif eff and eff[0]["status"] == "oracle did not learn":
             lines.append(f"{task} ({noise_name(noise)}): the oracle's final true return is {_fmt(eff[0]['oracle_mean'])}, "
                          "so no 90%-of-oracle figures.")
-        elif reached:
-            best = reached[0]
-            tied = [e for e in reached if abs(e["items_to_90pct_oracle"] - best["items_to_90pct_oracle"]) < 1e-9]
-            rest = ", ".join(f"{e['arm']} ({_fmt_amount(e['items_to_90pct_oracle'])})" for e in reached[len(tied):])
-            not_r = [e["arm"] for e in eff if e["status"] != "reached"]
-            if len(tied) == 1:
-                head = (f"**{best['arm']}**, {_fmt_amount(best['items_to_90pct_oracle'])} items "
-                        f"({_fmt_amount(best['seconds_to_90pct_oracle'])} annotator-seconds)")
-            else:  # several arms reach it at the same budget: the cheaper in annotator time comes first
-                head = (f"{len(tied)} arms tied at {_fmt_amount(best['items_to_90pct_oracle'])} items; by "
-                        "annotator-seconds " + ", ".join(
-                            (f"**{e['arm']}**" if e is best else e["arm"]) + f" ({_fmt_amount(e['seconds_to_90pct_oracle'])})"
-                            for e in tied))
-            lines.append(f"{task} ({noise_name(noise)}): fewest feedback items to 90% of the oracle's return: "
-                         + head + (f"; then {rest}" if rest else "")
-                         + (f"; not reached within the budgets: {', '.join(not_r)}" if not_r else "") + ".")
         elif eff:
-            lines.append(f"{task} ({noise_name(noise)}): no arm reached 90% of the oracle's final true return "
-                         f"({_fmt(eff[0]['threshold'])}) within the budgets.")
+            lines.append(_efficiency_line(a, task, noise, eff, "oracle", "the oracle's"))
     gaming = [r for r in results.rows if r.gaming]
     if gaming:
         lines.append(f"Reward gaming (proxy return rising while true return falls) was flagged in {len(gaming)} of "
