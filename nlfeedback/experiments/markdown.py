@@ -40,7 +40,6 @@ def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any
     """The summary's sample-efficiency sentence against 90% of ``ref``'s final true return (``"expert"``: the BFS
     expert's, with the crossings' seed-bootstrap intervals; ``"oracle"``: PPO on the task's reward)."""
     items, seconds = f"items_to_90pct_{ref}", f"seconds_to_90pct_{ref}"
-    status = "status" if ref == "oracle" else f"{ref}_status"
     threshold = eff[0]["threshold" if ref == "oracle" else f"{ref}_threshold"]
     where = f"{task} ({noise_name(noise)})"
     reached = efficiency_ranking(a, task, noise, ref)
@@ -54,7 +53,7 @@ def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any
     best = reached[0]
     tied = [e for e in reached if abs(e[items] - best[items]) < 1e-9]
     rest = ", ".join(f"{e['arm']} ({amount(e, items)})" for e in reached[len(tied):])
-    not_r = [e["arm"] for e in eff if e[status] != "reached"]
+    not_r = [e["arm"] for e in eff if e not in reached]
     if len(tied) == 1:
         head = f"**{best['arm']}**, {amount(best, items)} items ({amount(best, seconds)} annotator-seconds)"
     else:  # several arms reach it at the same budget: the cheaper in annotator time comes first
