@@ -81,6 +81,9 @@ def ablate_command(
                                                    "task, kind, budget, noise (off for none) or seed; repeatable, "
                                                    "e.g. --only seed=0,1 --only budget=150 (oracle and judgement cells ignore "
                                                    "budget and noise). Rerun without it to complete the grid.")] = None,
+    rerun_stale: Annotated[bool, typer.Option("--rerun-stale", help="Rerun finished text cells whose remarks another "
+                                              "checkpoint of the trained reader read (their folders are kept under "
+                                              "RUN_DIR/stale/<digest>/); without it the sweep refuses to mix readers.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and their status; run nothing.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the sweep's counts as JSON.")] = False,
 ) -> None:
@@ -94,7 +97,7 @@ def ablate_command(
     Example: nlf ablate quick --out runs/quick --workers 2
     """
     from nlfeedback.experiments.config import find_config, load_config, parse_selection
-    from nlfeedback.experiments.runner import read_result, run_ablation
+    from nlfeedback.experiments.runner import current_reader_digest, read_result, run_ablation, stored_reader
 
     path = find_config(config)
     cfg = load_config(path)
@@ -105,15 +108,21 @@ def ablate_command(
                       title_justify="left")
         for col in ("cell", "status"):
             table.add_column(col)
+        current = None
         for cell in cells:
             stored = read_result(out / "cells" / cell.key / "result.json")
-            table.add_row(esc(cell.key), esc(stored.get("status", "?")) if stored else "to run")
+            status = stored.get("status", "?") if stored else "to run"
+            if stored and status == "ok" and (reader := stored_reader(stored)) is not None:
+                current = current or current_reader_digest()
+                if reader != current:
+                    status = f"stale (reader {reader})"
+            table.add_row(esc(cell.key), esc(status))
         console.print(table)
         return
     with SweepDisplay() as display:
         summary = run_ablation(cfg, out, workers=workers, backend=backend, ray_address=ray_address,
                                progress=display, config_text=path.read_text(encoding="utf-8"), only=selection,
-                               notice=display.notice)
+                               notice=display.notice, rerun_stale=rerun_stale)
     if json_out:
         console.print_json(json.dumps(summary.to_json()))
     else:

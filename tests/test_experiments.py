@@ -250,6 +250,36 @@ def test_resume_refuses_finished_cells_with_other_settings(tmp_path):
 
 
 @pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
+def test_resume_refuses_to_mix_readers_and_reruns_stale_cells_on_request(tmp_path):
+    from nlfeedback.experiments.runner import current_reader_digest
+
+    cfg = tiny()
+    run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell)
+    text = [c.key for c in cfg.cells() if c.kind == "text"]
+    stale, fresh = text[0], text[1]
+    for key, digest in ((stale, "0123456789abcdef"), (fresh, current_reader_digest())):
+        path = tmp_path / "cells" / key / "result.json"
+        result = json.loads(path.read_text())
+        result["interpreter"] = {"name": "trained", "sha256": digest}
+        path.write_text(json.dumps(result))
+    before = (tmp_path / "cells" / stale / "result.json").read_text()
+
+    with pytest.raises(NlfError, match=f"1 finished cells whose remarks another checkpoint.*{stale}.*read by "
+                                       f"0123456789abcdef.*--rerun-stale"):
+        run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell)
+    assert (tmp_path / "cells" / stale / "result.json").read_text() == before  # nothing moved or run
+    assert not (tmp_path / "stale").exists()
+
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell, rerun_stale=True)
+    assert summary.ran == 1 and summary.skipped == 13 and summary.ok == 14
+    kept = tmp_path / "stale" / "0123456789abcdef" / stale
+    assert (kept / "result.json").read_text() == before  # the other reader's cell is kept, not deleted
+    assert runs_of(tmp_path, stale) == 1 and runs_of(tmp_path, fresh) == 1
+    summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell)  # the rerun cell is no longer stale
+    assert summary.ran == 0
+
+
+@pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_a_worker_that_dies_fails_its_cell_and_the_sweep_goes_on(tmp_path):
     cfg = tiny()
     summary = run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.dying_cell)
@@ -497,6 +527,23 @@ def test_report_says_when_cells_ran_with_different_versions(tmp_path):
     assert json.loads(report.json_path.read_text())["mixed_versions"] == {}
 
 
+
+def test_report_says_which_reader_read_the_text_and_when_cells_disagree(tmp_path):
+    for seed in range(2):
+        _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.9))
+        rec = _result("doorkey-5x5", "text", 10, seed, 0.95, items=10, seconds=100.0, interpreter="trained")
+        rec["interpreter"] = {"name": "trained", "sha256": "aaaa000011112222"}
+        _write(tmp_path, rec)
+    md = build_report(tmp_path).path.read_text()
+    assert "checkpoint aaaa000011112222 (SHA-256 prefix) in every text cell" in md and "different versions" not in md
+    rec["interpreter"] = {"name": "trained", "sha256": "bbbb000011112222"}  # seed 1 read by another checkpoint
+    _write(tmp_path, rec)
+    report = build_report(tmp_path)
+    md = report.path.read_text()
+    assert "Cells ran with different versions of trained reader" in md
+    assert "- trained reader: aaaa000011112222 (1 cells): text:trained; bbbb000011112222 (1 cells): text:trained" in md
+    assert set(json.loads(report.json_path.read_text())["mixed_versions"]) == {"trained reader"}
+
 def _with_proxy(record: dict, proxy: list[float | None] | None) -> dict:
     """``record`` with its curve's proxy returns replaced (``None`` entries as null, ``proxy=None``: key dropped)."""
     curve = [dict(row) for row in record["curve"]]
@@ -583,6 +630,12 @@ def test_cli_ablate_dry_run_and_config_errors(tmp_path):
     r = runner.invoke(app, ["ablate", "quick", "--out", str(tmp_path / "q"), "--dry-run"])
     assert r.exit_code == 0, r.output
     assert "doorkey-5x5__oracle__s0" in r.output and "to run" in r.output
+    text_cell = next(c for c in load_config("quick").cells() if c.kind == "text")
+    (tmp_path / "q" / "cells" / text_cell.key).mkdir(parents=True)
+    (tmp_path / "q" / "cells" / text_cell.key / "result.json").write_text(json.dumps(
+        {"status": "ok", "interpreter": {"name": "trained", "sha256": "0123456789abcdef"}}))
+    r = runner.invoke(app, ["ablate", "quick", "--out", str(tmp_path / "q"), "--dry-run"])
+    assert "stale" in r.output and "0123456789abcdef" in r.output, r.output
     r = runner.invoke(app, ["ablate", str(ABLATIONS / "quick.toml"), "--out", str(tmp_path / "q"), "--dry-run",
                             "--only", "kind=sketch", "--only", "seed=1"])
     assert r.exit_code == 0 and "2 cells" not in r.output and "1 cells" in r.output, r.output

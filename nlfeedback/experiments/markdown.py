@@ -12,7 +12,7 @@ from typing import Any
 from nlfeedback.experiments.analysis import (ORACLE_FRACTION, Analysis, arm_groups, efficiency_ranking, noise_name,
                                              reference_groups)
 from nlfeedback.experiments.config import REFERENCE_KINDS
-from nlfeedback.experiments.results import RunResults, num
+from nlfeedback.experiments.results import READER, RunResults, num
 from nlfeedback.experiments.stats import ALPHA, Stat
 
 
@@ -311,10 +311,13 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
         md.append("")
 
     versions = (results.meta or {}).get("versions")
-    if versions or mixed:
+    readers = sorted({r.versions[READER] for r in results.rows if READER in r.versions})
+    if versions or mixed or readers:
         md.append("## Versions\n")
     if versions:
         md.append("The sweep's driver: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
+    if len(readers) == 1:
+        md.append(f"Text read by the trained reader's checkpoint {readers[0]} (SHA-256 prefix) in every text cell.\n")
     if mixed:
         md.append("**Cells ran with different package versions** (each result file records its own):\n")
         md += [f"- {pkg}: " + "; ".join(f"{v}: {', '.join(arms)}" for v, arms in by_v.items())

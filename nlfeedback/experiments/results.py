@@ -112,10 +112,23 @@ def _row(data: dict[str, Any]) -> CellRow:
         items=num(fb.get("items")) or 0.0, seconds=num(fb.get("annotator_seconds")) or 0.0,
         gaming=bool(data.get("gaming")), curve=curve, proxy_curve=_series(data, "proxy_return"), auc=_auc(curve),
         interpretation=data.get("interpretation") or None, reward_metrics=data.get("reward_metrics") or None,
-        versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
+        versions=_versions(data),
         wrong_key_first=num(final.get("wrong_key_first")), eval_tasks=_eval_tasks(data.get("eval_tasks")),
         guard=_guard(data.get("guard")), expert=_expert(data.get("expert")),
     )
+
+
+READER = "trained reader"  # the versions entry naming the trained reader's checkpoint digest a text cell read with
+
+
+def _versions(data: dict[str, Any]) -> dict[str, str]:
+    """The packages a cell ran with, and for text read by the trained reader its checkpoint's digest (so a
+    grid whose text cells were read by different checkpoints shows in :func:`version_mix`)."""
+    versions = {str(k): str(v) for k, v in (data.get("versions") or {}).items()}
+    reader = data.get("interpreter") or {}
+    if isinstance(reader, dict) and reader.get("name") == "trained" and reader.get("sha256"):
+        versions[READER] = str(reader["sha256"])
+    return versions
 
 
 def _expert(raw: Any) -> dict[str, float] | None:

@@ -12,7 +12,10 @@ Layout of a run folder::
         run/                   what the online loop wrote (trajectories, feedback, reward, policy, curve)
 
 Resuming: a cell whose ``result.json`` says ``"ok"`` (with the same settings) is skipped; failed cells and
-cells without a result (interrupted) are run again, their ``run/`` folder cleared first. A cell that raises
+cells without a result (interrupted) are run again, their ``run/`` folder cleared first. A finished text cell
+whose remarks were read by another checkpoint of the trained reader than the one installed now is *stale*:
+the sweep refuses to mix readers in one run folder unless asked to rerun such cells (``rerun_stale``), and
+then moves each stale cell's folder to ``RUN_DIR/stale/<old digest>/<cell-key>/`` (kept, not deleted) first. A cell that raises
 is recorded as failed and the sweep goes on; a worker process that dies (killed, out of memory) marks the
 cells then running as failed, and the pool is restarted for the rest.
 
@@ -58,7 +61,7 @@ from typing import Any
 
 from nlfeedback.errors import NlfError, Terminated, sigterm_as_exception, sigusr1_as_interrupt
 from nlfeedback.experiments.config import AblationConfig, Cell, CellSelection, RunSettings
-from nlfeedback.versions import package_versions
+from nlfeedback.versions import file_digest, package_versions
 
 RESULT_SCHEMA = "nlf.cell-result/1"
 ABLATION_SCHEMA = "nlf.ablation/1"
@@ -253,12 +256,25 @@ class SweepSummary:
         return asdict(self)
 
 
+def current_reader_digest() -> str:
+    """The digest (``file_digest``) of the trained reader's checkpoint installed now."""
+    from nlfeedback.language.interpreters.trained import default_checkpoint
+    return file_digest(default_checkpoint())
+
+
+def stored_reader(stored: dict[str, Any]) -> str | None:
+    """The digest of the trained reader's checkpoint a finished cell's remarks were read with; None for cells
+    without text or read by another interpreter (those never go stale when the reader is retrained)."""
+    record = stored.get("interpreter") or {}
+    return record.get("sha256") if record.get("name") == "trained" else None
+
+
 class _Sweep:
     """Bookkeeping shared by the backends: plan, result files, counters, progress, ETA."""
 
     def __init__(self, config: AblationConfig, out_dir: Path, progress: Callable[[SweepProgress], None] | None,
-                 only: CellSelection | None = None):
-        self.config, self.out, self.progress = config, out_dir, progress
+                 only: CellSelection | None = None, rerun_stale: bool = False):
+        self.config, self.out, self.progress, self.rerun_stale = config, out_dir, progress, rerun_stale
         self.cells = config.cells(only)
         if not self.cells:
             raise NlfError(f"--only {only.describe() if only else ''}: selects no cell of the grid")
@@ -271,6 +287,7 @@ class _Sweep:
         self.failed: dict[str, str] = {}
         self.running: set[str] = set()
         self.ran = 0
+        self.stale: dict[str, str] = {}  # cell key -> the reader digest it was read with (to be rerun)
         self.t0 = time.perf_counter()
         self._plan()
 
@@ -279,10 +296,18 @@ class _Sweep:
 
     def _plan(self) -> None:
         conflicts = []
+        current: str | None = None  # the installed reader's digest, read when a finished text cell needs it
         for cell in self.cells:
             stored = read_result(self.cell_dir(cell) / "result.json")
             if stored is not None and stored.get("status") == "ok":
                 if stored.get("spec") == cell.online_kwargs(self.config.run):
+                    old_reader = stored_reader(stored)
+                    if old_reader is not None and current is None:
+                        current = current_reader_digest()
+                    if old_reader is not None and old_reader != current:
+                        self.stale[cell.key] = old_reader
+                        self.todo.append(cell)
+                        continue
                     self.skipped += 1
                     self.ok += 1
                     continue
@@ -293,6 +318,25 @@ class _Sweep:
             more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
             raise NlfError(f"{self.out} holds finished cells run with other settings than this config, e.g. "
                            f"{conflicts[0]}{more}; use another --out folder (or delete those cells)")
+        if self.stale and not self.rerun_stale:
+            key, digest = next(iter(self.stale.items()))
+            more = f" (and {len(self.stale) - 1} more)" if len(self.stale) > 1 else ""
+            raise NlfError(f"{self.out} holds {len(self.stale)} finished cells whose remarks another checkpoint of "
+                           f"the trained reader read, e.g. {key}{more}: read by {digest}, installed now "
+                           f"{current}. One run folder holds one reader: rerun them with "
+                           f"--rerun-stale (their folders move to {self.out / 'stale' / digest}/, kept), or use "
+                           f"another --out folder. Nothing was started")
+
+    def retire_stale(self) -> None:
+        """Move the folders of stale cells (another reader's) to ``stale/<digest>/`` before they rerun."""
+        moves = [(self.out / "cells" / key, self.out / "stale" / digest / key) for key, digest in self.stale.items()]
+        taken = [dest for _src, dest in moves if dest.exists()]
+        if taken:
+            raise NlfError(f"{taken[0]} exists already: cannot keep the stale cell there; move it away first. "
+                           "Nothing was moved or started")
+        for src, dest in moves:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
 
     def check_owners(self, cells: list[Cell], wait_s: float | None = None) -> None:
         """Refuse to go on while a live process of an earlier session still runs one of ``cells`` (it holds
@@ -389,7 +433,7 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
                  ray_address: str | None = None, cell_fn: CellFn = run_cell,
                  progress: Callable[[SweepProgress], None] | None = None,
                  config_text: str | None = None, only: CellSelection | None = None,
-                 notice: Callable[[str], None] | None = None) -> SweepSummary:
+                 notice: Callable[[str], None] | None = None, rerun_stale: bool = False) -> SweepSummary:
     """Run every unfinished cell of ``config`` (or of its ``only`` selection) into ``out_dir`` and return the
     counts; the totals count the selected cells.
 
@@ -397,7 +441,8 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
     (default: as many as the cluster schedules). ``cell_fn(cell, run_settings, out_dir) -> summary dict``
     must be importable by the workers (a module-level function); the default runs the online loop.
     ``progress`` is called in this process after planning and after each cell; ``notice`` gets a line to
-    show when the sweep is interrupted (default: stderr). SIGTERM is handled like a second Ctrl-C and SIGUSR1
+    show when the sweep is interrupted (default: stderr). ``rerun_stale``: rerun finished text cells read by
+    another checkpoint of the trained reader (their folders kept under ``stale/``) instead of refusing. SIGTERM is handled like a second Ctrl-C and SIGUSR1
     like a Ctrl-C (see the module docstring) while this runs in the main thread.
     """
     if backend not in BACKENDS:
@@ -410,14 +455,15 @@ def run_ablation(config: AblationConfig, out_dir: str | Path, workers: int | Non
     (out / "cells").mkdir(parents=True, exist_ok=True)
     with sigterm_as_exception(), sigusr1_as_interrupt(), _driver_lock(out):
         return _run_ablation(config, out, workers, backend, ray_address, cell_fn, progress, config_text, only,
-                             notice or _stderr_notice)
+                             notice or _stderr_notice, rerun_stale)
 
 
 def _run_ablation(config: AblationConfig, out: Path, workers: int | None, backend: str, ray_address: str | None,
                   cell_fn: CellFn, progress: Callable[[SweepProgress], None] | None, config_text: str | None,
-                  only: CellSelection | None, notice: Callable[[str], None]) -> SweepSummary:
-    sweep = _Sweep(config, out, progress, only)
+                  only: CellSelection | None, notice: Callable[[str], None], rerun_stale: bool = False) -> SweepSummary:
+    sweep = _Sweep(config, out, progress, only, rerun_stale)
     sweep.check_owners(sweep.todo)
+    sweep.retire_stale()
     session = {"started_at": _now(), "backend": backend, "workers": workers, "ray_address": ray_address,
                "only": only.describe() if only else "all cells", "cells_total": len(sweep.cells),
                "cells_skipped": sweep.skipped}
