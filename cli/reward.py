@@ -120,6 +120,9 @@ def reward_curves_command(
     workers: Annotated[int, typer.Option(min=1, help="Parallel (task, seed) units.")] = 1,
     report_only: Annotated[bool, typer.Option("--report-only", help="Rebuild the report from curves.jsonl; fit "
                                                                     "nothing.")] = False,
+    rerun_stale: Annotated[bool, typer.Option("--rerun-stale", help="Refit the rows another checkpoint of the trained "
+                                              "reader read (kept in curves-stale.jsonl); without it a resume refuses "
+                                              "to mix readers.")] = False,
 ) -> None:
     """Reward-quality curves: each arm's learned reward at each budget, without PPO — Spearman against the
     dense judgement and EPIC distance to the task's reward on held-out runs, 95% intervals over seeds, paired
@@ -139,7 +142,7 @@ def reward_curves_command(
             raise typer.BadParameter(f"budgets must be integers, got {budgets!r}", param_hint="--budgets") from None
         config = CurvesConfig(tasks=csv(tasks), arms=csv(arms), budgets=budget_list, seeds=seeds, initial=initial,
                               episodes=episodes, updates=updates)
-        run_curves(config, out, workers=workers,
+        run_curves(config, out, workers=workers, rerun_stale=rerun_stale,
                    progress=lambda m: console.print(m, soft_wrap=True, markup=False))
     report = write_report(out)
     console.print(f"report: {report}", soft_wrap=True, markup=False)

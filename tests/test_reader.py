@@ -138,8 +138,6 @@ def test_reader_reads_each_kind_of_remark_on_its_steps(reader, lava_run, doorkey
     assert np.sign(_mean(t, steps)) == sign, (text, t.targets[steps], t.weights[steps])
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of the 2026-12-04 checkpoint: a bare 'step N' with no event "
-                   "word is not tied to step N")
 def test_reader_reads_an_explicit_step_number(reader, doorkey_traj):
     bumps = _steps(doorkey_traj, "bumped:wall")
     t = interpret(reader, _human(doorkey_traj, f"step {bumps[-1] + 1} was a silly mistake"), doorkey_traj)

@@ -22,6 +22,10 @@ kind as in ablation configs (``text:trained``, ``text:oracle-intent``, ``sketch`
 ``preference``) or two kinds joined by ``+`` (``text:trained+preference``): one reward model from both,
 the budget split evenly between them (the first kind gets the odd item), fitted as ``mixed``.
 
+Rows of arms read by the trained reader record its checkpoint's digest (``reader``); a resume refuses to add
+rows read by another checkpoint to them (the reader was retrained meanwhile) unless asked to refit those
+arms (``rerun_stale``: their old rows move to ``curves-stale.jsonl``, kept).
+
 Each fit is capped at ``updates`` gradient steps (epochs = min(``epochs``, ⌈updates / batches per epoch⌉)),
 so large budgets cost no more than small ones (``nlfeedback.reward.train.capped_epochs``); it is recorded
 with every row. A PPO grid whose ``[run]`` sets ``reward_updates`` to the same cap (``study.toml`` does) fits
@@ -100,9 +104,19 @@ def parse_arm(arm: str) -> list[tuple[str, str | None, str | None]]:
     return parts
 
 
-def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[str, int]] | None = None
-              ) -> list[dict[str, Any]]:
-    """Every arm and budget of one (task, seed): one row each; (arm, budget) pairs in ``done`` are skipped."""
+def reads_with_trained(arm: str) -> bool:
+    """Whether an arm's text is read by the trained reader (its rows then depend on the checkpoint); False for
+    a name that is no arm (a report may be built from hand-written rows)."""
+    try:
+        return any(reader == "trained" for _, reader, _ in parse_arm(arm))
+    except NlfError:
+        return False
+
+
+def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[str, int]] | None = None,
+              reader_digest: str | None = None) -> list[dict[str, Any]]:
+    """Every arm and budget of one (task, seed): one row each; (arm, budget) pairs in ``done`` are skipped.
+    Rows of arms read by the trained reader carry ``reader_digest`` as ``reader``."""
     import torch
 
     from nlfeedback.critics import critique
@@ -149,6 +163,8 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
             targets = list(interpret_feedback(items, trajs, interp)) if interp is not None else None
             row: dict[str, Any] = {"task": task_name, "arm": arm, "seed": seed, "budget": budget, "items": len(items),
                                    "annotator_seconds": round(sum(fb.annotation_seconds for fb in items), 2)}
+            if reader == "trained" and reader_digest is not None:
+                row["reader"] = reader_digest
             try:
                 data = build_reward_data(items, trajs, kind, targets=targets, form=config.reward_form)
             except NlfError as exc:  # e.g. every remark abstained: no reward at this budget
@@ -164,9 +180,9 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
     return rows
 
 
-def _unit(args: tuple[str, int, dict[str, Any], list[list]]) -> list[dict[str, Any]]:
-    task, seed, cfg, done = args
-    return unit_rows(task, seed, CurvesConfig(**cfg), {(a, b) for a, b in done})
+def _unit(args: tuple[str, int, dict[str, Any], list[list], str | None]) -> list[dict[str, Any]]:
+    task, seed, cfg, done, digest = args
+    return unit_rows(task, seed, CurvesConfig(**cfg), {(a, b) for a, b in done}, digest)
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -188,9 +204,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
-               progress: Callable[[str], None] | None = None) -> Path:
+               progress: Callable[[str], None] | None = None, rerun_stale: bool = False) -> Path:
     """Run every (task, seed) with fits missing from ``out_dir/curves.jsonl``; returns that file. Resumable: rows
-    are appended as each (task, seed) finishes, and a rerun with the same config skips what is there."""
+    are appended as each (task, seed) finishes, and a rerun with the same config skips what is there. Rows read
+    by another checkpoint of the trained reader than the installed one (or that do not say which) are stale:
+    refused, or with ``rerun_stale`` moved to ``curves-stale.jsonl`` and refitted."""
     config.check()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -203,15 +221,38 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
             raise NlfError(f"{cfg_path}: the run folder holds curves made with other settings; use another --out")
     cfg_path.write_text(json.dumps(cfg, indent=1) + "\n", encoding="utf-8")
     path = out / "curves.jsonl"
+    digest = None
+    if any(reads_with_trained(a) for a in config.arms):
+        from nlfeedback.experiments.runner import current_reader_digest
+        digest = current_reader_digest()
+    rows = read_rows(path)
+    stale = [r for r in rows if r.get("arm") in config.arms and reads_with_trained(r["arm"])
+             and r.get("reader") != digest]
+    if stale:
+        arms = sorted({r["arm"] for r in stale})
+        readers = sorted({str(r.get("reader", "not recorded")) for r in stale})
+        if not rerun_stale:
+            raise NlfError(f"{path}: {len(stale)} rows of {', '.join(arms)} were read by another checkpoint of the "
+                           f"trained reader ({', '.join(readers)}; installed now {digest}). One folder holds one "
+                           f"reader: refit them with --rerun-stale (the old rows move to curves-stale.jsonl, "
+                           f"kept), or use another --out. Nothing was run")
+        with (out / "curves-stale.jsonl").open("a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in stale))
+        ids = {id(r) for r in stale}
+        rows = [r for r in rows if id(r) not in ids]
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        tmp.replace(path)
+        (progress or (lambda _m: None))(f"{len(stale)} stale rows of {', '.join(arms)} moved to curves-stale.jsonl")
     have: dict[tuple[str, int], set[tuple[str, int]]] = {}
-    for r in read_rows(path):
+    for r in rows:
         have.setdefault((r["task"], r["seed"]), set()).add((r["arm"], r["budget"]))
     wanted = {(a, b) for a in config.arms for b in config.budgets}
     units = [(t, s) for s in range(config.seeds) for t in config.tasks  # seeds outer: a stopped run stays balanced
              if not wanted <= have.get((t, s), set())]
     say = progress or (lambda _m: None)
     say(f"{len(units)} of {len(config.tasks) * config.seeds} (task, seed) units to run")
-    args = [(t, s, cfg, sorted(have.get((t, s), set()))) for t, s in units]
+    args = [(t, s, cfg, sorted(have.get((t, s), set())), digest) for t, s in units]
     t0 = time.perf_counter()
 
     def write(rows: list[dict[str, Any]], k: int) -> None:
@@ -313,8 +354,14 @@ def write_report(out_dir: str | Path) -> Path:
              f"{cfg.get('initial', '?')} episodes per seed (the online loop's round 0), held-out: 20 noisy-expert "
              f"episodes; fits capped at {cfg.get('updates', '?')} gradient steps ({cfg.get('epochs', '?')} epochs at "
              f"most), form {cfg.get('reward_form', '?')}. Means over seeds with 95% t-intervals; all arms of a "
-             "seed share its pool and held-out runs (`nlfeedback/experiments/reward_curves.py`).", "",
-             "![reward-quality curves](reward_curves.png)", ""]
+             "seed share its pool and held-out runs (`nlfeedback/experiments/reward_curves.py`).", ""]
+    read = [r for r in rows if reads_with_trained(r["arm"])]
+    if read:
+        readers = sorted({str(r.get("reader", "not recorded")) for r in read})
+        lines += [f"Text read by the trained reader's checkpoint {readers[0]} (SHA-256 prefix)." if len(readers) == 1
+                  else f"**The trained reader's rows were read by {len(readers)} checkpoints** ({', '.join(readers)}): "
+                       "arms read by different checkpoints are not comparable.", ""]
+    lines += ["![reward-quality curves](reward_curves.png)", ""]
     for title, attr, better in (("Spearman against the dense judgement (higher is better)", "spearman", "higher"),
                                 ("EPIC distance to the task's reward (lower is better)", "epic", "lower")):
         lines += [f"## {title}", "", "| task | arm | " + " | ".join(map(str, budgets)) + " | stops improving at |",
