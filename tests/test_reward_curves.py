@@ -142,6 +142,12 @@ def test_a_tiny_real_run_nests_budgets_pairs_arms_and_resumes(tmp_path):
     with pytest.raises(NlfError, match="other settings"):
         run_curves(CurvesConfig(**{**cfg.__dict__, "updates": 4}), tmp_path)
     assert "sketch" in write_report(tmp_path).read_text()
+    run_curves(CurvesConfig(**{**cfg.__dict__, "arms": ["sketch"], "budgets": [4, 8]}), tmp_path)  # one arm, one more budget
+    recorded = json.loads((tmp_path / "curves-config.json").read_text())
+    assert recorded["arms"] == cfg.arms and recorded["budgets"] == [2, 4, 8]  # the folder's grid, not the last run's
+    rows = read_rows(path)
+    assert sorted((r["arm"], r["budget"]) for r in rows if r["budget"] == 8) == [("sketch", 8)]
+    assert "text:oracle-intent+preference" in write_report(tmp_path).read_text()
 
 
 @pytest.mark.slow  # loads the trained reader

@@ -219,7 +219,12 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
         fixed = {k: v for k, v in cfg.items() if k not in ("tasks", "arms", "budgets", "seeds")}
         if {k: old.get(k) for k in fixed} != fixed:
             raise NlfError(f"{cfg_path}: the run folder holds curves made with other settings; use another --out")
-    cfg_path.write_text(json.dumps(cfg, indent=1) + "\n", encoding="utf-8")
+        # a run of some arms (tasks, budgets) adds to the folder: the recorded grid is the union, in first-seen order
+        merged = {k: list(dict.fromkeys([*old.get(k, []), *cfg[k]])) for k in ("tasks", "arms", "budgets")}
+        recorded = {**cfg, **merged, "seeds": max(int(old.get("seeds", 0)), config.seeds)}
+    else:
+        recorded = cfg
+    cfg_path.write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")
     path = out / "curves.jsonl"
     digest = None
     if any(reads_with_trained(a) for a in config.arms):
