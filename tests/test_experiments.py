@@ -527,7 +527,6 @@ def test_report_says_when_cells_ran_with_different_versions(tmp_path):
     assert json.loads(report.json_path.read_text())["mixed_versions"] == {}
 
 
-
 def test_report_says_which_reader_read_the_text_and_when_cells_disagree(tmp_path):
     for seed in range(2):
         _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.9))
@@ -543,6 +542,7 @@ def test_report_says_which_reader_read_the_text_and_when_cells_disagree(tmp_path
     assert "Cells ran with different versions of trained reader" in md
     assert "- trained reader: aaaa000011112222 (1 cells): text:trained; bbbb000011112222 (1 cells): text:trained" in md
     assert set(json.loads(report.json_path.read_text())["mixed_versions"]) == {"trained reader"}
+
 
 def _with_proxy(record: dict, proxy: list[float | None] | None) -> dict:
     """``record`` with its curve's proxy returns replaced (``None`` entries as null, ``proxy=None``: key dropped)."""

@@ -226,13 +226,15 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
         recorded = cfg
     cfg_path.write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")
     path = out / "curves.jsonl"
+    say = progress or (lambda _m: None)
     digest = None
     if any(reads_with_trained(a) for a in config.arms):
         from nlfeedback.experiments.runner import current_reader_digest
         digest = current_reader_digest()
-    rows = read_rows(path)
-    stale = [r for r in rows if r.get("arm") in config.arms and reads_with_trained(r["arm"])
-             and r.get("reader") != digest]
+    rows, stale = [], []
+    for r in read_rows(path):
+        is_stale = r.get("arm") in config.arms and reads_with_trained(r["arm"]) and r.get("reader") != digest
+        (stale if is_stale else rows).append(r)
     if stale:
         arms = sorted({r["arm"] for r in stale})
         readers = sorted({str(r.get("reader", "not recorded")) for r in stale})
@@ -243,19 +245,16 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
                            f"kept), or use another --out. Nothing was run")
         with (out / "curves-stale.jsonl").open("a", encoding="utf-8") as f:
             f.write("".join(json.dumps(r) + "\n" for r in stale))
-        ids = {id(r) for r in stale}
-        rows = [r for r in rows if id(r) not in ids]
         tmp = path.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         tmp.replace(path)
-        (progress or (lambda _m: None))(f"{len(stale)} stale rows of {', '.join(arms)} moved to curves-stale.jsonl")
+        say(f"{len(stale)} stale rows of {', '.join(arms)} moved to curves-stale.jsonl")
     have: dict[tuple[str, int], set[tuple[str, int]]] = {}
     for r in rows:
         have.setdefault((r["task"], r["seed"]), set()).add((r["arm"], r["budget"]))
     wanted = {(a, b) for a in config.arms for b in config.budgets}
     units = [(t, s) for s in range(config.seeds) for t in config.tasks  # seeds outer: a stopped run stays balanced
              if not wanted <= have.get((t, s), set())]
-    say = progress or (lambda _m: None)
     say(f"{len(units)} of {len(config.tasks) * config.seeds} (task, seed) units to run")
     args = [(t, s, cfg, sorted(have.get((t, s), set())), digest) for t, s in units]
     t0 = time.perf_counter()
