@@ -97,7 +97,7 @@ def ablate_command(
     Example: nlf ablate quick --out runs/quick --workers 2
     """
     from nlfeedback.experiments.config import find_config, load_config, parse_selection
-    from nlfeedback.experiments.runner import current_reader_digest, read_result, run_ablation, stored_reader
+    from nlfeedback.experiments.runner import ReaderCheck, read_result, run_ablation
 
     path = find_config(config)
     cfg = load_config(path)
@@ -108,14 +108,12 @@ def ablate_command(
                       title_justify="left")
         for col in ("cell", "status"):
             table.add_column(col)
-        current = None
+        readers = ReaderCheck()
         for cell in cells:
             stored = read_result(out / "cells" / cell.key / "result.json")
             status = stored.get("status", "?") if stored else "to run"
-            if stored and status == "ok" and (reader := stored_reader(stored)) is not None:
-                current = current or current_reader_digest()
-                if reader != current:
-                    status = f"stale (reader {reader})"
+            if stored and status == "ok" and (reader := readers.stale(stored)) is not None:
+                status = f"stale (reader {reader})"
             table.add_row(esc(cell.key), esc(status))
         console.print(table)
         return

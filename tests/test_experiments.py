@@ -251,13 +251,13 @@ def test_resume_refuses_finished_cells_with_other_settings(tmp_path):
 
 @pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms
 def test_resume_refuses_to_mix_readers_and_reruns_stale_cells_on_request(tmp_path):
-    from nlfeedback.experiments.runner import current_reader_digest
+    from nlfeedback.language.interpreters.trained import default_checkpoint_digest
 
     cfg = tiny()
     run_ablation(cfg, tmp_path, workers=1, cell_fn=ec.fake_cell)
     text = [c.key for c in cfg.cells() if c.kind == "text"]
     stale, fresh = text[0], text[1]
-    for key, digest in ((stale, "0123456789abcdef"), (fresh, current_reader_digest())):
+    for key, digest in ((stale, "0123456789abcdef"), (fresh, default_checkpoint_digest())):
         path = tmp_path / "cells" / key / "result.json"
         result = json.loads(path.read_text())
         result["interpreter"] = {"name": "trained", "sha256": digest}

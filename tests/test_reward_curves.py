@@ -152,13 +152,13 @@ def test_a_tiny_real_run_nests_budgets_pairs_arms_and_resumes(tmp_path):
 
 @pytest.mark.slow  # loads the trained reader
 def test_rows_name_their_reader_and_a_resume_refuses_another_checkpoints_rows(tmp_path):
-    from nlfeedback.experiments.runner import current_reader_digest
+    from nlfeedback.language.interpreters.trained import default_checkpoint_digest
 
     cfg = CurvesConfig(tasks=["doorkey-5x5"], arms=["sketch", "text:trained"], budgets=[2, 4], seeds=1, episodes=4,
                        updates=3)
     path = run_curves(cfg, tmp_path)
     rows = read_rows(path)
-    digest = current_reader_digest()
+    digest = default_checkpoint_digest()
     assert [r.get("reader") for r in rows if r["arm"] == "sketch"] == [None, None]
     assert [r["reader"] for r in rows if r["arm"] == "text:trained"] == [digest, digest]
     assert f"checkpoint {digest} (SHA-256 prefix)" in write_report(tmp_path).read_text()
@@ -166,11 +166,12 @@ def test_rows_name_their_reader_and_a_resume_refuses_another_checkpoints_rows(tm
     old = [dict(r, reader="0123456789abcdef") if r["arm"] == "text:trained" and r["budget"] == 4 else r for r in rows]
     path.write_text("".join(json.dumps(r) + "\n" for r in old))
     assert "read by 2 checkpoints" in write_report(tmp_path).read_text()
-    before = path.read_text()
+    before, config_before = path.read_text(), (tmp_path / "curves-config.json").read_text()
     with pytest.raises(NlfError, match="1 rows of text:trained were read by another checkpoint.*0123456789abcdef.*"
                                        "--rerun-stale"):
-        run_curves(cfg, tmp_path)
-    assert path.read_text() == before and not (tmp_path / "curves-stale.jsonl").exists()
+        run_curves(CurvesConfig(**{**cfg.__dict__, "budgets": [2, 4, 8]}), tmp_path)  # refused: nothing changes,
+    assert path.read_text() == before and not (tmp_path / "curves-stale.jsonl").exists()  # not even the grid
+    assert (tmp_path / "curves-config.json").read_text() == config_before
     run_curves(cfg, tmp_path, rerun_stale=True)
     assert [json.loads(line)["reader"] for line in (tmp_path / "curves-stale.jsonl").read_text().splitlines()] == [
         "0123456789abcdef"]

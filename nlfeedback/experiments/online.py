@@ -41,7 +41,7 @@ from nlfeedback.jsonl import JsonlWriter
 from nlfeedback.language.apply import interpret_feedback
 from nlfeedback.language.evaluate import evaluate_interpreter
 from nlfeedback.language.interpreters import make_interpreter
-from nlfeedback.language.interpreters.trained import default_checkpoint
+from nlfeedback.language.interpreters.trained import default_checkpoint, default_checkpoint_digest
 from nlfeedback.metrics.reward import reward_metrics
 from nlfeedback.policies import make_policy
 from nlfeedback.policies.checkpoint import CheckpointPolicy
@@ -51,7 +51,7 @@ from nlfeedback.reward.observations import OBS_MODES
 from nlfeedback.reward.train import RewardConfig, capped_epochs, train_reward
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
-from nlfeedback.versions import file_digest, package_versions, source_revision
+from nlfeedback.versions import package_versions, source_revision
 
 KINDS = ALL_KINDS
 INITIAL = ("noisy-expert", "random")
@@ -159,8 +159,7 @@ def _interpreter_record(config: OnlineConfig) -> dict[str, Any] | None:
         return None
     record: dict[str, Any] = {"name": config.interpreter}
     if config.interpreter == "trained":
-        path = default_checkpoint()
-        record.update(checkpoint=str(path), sha256=file_digest(path))
+        record.update(checkpoint=str(default_checkpoint()), sha256=default_checkpoint_digest())
     return record
 
 

@@ -224,13 +224,12 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
         recorded = {**cfg, **merged, "seeds": max(int(old.get("seeds", 0)), config.seeds)}
     else:
         recorded = cfg
-    cfg_path.write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")
     path = out / "curves.jsonl"
     say = progress or (lambda _m: None)
     digest = None
     if any(reads_with_trained(a) for a in config.arms):
-        from nlfeedback.experiments.runner import current_reader_digest
-        digest = current_reader_digest()
+        from nlfeedback.language.interpreters.trained import default_checkpoint_digest
+        digest = default_checkpoint_digest()
     rows, stale = [], []
     for r in read_rows(path):
         is_stale = r.get("arm") in config.arms and reads_with_trained(r["arm"]) and r.get("reader") != digest
@@ -249,6 +248,7 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         tmp.replace(path)
         say(f"{len(stale)} stale rows of {', '.join(arms)} moved to curves-stale.jsonl")
+    cfg_path.write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")  # after the refusal: it changes nothing
     have: dict[tuple[str, int], set[tuple[str, int]]] = {}
     for r in rows:
         have.setdefault((r["task"], r["seed"]), set()).add((r["arm"], r["budget"]))

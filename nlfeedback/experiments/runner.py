@@ -61,7 +61,7 @@ from typing import Any
 
 from nlfeedback.errors import NlfError, Terminated, sigterm_as_exception, sigusr1_as_interrupt
 from nlfeedback.experiments.config import AblationConfig, Cell, CellSelection, RunSettings
-from nlfeedback.versions import file_digest, package_versions
+from nlfeedback.versions import package_versions
 
 RESULT_SCHEMA = "nlf.cell-result/1"
 ABLATION_SCHEMA = "nlf.ablation/1"
@@ -256,17 +256,32 @@ class SweepSummary:
         return asdict(self)
 
 
-def current_reader_digest() -> str:
-    """The digest (``file_digest``) of the trained reader's checkpoint installed now."""
-    from nlfeedback.language.interpreters.trained import default_checkpoint
-    return file_digest(default_checkpoint())
-
-
 def stored_reader(stored: dict[str, Any]) -> str | None:
     """The digest of the trained reader's checkpoint a finished cell's remarks were read with; None for cells
     without text or read by another interpreter (those never go stale when the reader is retrained)."""
     record = stored.get("interpreter") or {}
     return record.get("sha256") if record.get("name") == "trained" else None
+
+
+class ReaderCheck:
+    """Which finished cells another checkpoint of the trained reader read than the one installed now. The
+    installed checkpoint is hashed once, when the first cell read by the trained reader asks."""
+
+    def __init__(self) -> None:
+        self._installed: str | None = None
+
+    @property
+    def installed(self) -> str:
+        if self._installed is None:
+            from nlfeedback.language.interpreters.trained import default_checkpoint_digest
+            self._installed = default_checkpoint_digest()
+        return self._installed
+
+    def stale(self, stored: dict[str, Any]) -> str | None:
+        """The digest of the other reader that read this finished cell, or None when it is current (or read
+        no remarks with the trained reader)."""
+        old = stored_reader(stored)
+        return old if old is not None and old != self.installed else None
 
 
 class _Sweep:
@@ -296,15 +311,12 @@ class _Sweep:
 
     def _plan(self) -> None:
         conflicts = []
-        current: str | None = None  # the installed reader's digest, read when a finished text cell needs it
+        readers = ReaderCheck()
         for cell in self.cells:
             stored = read_result(self.cell_dir(cell) / "result.json")
             if stored is not None and stored.get("status") == "ok":
                 if stored.get("spec") == cell.online_kwargs(self.config.run):
-                    old_reader = stored_reader(stored)
-                    if old_reader is not None and current is None:
-                        current = current_reader_digest()
-                    if old_reader is not None and old_reader != current:
+                    if (old_reader := readers.stale(stored)) is not None:
                         self.stale[cell.key] = old_reader
                         self.todo.append(cell)
                         continue
@@ -323,7 +335,7 @@ class _Sweep:
             more = f" (and {len(self.stale) - 1} more)" if len(self.stale) > 1 else ""
             raise NlfError(f"{self.out} holds {len(self.stale)} finished cells whose remarks another checkpoint of "
                            f"the trained reader read, e.g. {key}{more}: read by {digest}, installed now "
-                           f"{current}. One run folder holds one reader: rerun them with "
+                           f"{readers.installed}. One run folder holds one reader: rerun them with "
                            f"--rerun-stale (their folders move to {self.out / 'stale' / digest}/, kept), or use "
                            f"another --out folder. Nothing was started")
 

@@ -42,6 +42,13 @@ def default_checkpoint() -> Path:
     return resource(*DEFAULT_CHECKPOINT.split("/"))
 
 
+def default_checkpoint_digest() -> str:
+    """The shipped checkpoint's digest (``versions.file_digest``): which reader a run read its remarks with."""
+    from nlfeedback.versions import file_digest
+
+    return file_digest(default_checkpoint())
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
