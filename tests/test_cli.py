@@ -117,6 +117,7 @@ def test_bench_rollout_json():
     assert r.exit_code == 0
     data = json.loads(r.output)
     assert data["raw_steps_per_s"] > 0 and data["tracked_steps_per_s"] > 0 and "ratio" in data
+    assert data["minigrid_view_steps_per_s"] > 0 and data["view_speedup"] > 0
 
 
 def test_console_script_is_installed(tmp_path):

@@ -19,6 +19,7 @@ import minigrid  # noqa: F401  (registers MiniGrid-* ids)
 from gymnasium.envs.registration import register, registry
 
 from nlfeedback.errors import UnknownTask
+from nlfeedback.envs.observation import use_fast_view  # MiniGrid's partial view, computed directly
 
 KEYS_DISTRACTOR_ID = "NLF-KeysDistractor-7x7-v0"
 KEYS_DISTRACTOR_TRAIN_ID = "NLF-KeysDistractor-Train-7x7-v0"  # the matching key always nearer the start
@@ -76,7 +77,7 @@ class Task:
 
     def make_env(self, **overrides: Any) -> gym.Env:
         """A fresh environment for this task (``overrides`` are extra env kwargs, e.g. ``render_mode``)."""
-        return gym.make(self.env_id, disable_env_checker=True, **{**self.env_kwargs, **overrides})
+        return use_fast_view(gym.make(self.env_id, disable_env_checker=True, **{**self.env_kwargs, **overrides}))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
+from nlfeedback.envs.observation import grid_encoding
 from nlfeedback.envs.tasks import NUM_ACTIONS
 from nlfeedback.errors import NlfError
 
@@ -20,7 +21,7 @@ from nlfeedback.errors import NlfError
 def full_grid_obs(env: Any) -> np.ndarray:
     """The fully observed grid encoding ``(W, H, 3)`` with the agent drawn in, like ``FullyObsWrapper``."""
     env = env.unwrapped
-    full = env.grid.encode()
+    full = grid_encoding(env)
     full[env.agent_pos[0]][env.agent_pos[1]] = np.array(
         [OBJECT_TO_IDX["agent"], COLOR_TO_IDX["red"], env.agent_dir]
     )
