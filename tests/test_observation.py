@@ -47,11 +47,16 @@ def test_the_direct_view_is_minigrids_view_on_every_task(task):
         assert seen["carrying"] > 0 and seen["unseen"] > 0  # keys carried; walls and closed doors occlude
 
 
-def test_the_direct_view_sees_through_walls_when_the_env_does():
-    env = use_fast_view(gym.make("MiniGrid-DoorKey-8x8-v0", see_through_walls=True, disable_env_checker=True))
-    env.reset(seed=3)
-    assert env.unwrapped.see_through_walls
-    for action in (0, 2, 2, 1, 2, 1, 2, 2, 0, 0):
-        obs, *_ = env.step(action)
-        np.testing.assert_array_equal(obs["image"], _minigrid_view(env))
-        np.testing.assert_array_equal(agent_view(env.unwrapped), obs["image"])
+@pytest.mark.parametrize("kwargs", [{"see_through_walls": True}, {"agent_view_size": 3}, {"agent_view_size": 5},
+                                    {"agent_view_size": 9}], ids=str)
+def test_the_direct_view_follows_the_envs_view_settings(kwargs):
+    env = use_fast_view(gym.make("MiniGrid-DoorKey-8x8-v0", disable_env_checker=True, **kwargs))
+    rng = np.random.default_rng(1)
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(60):
+            np.testing.assert_array_equal(obs["image"], _minigrid_view(env))
+            obs, _r, term, trunc, _ = env.step(int(rng.integers(0, 6)))
+            if term or trunc:
+                break
+    assert obs["image"].shape == (env.unwrapped.agent_view_size,) * 2 + (3,)
