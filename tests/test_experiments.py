@@ -424,10 +424,10 @@ def test_report_numbers_match_the_result_files(stored_run):
     assert eff["sketch"]["budget"] == 20 and eff["sketch"]["items_to_90pct_oracle"] == pytest.approx(59 / 3)
     assert eff["sketch"]["seconds_to_90pct_oracle"] == pytest.approx(590 / 3)
     assert eff["scalar"]["status"] == "not reached" and eff["scalar"]["items_to_90pct_oracle"] is None
-    assert "| doorkey-5x5 | off | sketch | 0.855 | 20 | 19.7 | 197 |" in md
-    assert "| doorkey-5x5 | off | scalar | 0.855 | — | not reached | not reached |" in md
+    assert "| doorkey-5x5 | off | sketch | 3 | 0.855 | 20 | 19.7 | 197 |" in md
+    assert "| doorkey-5x5 | off | scalar | 3 | 0.855 | — | not reached | not reached |" in md
 
-    # the summary: sketch wins; significant at budget 10, not significant at budget 20 (Welch)
+    # the summary: sketch wins; significant at budget 10, not significant at budget 20 (Welch, Holm over the two)
     comps = {c["budget"]: c for c in doc["comparisons"]}
     for b, significant in ((10, True), (20, False)):
         p = stats.ttest_ind(SKETCH[b], SCALAR[b], equal_var=False).pvalue
@@ -437,9 +437,13 @@ def test_report_numbers_match_the_result_files(stored_run):
     summary = " ".join(doc["summary"])
     assert "**sketch** had the highest final true return" in summary
     assert f"{np.mean(SKETCH[20]) - np.mean(SCALAR[20]):+.3f} ahead of the runner-up scalar" in summary
-    assert "not significant (p = 0.2" in summary and "significant (p = 0.00" in summary
-    assert ("fewest feedback items to 90% of the oracle's final true return (0.855): **sketch**, 19.7 items "
-            "(197 annotator-seconds)") in summary  # no expert recorded: the oracle is the reference
+    p10, p20 = (stats.ttest_ind(SKETCH[b], SCALAR[b], equal_var=False).pvalue for b in (10, 20))
+    assert p10 < p20 and comps[10]["others"][0]["p_holm"] == pytest.approx(2 * p10)
+    assert comps[20]["others"][0]["p_holm"] == pytest.approx(max(2 * p10, p20))
+    assert f"not significant (Holm p = {max(2 * p10, p20):.2g})" in summary
+    assert f"significant (Holm p = {2 * p10:.3g})" in summary
+    assert ("fewest feedback items to reach 90% of the oracle's final true return (0.855) and stay there (3 seeds "
+            "per arm): **sketch**, 19.7 items (197 annotator-seconds)") in summary  # no expert: the oracle is the reference
     assert "not reached within the budgets: scalar" in summary
     assert all(line in md for line in doc["summary"])
 
@@ -498,6 +502,8 @@ def test_report_breaks_a_tie_in_items_by_annotator_seconds(tmp_path):
         _write(tmp_path, _result("doorkey-5x5", "oracle", None, seed, 0.9))
         for kind, seconds in (("sketch", 300.0), ("scalar", 40.0), ("preference", 20.0)):
             _write(tmp_path, _result("doorkey-5x5", kind, 10, seed, 0.95, items=10, seconds=seconds))
+            # none reaches it at the smallest budget: the tie at 10 is a tie, not "10 or fewer"
+            _write(tmp_path, _result("doorkey-5x5", kind, 5, seed, 0.1, items=5, seconds=seconds / 2))
     a = analyse(load_results(tmp_path))
     ranking = efficiency_ranking(a, "doorkey-5x5", "")
     assert [(e["arm"], e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]) for e in ranking] == [

@@ -13,7 +13,8 @@ from typing import Any
 
 from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import CellRow, RunResults
-from nlfeedback.experiments.stats import ALPHA, Stat, crossing_interval, holm, paired_p, welch_p
+from nlfeedback.experiments.stats import (ALPHA, Stat, complete_seeds, crossing_interval, holm, paired_p,
+                                          sustained_crossing, welch_p)
 
 ORACLE_FRACTION = 0.9
 
@@ -237,97 +238,158 @@ def _guarded(rows: list[CellRow]) -> dict[str, Any]:
 
 
 def _sample_efficiency(a: Analysis) -> None:
-    """Per arm: the smallest budget whose mean final true return reaches 90% of the oracle's (PPO on the task's
-    reward), and beside it 90% of the BFS expert's mean true return on the cells' evaluation layouts — a
-    reference fixed by the task, which one failed PPO seed of the oracle cannot move (``expert_*`` fields;
-    None when the result files record no expert)."""
+    """Per arm: the smallest budget from which the mean final true return reaches 90% of the reference and stays
+    there at every larger budget run (:func:`~nlfeedback.experiments.stats.sustained_crossing`), on the arm's
+    seeds that finished every budget (``seeds``; the others are ``incomplete_seeds``), as that budget's mean
+    items and annotator-seconds. References: the oracle's mean final true return (PPO on the task's reward)
+    and, where the result files record it, the BFS expert's mean true return on the cells' evaluation layouts
+    (averaged per seed first: its layouts depend only on the seed) — fixed by the task, which one failed PPO
+    seed of the oracle cannot move (``expert_*`` fields). An oracle below 90% of the expert (or at 0) did not
+    learn the task: 90% of it is no reference. ``censored``: the crossing is at the grid's smallest budget, so
+    the arm may need fewer items than that; ``per_seed_expert``: each seed's own crossing budget."""
     for task, noise in a.sections:
+        experts: dict[int, list[float]] = {}
+        for g in a.groups.values():
+            if (g.task, g.noise) == (task, noise):
+                for r in g.rows:
+                    if r.expert is not None:
+                        experts.setdefault(r.seed, []).append(r.expert["true_return"])
+        per_seed = [sum(v) / len(v) for v in experts.values()]
+        expert_mean = float(sum(per_seed) / len(per_seed)) if per_seed else None
+        expert_threshold = ORACLE_FRACTION * expert_mean if expert_mean is not None and expert_mean > 0 else None
         ref = a.oracle.get(task)
         ref_mean = ref.mean("final_return") if ref else None
-        threshold = ORACLE_FRACTION * ref_mean if ref_mean is not None and ref_mean > 0 else None
-        status = "no oracle cells" if ref_mean is None else ("oracle did not learn" if threshold is None
-                                                              else "not reached")
-        experts = [r.expert["true_return"] for g in a.groups.values() if (g.task, g.noise) == (task, noise)
-                   for r in g.rows if r.expert is not None]
-        expert_mean = float(sum(experts) / len(experts)) if experts else None
-        expert_threshold = ORACLE_FRACTION * expert_mean if expert_mean is not None and expert_mean > 0 else None
+        learned = ref_mean is not None and ref_mean > 0 and (expert_threshold is None or ref_mean >= expert_threshold)
+        threshold = ORACLE_FRACTION * ref_mean if learned and ref_mean is not None else None
+        status = "no oracle cells" if ref_mean is None else ("not reached" if learned else "oracle did not learn")
+        smallest = min(a.budgets[(task, noise)], default=None)
         for label in a.arms[(task, noise)]:
+            groups = [g for b in a.budgets[(task, noise)] if (g := a.groups.get((task, noise, label, b))) and g.rows]
+            values = [{r.seed: r.final_return for r in g.rows} for g in groups]
+            seeds = complete_seeds(values)
+            all_seeds = {r.seed for g in groups for r in g.rows}
             entry: dict[str, Any] = {"task": task, "noise": noise, "arm": label, "oracle_mean": ref_mean,
                                      "threshold": threshold, "budget": None, "items_to_90pct_oracle": None,
                                      "seconds_to_90pct_oracle": None, "status": status,
                                      "expert_mean": expert_mean, "expert_threshold": expert_threshold,
                                      "expert_budget": None, "items_to_90pct_expert": None,
                                      "seconds_to_90pct_expert": None,
-                                     "expert_status": "not reached" if expert_threshold is not None else "no expert"}
-            for b in a.budgets[(task, noise)]:
-                g = a.groups.get((task, noise, label, b))
-                if g is None or not g.rows:
+                                     "expert_status": "not reached" if expert_threshold is not None else "no expert",
+                                     "seeds": len(seeds), "incomplete_seeds": len(all_seeds) - len(seeds),
+                                     "smallest_budget": smallest}
+            if not seeds:
+                entry["status"] = entry["status"] if threshold is None else "no seed finished every budget"
+                entry["expert_status"] = (entry["expert_status"] if expert_threshold is None
+                                          else "no seed finished every budget")
+                a.sample_efficiency.append(entry)
+                continue
+            for thr, prefix in ((threshold, ""), (expert_threshold, "expert_")):
+                if thr is None:
                     continue
-                m = g.mean("final_return")
-                if m is None:
+                i = sustained_crossing([sum(v[s] for s in seeds) / len(seeds) for v in values], thr)
+                if i is None:
                     continue
-                if threshold is not None and entry["status"] != "reached" and m >= threshold:
-                    entry.update(budget=b, items_to_90pct_oracle=g.mean("items"),
-                                 seconds_to_90pct_oracle=g.mean("seconds"), status="reached")
-                if expert_threshold is not None and entry["expert_status"] != "reached" and m >= expert_threshold:
-                    entry.update(expert_budget=b, items_to_90pct_expert=g.mean("items"),
-                                 seconds_to_90pct_expert=g.mean("seconds"), expert_status="reached")
+                at = [r for r in groups[i].rows if r.seed in seeds]
+                which = "expert" if prefix else "oracle"
+                entry.update({f"{prefix}budget": groups[i].budget, f"{prefix}status": "reached",
+                              f"items_to_90pct_{which}": Stat.of(r.items for r in at).mean,
+                              f"seconds_to_90pct_{which}": Stat.of(r.seconds for r in at).mean,
+                              f"{prefix}censored": groups[i].budget == smallest})
             if expert_threshold is not None:
-                entry.update(_crossing_intervals(a, task, noise, label, expert_threshold, "expert"))
+                entry["per_seed_expert"] = {
+                    str(s): (groups[j].budget if (j := sustained_crossing([v[s] for v in values], expert_threshold))
+                             is not None else None) for s in seeds}
+                entry.update(_crossing_intervals(groups, seeds, expert_threshold, "expert"))
             a.sample_efficiency.append(entry)
 
 
-def _crossing_intervals(a: Analysis, task: str, noise: str, label: str, threshold: float, ref: str
+def _crossing_intervals(groups: list[Group], seeds: list[int], threshold: float, ref: str
                         ) -> dict[str, list[float] | None]:
-    """``items_to_90pct_<ref>_ci`` and ``seconds_to_90pct_<ref>_ci``: 95% seed-bootstrap intervals of the
-    crossing (:func:`nlfeedback.experiments.stats.crossing_interval`); ``None`` for an end (JSON has no ∞) means
-    that in more than 2.5% of the resamples the arm never reaches the threshold."""
-    groups = [g for b in a.budgets[(task, noise)] if (g := a.groups.get((task, noise, label, b))) is not None and g.rows]
-    cis = crossing_interval([{r.seed: r.final_return for r in g.rows} for g in groups],
-                            {attr: [{r.seed: getattr(r, attr) for r in g.rows} for g in groups]
+    """``items_to_90pct_<ref>_ci`` and ``seconds_to_90pct_<ref>_ci``: the seed-bootstrap range of the crossing
+    (:func:`nlfeedback.experiments.stats.crossing_interval`) on ``seeds``; ``None`` for an end (JSON has no ∞)
+    means that in more than 2.5% of the resamples the arm never reaches the threshold and stays."""
+    keep = set(seeds)
+    cis = crossing_interval([{r.seed: r.final_return for r in g.rows if r.seed in keep} for g in groups],
+                            {attr: [{r.seed: getattr(r, attr) for r in g.rows if r.seed in keep} for g in groups]
                              for attr in ("items", "seconds")}, threshold)
     return {f"{attr}_to_90pct_{ref}_ci": [v if math.isfinite(v) else None for v in cis[attr]] if cis else None
             for attr in ("items", "seconds")}
 
 
+def _is_text(label: str) -> bool:
+    return label.startswith("text") and "+" not in label
+
+
 def _break_even(a: Analysis) -> None:
     """Annotator-seconds honestly: for each text arm that reached 90% of the reference with ``N`` items and each
-    other arm that reached it with ``S`` seconds, the break-even ``S / N`` — the seconds a text item may cost
-    before text needs more annotator-time than that arm — next to what text items cost under the cost model
-    (the text arm's seconds / items). The reference is the BFS expert where the result files record it,
-    else the oracle. An other arm that never reached it: text is ahead at any cost per item within the
-    budgets run (``break_even`` None, ``other_reached`` False)."""
+    other single kind that reached it with ``S`` seconds, the break-even ``S / N`` — the seconds a text item may
+    cost before text needs more annotator-time than that arm — next to what text items cost under the cost
+    model (the text arm's seconds / items). The reference is the BFS expert where the result files record it,
+    else the oracle. Combined arms (``text:…+preference``) are neither side: their items are of two kinds.
+
+    What the grid can say: ``bound`` is ``"at least"`` where only the text arm crossed at the grid's smallest
+    budget (it may need fewer items, so the break-even may be higher), ``"at most"`` where only the other arm
+    did, ``"not identified"`` where both did (then ``cheaper`` too: both used the same, smallest, number of
+    items); ``cheaper`` is ``"yes"`` / ``"no"`` when the seed-bootstrap ranges of the two arms' seconds do
+    not overlap, ``"unclear"`` when they do (or either has none), and
+    ``"other not reached"`` when the other arm never reached the reference within the budgets run (that says
+    nothing about its seconds beyond them)."""
     for task, noise in a.sections:
         effs = [e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise]
         use_expert = any(e["expert_threshold"] is not None for e in effs)
         key = "expert" if use_expert else "oracle"
+        prefix = "expert_" if use_expert else ""
 
         def reached(e: dict[str, Any]) -> tuple[float, float] | None:
-            if use_expert:
-                ok = e["expert_status"] == "reached"
-                return (e["items_to_90pct_expert"], e["seconds_to_90pct_expert"]) if ok else None
-            ok = e["status"] == "reached"
-            return (e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]) if ok else None
+            if e[f"{prefix}status"] != "reached":
+                return None
+            return e[f"items_to_90pct_{key}"], e[f"seconds_to_90pct_{key}"]
 
         for t in effs:
-            text = reached(t) if t["arm"].startswith("text") else None
-            if text is None:
+            text = reached(t) if _is_text(t["arm"]) else None
+            if text is None or not text[0]:
                 continue
             n_text, s_text = text
+            t_ci = t.get(f"seconds_to_90pct_{key}_ci")
             for o in effs:
-                if o["arm"].startswith("text"):
+                if _is_text(o["arm"]) or "+" in o["arm"]:
                     continue
                 r = reached(o)
-                a.break_even.append({"task": task, "noise": noise, "reference": key, "text_arm": t["arm"],
-                                     "text_items": n_text, "text_seconds_per_item": s_text / n_text,
-                                     "other_arm": o["arm"], "other_reached": r is not None,
-                                     "other_seconds": r[1] if r else None,
-                                     "break_even": r[1] / n_text if r else None})
+                entry = {"task": task, "noise": noise, "reference": key, "text_arm": t["arm"], "text_items": n_text,
+                         "text_seconds": s_text, "text_seconds_per_item": s_text / n_text, "other_arm": o["arm"],
+                         "other_reached": r is not None, "other_seconds": r[1] if r else None,
+                         "break_even": r[1] / n_text if r else None, "bound": None,
+                         "cheaper": "other not reached"}
+                if r is not None:
+                    t_cens, o_cens = bool(t.get(f"{prefix}censored")), bool(o.get(f"{prefix}censored"))
+                    entry["bound"] = ("not identified" if t_cens and o_cens else "at least" if t_cens
+                                      else "at most" if o_cens else None)
+                    o_ci = o.get(f"seconds_to_90pct_{key}_ci")
+                    entry["cheaper"] = "not identified" if t_cens and o_cens else _cheaper(t_ci, o_ci)
+                a.break_even.append(entry)
+
+
+def _cheaper(text_ci: list[float | None] | None, other_ci: list[float | None] | None) -> str:
+    """``"yes"`` when the text arm's seconds range lies below the other arm's, ``"no"`` when above, else
+    ``"unclear"`` (ranges overlap, or a range is missing: one seed, or no bootstrap)."""
+    if not text_ci or not other_ci:
+        return "unclear"
+    inf = math.inf
+    t_lo, t_hi = (inf if v is None else v for v in text_ci)
+    o_lo, o_hi = (inf if v is None else v for v in other_ci)
+    if t_hi < o_lo:
+        return "yes"
+    if o_hi < t_lo:
+        return "no"
+    return "unclear"
 
 
 def _comparisons(a: Analysis) -> None:
-    """Per (task, noise, budget): the best arm by mean final true return against each other arm (Welch)."""
+    """Per (task, noise, budget): the best arm by mean final true return (picked after looking at the means)
+    against each other arm: Welch's t-test, Holm-corrected over all of a (task, noise) section's comparisons
+    (``p_holm``; ``significant``: Holm p < :data:`ALPHA`). ``p`` is the unadjusted value."""
     for task, noise in a.sections:
+        first = len(a.comparisons)
         for b in a.budgets[(task, noise)]:
             gs = [a.groups[(task, noise, lab, b)] for lab in a.arms[(task, noise)] if (task, noise, lab, b) in a.groups]
             gs = [g for g in gs if g.rows]
@@ -339,20 +401,23 @@ def _comparisons(a: Analysis) -> None:
             for g in gs[1:]:
                 p = welch_p(best.returns, g.returns)
                 others.append({"arm": g.label, "mean": g.mean("final_return"),
-                               "difference": best.mean("final_return") - g.mean("final_return"), "p": p,
-                               "significant": p is not None and p < ALPHA})
+                               "difference": best.mean("final_return") - g.mean("final_return"), "p": p})
             a.comparisons.append({"task": task, "noise": noise, "budget": b, "winner": best.label,
                                   "winner_mean": best.mean("final_return"), "winner_n": len(best.rows),
                                   "others": others})
+        family = [o for c in a.comparisons[first:] for o in c["others"]]
+        for o, adj in zip(family, holm([o["p"] for o in family])):
+            o["p_holm"] = adj
+            o["significant"] = adj is not None and adj < ALPHA
 
 
 
 
 def _paired(a: Analysis) -> None:
-    """Per (task, noise, budget): each arm − the reference arm (the first in config order) in final true return,
-    paired by seed — the cells of one seed start from the same trajectories (the online loop's round 0) — with
-    the mean difference's 95% t-interval and the paired t-test; the p-values of a (task, noise) section are one
-    family, Holm-corrected."""
+    """Per (task, noise, budget): each arm − the reference arm (the first in config order that has results in the
+    section) in final true return, paired by seed — the cells of one seed start from the same trajectories (the
+    online loop's round 0) — with the mean difference's 95% t-interval and the paired t-test; the tested
+    p-values of a (task, noise) section are one family, Holm-corrected (``family``: its size)."""
     for task, noise in a.sections:
         labels = a.arms[(task, noise)]
         if len(labels) < 2:
@@ -375,8 +440,10 @@ def _paired(a: Analysis) -> None:
                 d = Stat.of(xi - yi for xi, yi in zip(x, y))
                 section.append({"task": task, "noise": noise, "budget": b, "arm": lab, "reference": ref,
                                 "seeds": seeds, "difference": d.to_json(), "p": paired_p(x, y)})
+        family = sum(e["p"] is not None for e in section)
         for entry, adj in zip(section, holm([e["p"] for e in section])):
             entry["p_holm"] = adj
+            entry["family"] = family
             entry["significant"] = adj is not None and adj < ALPHA
         a.paired += section
 

@@ -13,7 +13,7 @@ from nlfeedback.experiments.analysis import (ORACLE_FRACTION, Analysis, arm_grou
                                              reference_groups)
 from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import READER, RunResults, num
-from nlfeedback.experiments.stats import ALPHA, Stat
+from nlfeedback.experiments.stats import ALPHA, MIN_TEST_N, Stat
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -27,13 +27,20 @@ def _fmt_amount(x: float | None) -> str:
     return f"{x:,.0f}" if abs(x - round(x)) < 1e-9 or abs(x) >= 100 else f"{x:,.1f}"
 
 
-def _fmt_crossing(x: float | None, status: str, ci: list[float] | None) -> str:
-    """A crossing (items or seconds to a threshold) with its seed-bootstrap interval; ∞: not reached."""
-    head = _fmt_amount(x) if status == "reached" else status
+def _fmt_crossing(x: float | None, status: str, ci: list[float] | None, censored: bool = False) -> str:
+    """A crossing (items or seconds to a threshold) with its seed-bootstrap range; ∞: not reached; "≤" where it
+    is at the grid's smallest budget (the arm may need less)."""
+    head = ("≤ " if censored else "") + _fmt_amount(x) if status == "reached" else status
     if not ci:
         return head
     lo, hi = ("∞" if v is None else _fmt_amount(v) for v in ci)
     return f"{head} [{lo}, {hi}]"
+
+
+def _per_seed(e: dict[str, Any]) -> str:
+    """Each seed's own crossing budget against the expert (– : never reached and stayed)."""
+    per = e.get("per_seed_expert") or {}
+    return ", ".join(f"{s}: {'–' if b is None else b}" for s, b in sorted(per.items(), key=lambda kv: int(kv[0])))
 
 
 def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any]], ref: str, whose: str) -> str:
@@ -47,20 +54,27 @@ def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any
         return (f"{where}: no arm reached 90% of {whose} final true return ({_fmt(threshold)}) within the "
                 "budgets.")
 
+    censored = "censored" if ref == "oracle" else f"{ref}_censored"
+
     def amount(e: dict[str, Any], attr: str) -> str:
-        return _fmt_crossing(e[attr], "reached", e.get(f"{attr}_ci"))
+        return _fmt_crossing(e[attr], "reached", e.get(f"{attr}_ci"), bool(e.get(censored)))
 
     best = reached[0]
     tied = [e for e in reached if abs(e[items] - best[items]) < 1e-9]
     rest = ", ".join(f"{e['arm']} ({amount(e, items)})" for e in reached[len(tied):])
     not_r = [e["arm"] for e in eff if e not in reached]
+    seeds = sorted({e["seeds"] for e in eff})
+    n = (f"{seeds[0]} seeds" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]} seeds") + " per arm"
     if len(tied) == 1:
         head = f"**{best['arm']}**, {amount(best, items)} items ({amount(best, seconds)} annotator-seconds)"
+    elif best.get(censored):  # tied at the smallest budget: the grid cannot order them by items
+        head = (f"{len(tied)} arms at the grid's smallest budget ({_fmt_amount(best[items])} items or fewer), so "
+                f"not ordered by items: {', '.join(e['arm'] for e in tied)}")
     else:  # several arms reach it at the same budget: the cheaper in annotator time comes first
         head = (f"{len(tied)} arms tied at {_fmt_amount(best[items])} items; by annotator-seconds "
                 + ", ".join((f"**{e['arm']}**" if e is best else e["arm"]) + f" ({amount(e, seconds)})" for e in tied))
-    return (f"{where}: fewest feedback items to 90% of {whose} final true return ({_fmt(threshold)}): " + head
-            + (f"; then {rest}" if rest else "")
+    return (f"{where}: fewest feedback items to reach 90% of {whose} final true return ({_fmt(threshold)}) and stay "
+            f"there ({n}): " + head + (f"; then {rest}" if rest else "")
             + (f"; not reached within the budgets: {', '.join(not_r)}" if not_r else "") + ".")
 
 
@@ -71,10 +85,20 @@ def _setting(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
-def _sig(p: float | None) -> str:
+def _sig_unadjusted(p: float | None) -> str:
+    """Welch's p as it is, not corrected for the other comparisons beside it."""
     if p is None:
-        return "not tested (needs ≥ 2 seeds a side with some variance)"
-    return f"significant (p = {p:.3g})" if p < ALPHA else f"not significant (p = {p:.2g})"
+        return f"untested (a test needs ≥ {MIN_TEST_N} seeds a side with some variance)"
+    return (f"significant (unadjusted p = {p:.3g})" if p < ALPHA
+            else f"not significant (unadjusted p = {p:.2g})")
+
+
+def _sig(o: dict[str, Any]) -> str:
+    """A summary comparison's verdict: Welch's p, Holm-corrected over the section's comparisons."""
+    if o["p"] is None:
+        return f"untested (a test needs ≥ {MIN_TEST_N} seeds a side with some variance)"
+    return (f"significant (Holm p = {o['p_holm']:.3g})" if o["significant"]
+            else f"not significant (Holm p = {o['p_holm']:.2g})")
 
 
 
@@ -95,7 +119,7 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
                     f"{', '.join([top['winner']] + [o['arm'] for o in tied])} tied at a final true return of "
                     f"{_fmt(top['winner_mean'])}")
             if rest:
-                head += "; ahead of " + ", ".join(f"{o['arm']} ({o['difference']:+.3f}, {_sig(o['p'])})" for o in rest)
+                head += "; ahead of " + ", ".join(f"{o['arm']} ({o['difference']:+.3f}, {_sig(o)})" for o in rest)
         else:
             head = (f"**{task}** ({noise_name(noise)}), budget {top['budget']}: **{top['winner']}** had the highest "
                     f"final true return, {win.stat('final_return').fmt()} over {len(win.rows)} seed(s)")
@@ -104,23 +128,31 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
         elif top["others"]:
             ru = top["others"][0]
             head += (f", {ru['difference']:+.3f} ahead of the runner-up {ru['arm']} ({_fmt(ru['mean'])}), "
-                     f"{_sig(ru['p'])}")
-            ns = [o for o in top["others"][1:] if not o["significant"]]
+                     f"{_sig(ru)}")
             sig = [o for o in top["others"][1:] if o["significant"]]
+            ns = [o for o in top["others"][1:] if not o["significant"] and o["p"] is not None]
+            untested = [o for o in top["others"][1:] if o["p"] is None]
             if sig:
-                head += ("; significantly ahead of " + ", ".join(f"{o['arm']} ({o['difference']:+.3f}, p = "
-                                                                 f"{o['p']:.2g})" for o in sig))
+                head += ("; significantly ahead of " + ", ".join(f"{o['arm']} ({o['difference']:+.3f}, Holm p = "
+                                                                 f"{o['p_holm']:.2g})" for o in sig))
             if ns:
                 head += ("; not significantly different from " + ", ".join(
-                    f"{o['arm']} ({o['difference']:+.3f}" + (f", p = {o['p']:.2g})" if o["p"] is not None
-                                                              else ", untested)") for o in ns))
+                    f"{o['arm']} ({o['difference']:+.3f}, Holm p = {o['p_holm']:.2g})" for o in ns))
+            if untested:
+                head += ("; untested against " + ", ".join(f"{o['arm']} ({o['difference']:+.3f})" for o in untested)
+                         + f" (a test needs ≥ {MIN_TEST_N} seeds a side with some variance)")
         else:
             head += " (the only arm with results)"
         ref = a.oracle.get(task)
         ref_mean = ref.mean("final_return") if ref and ref.rows else None
-        if ref_mean is not None and ref_mean > 0:
+        eff0 = next((e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise), None)
+        if ref_mean is not None and eff0 is not None and eff0["status"] != "oracle did not learn":
             head += (f". The oracle (PPO on the true reward) reached {ref.stat('final_return').fmt()}; the winner "
                      f"got {top['winner_mean'] / ref_mean:.0%} of it")
+        elif ref_mean is not None and eff0 is not None and eff0["expert_threshold"] is not None and ref_mean > 0:
+            head += (f". The oracle (PPO on the true reward) reached {ref.stat('final_return').fmt()} over "
+                     f"{len(ref.rows)} seed(s), below 90% of the BFS expert's return ({_fmt(eff0['expert_threshold'])}):"
+                     " PPO on the task's reward did not learn the task in these steps")
         elif ref_mean is not None:
             head += (f". The oracle (PPO on the true reward) reached only {_fmt(ref_mean)}: the runs were too short "
                      "to learn the task, so this comparison says little")
@@ -136,7 +168,7 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
                         f"tied at {_fmt(c['winner_mean'])}")
             elif c["others"]:
                 ru = c["others"][0]
-                line += f", {ru['difference']:+.3f} over {ru['arm']}, {_sig(ru['p'])}"
+                line += f", {ru['difference']:+.3f} over {ru['arm']}, {_sig(ru)}"
             lines.append(line + ".")
         eff = [e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise]
         if eff and eff[0]["expert_threshold"] is not None:  # the task's own reference: no PPO seed moves it
@@ -144,8 +176,8 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
         elif eff and eff[0]["status"] == "no oracle cells":
             lines.append(f"{task} ({noise_name(noise)}): no oracle cells, so no 90%-of-oracle figures.")
         elif eff and eff[0]["status"] == "oracle did not learn":
-            lines.append(f"{task} ({noise_name(noise)}): the oracle's final true return is {_fmt(eff[0]['oracle_mean'])}, "
-                         "so no 90%-of-oracle figures.")
+            lines.append(f"{task} ({noise_name(noise)}): the oracle's final true return is {_fmt(eff[0]['oracle_mean'])}"
+                         " (it did not learn the task), so no 90%-of-oracle figures.")
         elif eff:
             lines.append(_efficiency_line(a, task, noise, eff, "oracle", "the oracle's"))
     gaming = [r for r in results.rows if r.gaming]
@@ -211,7 +243,10 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
     expected = f" of {results.expected}" if results.expected is not None else ""
     md.append(f"Run folder `{results.run_dir}`; generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from "
               f"{n_ok + n_failed}{expected} cell result files ({n_ok} ok, {n_failed} failed). Means over seeds with "
-              "95% t-intervals in brackets; differences tested with Welch's t-test (p ≥ 0.05: not significant).\n")
+              "95% t-intervals in brackets (sample efficiency: a seed-bootstrap range). The summary tests the best arm "
+              "at each budget — picked by its mean — against each other arm with Welch's t-test, Holm-corrected over "
+              "the task's comparisons; the paired section tests every arm against one reference arm, paired by "
+              f"seed, Holm-corrected; a test needs ≥ {MIN_TEST_N} seeds a side; significant: Holm p < 0.05.\n")
     if results.meta:
         cfg = results.meta.get("config") or {}
         grid, run = cfg.get("grid") or {}, cfg.get("run") or {}
@@ -247,29 +282,37 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
     md.append("")
 
     md.append("## Sample efficiency\n")
-    md.append(f"Smallest budget whose mean final true return reaches {ORACLE_FRACTION:.0%} of the oracle's on the same "
-              "task, given as that budget's mean feedback items and annotator-seconds; where the result files "
-              "record the BFS expert on the evaluation layouts, also 90% of the expert's mean true return, a "
-              "reference fixed by the task that a failed PPO seed of the oracle cannot move, with a 95% interval "
-              "from a bootstrap over seeds (the seeds drawn with replacement, the crossing found again; ∞: more "
-              "than 2.5% of the draws never reach it within the grid's budgets; crude with few seeds).\n")
-    se_cols = ["task", "noise", "arm", "threshold (0.9 × oracle)", "budget", "items_to_90pct_oracle",
+    md.append(f"The smallest budget from which the mean final true return reaches {ORACLE_FRACTION:.0%} of the "
+              "reference and stays there at every larger budget run, given as that budget's mean feedback items "
+              "and annotator-seconds, on the seeds that finished every budget of the arm (`seeds`; a sweep still "
+              "running leaves the others out). References: the oracle's mean final true return on the same task "
+              "(none where the oracle stayed below 90% of the expert: it did not learn the task) and, where the "
+              "result files record the BFS expert on the evaluation layouts, 90% of the expert's mean true "
+              "return, fixed by the task. A crossing at the grid's smallest budget is written `≤`: the arm may need "
+              "fewer items. Against the expert, brackets give the 2.5–97.5% range of a bootstrap over the seeds "
+              "(drawn with replacement, the crossing found again; ∞: more than 2.5% of the draws never reach it "
+              "within the budgets) — with five seeds or fewer a resampling range close to the seeds' own spread, "
+              "not a calibrated 95% interval — and `per seed` each seed's own crossing budget (–: never).\n")
+    se_cols = ["task", "noise", "arm", "seeds", "threshold (0.9 × oracle)", "budget", "items_to_90pct_oracle",
                "seconds_to_90pct_oracle"]
     with_expert = any(e["expert_mean"] is not None for e in a.sample_efficiency)
     if with_expert:
-        se_cols += ["threshold (0.9 × expert)", "items_to_90pct_expert", "seconds_to_90pct_expert"]
+        se_cols += ["threshold (0.9 × expert)", "items_to_90pct_expert", "seconds_to_90pct_expert", "per seed"]
     se_rows = []
     for e in a.sample_efficiency:
         reached = e["status"] == "reached"
-        row = [e["task"], e["noise"] or "off", e["arm"], _fmt(e["threshold"]),
+        seeds = str(e["seeds"]) + (f" (+{e['incomplete_seeds']} unfinished)" if e["incomplete_seeds"] else "")
+        row = [e["task"], e["noise"] or "off", e["arm"], seeds, _fmt(e["threshold"]),
                e["budget"] if reached else "—",
-               _fmt_amount(e["items_to_90pct_oracle"]) if reached else e["status"],
-               _fmt_amount(e["seconds_to_90pct_oracle"]) if reached else e["status"]]
+               _fmt_crossing(e["items_to_90pct_oracle"], e["status"], None, bool(e.get("censored"))),
+               _fmt_crossing(e["seconds_to_90pct_oracle"], e["status"], None, bool(e.get("censored")))]
         if with_expert:
+            cens = bool(e.get("expert_censored"))
             row += [_fmt(e["expert_threshold"]),
-                    _fmt_crossing(e["items_to_90pct_expert"], e["expert_status"], e.get("items_to_90pct_expert_ci")),
+                    _fmt_crossing(e["items_to_90pct_expert"], e["expert_status"], e.get("items_to_90pct_expert_ci"),
+                                  cens),
                     _fmt_crossing(e["seconds_to_90pct_expert"], e["expert_status"],
-                                  e.get("seconds_to_90pct_expert_ci"))]
+                                  e.get("seconds_to_90pct_expert_ci"), cens), _per_seed(e)]
         se_rows.append(row)
     md.append(_table(tables_dir / "sample_efficiency.csv", se_cols, se_rows, empty="No feedback arms."))
     md.append("")
@@ -331,22 +374,27 @@ def _break_even_section(a: Analysis, tables_dir: Path) -> list[str]:
         return []
     md = ["### Break-even cost of a text item\n",
           "For each text arm that reached 90% of the reference (the BFS expert where recorded, else the oracle) "
-          "and each other kind: the seconds one text item may take before text needs more annotator-time than "
-          "that kind to get there (the other kind's seconds ÷ text's items), beside what a text item costs under "
-          "the cost model (`nlfeedback/critics/cost.py`: assumed, not measured — watch at ~10 steps/s, type at "
-          "~40 words/min; preferences 4 s after Christiano et al. 2017). Text is cheaper where its cost is below "
-          "the break-even.\n"]
+          "and each other single kind: the seconds one text item may take before text needs more annotator-time "
+          "than that kind to get there (the other kind's seconds ÷ text's items), beside what a text item costs "
+          "under the cost model (`nlfeedback/critics/cost.py`: assumed, not measured — watch at ~10 steps/s, "
+          "type at ~40 words/min; preferences 4 s after Christiano et al. 2017). Combined arms (text + "
+          "preference) are left out: their items are of two kinds. Where a crossing is at the grid's smallest "
+          "budget the break-even is only a bound (≥ where text's is: text may need fewer items; ≤ where the other "
+          "arm's is) or, both there, not identified. Text cheaper: yes / no where the seed-bootstrap ranges of "
+          "the two arms' seconds to the reference do not overlap, unclear where they do.\n"]
     cols = ["task", "noise", "reference", "text arm", "text items", "text s/item (cost model)", "other arm",
             "other seconds", "break-even s/text item", "text cheaper"]
     rows = []
     for e in a.break_even:
         if e["other_reached"]:
-            be, cheaper = _fmt(e["break_even"], 1), "yes" if e["text_seconds_per_item"] < e["break_even"] else "no"
+            bound = e["bound"]
+            be = ("not identified" if bound == "not identified" else
+                  {"at least": "≥ ", "at most": "≤ ", None: ""}[bound] + _fmt(e["break_even"], 1))
         else:
-            be, cheaper = "other did not reach it", "yes"
+            be = "other not reached within the budgets"
         rows.append([e["task"], e["noise"] or "off", e["reference"], e["text_arm"], _fmt_amount(e["text_items"]),
                      _fmt(e["text_seconds_per_item"], 1), e["other_arm"],
-                     _fmt_amount(e["other_seconds"]) if e["other_reached"] else "—", be, cheaper])
+                     _fmt_amount(e["other_seconds"]) if e["other_reached"] else "—", be, e["cheaper"]])
     md.append(_table(tables_dir / "break_even.csv", cols, rows))
     md.append("")
     return md
@@ -356,13 +404,17 @@ def _paired_section(a: Analysis, tables_dir: Path) -> list[str]:
     if not a.paired:
         return []
     md = ["## Paired differences\n",
-          "Each arm − the reference arm (the config's first kind) in final true return, paired by seed: a seed's "
-          "cells start from the same trajectories (round 0 of the loop), so seed-to-seed luck cancels. Mean "
-          "difference with its 95% t-interval, the paired t-test, and Holm's correction over all comparisons of "
-          "a task and noise setting (significant: Holm p < 0.05).\n"]
-    cols = ["task", "noise", "budget", "arm", "reference", "seeds paired", "difference", "p", "Holm p", "significant"]
+          "Each arm − the reference arm (the first configured kind with results in the task and noise setting: "
+          "column `reference`) in final true return, paired by seed: a seed's cells start from the same "
+          "trajectories (round 0 of the loop), so seed-to-seed luck cancels. Mean difference with its 95% "
+          "t-interval (not adjusted for the number of comparisons), the paired t-test, and Holm's correction over "
+          f"the tested comparisons of a task and noise setting (m of them: column `family`; a test needs ≥ "
+          f"{MIN_TEST_N} paired seeds with some variance, – otherwise; significant: Holm p < 0.05).\n"]
+    cols = ["task", "noise", "budget", "arm", "reference", "seeds paired", "difference", "p", "Holm p", "family",
+            "significant"]
     rows = [[e["task"], e["noise"] or "off", e["budget"], e["arm"], e["reference"], len(e["seeds"]),
-             _stat(e["difference"]).fmt(), _p(e["p"]), _p(e["p_holm"]), "yes" if e["significant"] else "no"]
+             _stat(e["difference"]).fmt(), _p(e["p"]), _p(e["p_holm"]), e["family"],
+             "–" if e["p"] is None else "yes" if e["significant"] else "no"]
             for e in a.paired]
     md.append(_table(tables_dir / "paired.csv", cols, rows))
     md.append("")
@@ -564,8 +616,9 @@ def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
                 f"{_fmt(c['winner_wrong_key_first'], 2)}, {c['winner_n']} seed(s))")
         if c["others"]:
             line += "; against " + "; ".join(
-                f"{o['arm']}: success {o['difference']:+.2f}, {_sig(o['p'])}; wrong key first "
-                + ("—" if o["wrong_key_difference"] is None else f"{o['wrong_key_difference']:+.2f}, {_sig(o['wrong_key_p'])}")
+                f"{o['arm']}: success {o['difference']:+.2f}, {_sig_unadjusted(o['p'])}; wrong key first "
+                + ("—" if o["wrong_key_difference"] is None
+                   else f"{o['wrong_key_difference']:+.2f}, {_sig_unadjusted(o['wrong_key_p'])}")
                 for o in c["others"])
         else:
             line += " (the only arm with eval-task results)"

@@ -14,14 +14,17 @@ mean ± t₀.₉₇₅,ₙ₋₁ · s/√n; one seed gives the mean alone):
   ``oracle`` is PPO on the task's own reward, the reference every arm is measured against;
 - *final true return*: ``final.true_return`` of a cell (the last evaluation of its agent);
 - *feedback items* and *annotator-seconds*: ``feedback.items`` and ``feedback.annotator_seconds``;
-- ``items_to_90pct_oracle`` / ``seconds_to_90pct_oracle``: over the arm's budgets in increasing order,
-  the first whose mean final true return ≥ 0.9 × the oracle's mean final true return on the same task;
-  reported as that budget's mean feedback items / annotator-seconds, or "not reached";
+- ``items_to_90pct_oracle`` / ``seconds_to_90pct_oracle`` (and ``…_expert`` against the BFS expert): over
+  the arm's budgets in increasing order, the first from which the mean final true return (over the seeds
+  that finished every budget) is ≥ 0.9 × the reference at every larger budget; reported as that budget's
+  mean feedback items / annotator-seconds, or "not reached" (``analysis._sample_efficiency``);
 - *AUC*: the area under true return against environment steps over the evaluations, divided by the
   steps spanned (the mean true return during training);
 - *proxy return*: the learned reward's return of the same evaluation episodes, in that reward's own scale
   (``curve[].proxy_return``); the oracle has no learned reward and is left out of every proxy figure;
-- *significance*: Welch's t-test on final true return across seeds; p ≥ 0.05 is "not significant".
+- *significance*: Welch's t-test (the summary's best arm against each other) or the paired t-test (each arm
+  against the reference arm) on final true return across seeds, ≥ 3 seeds a side, Holm-corrected per task
+  and noise setting; Holm p ≥ 0.05 is "not significant".
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 paired t-test (:func:`paired_p`) and Holm's correction for a family of tests (:func:`holm`).
 
 "mean [lo, hi]" is the mean with its 95% t-interval, mean ± t₀.₉₇₅,ₙ₋₁ · s/√n; one value gives the mean
-alone. A difference is significant when Welch's p < :data:`ALPHA`.
+alone. Tests need :data:`MIN_TEST_N` values a side and some variance (values equal to within float round-off
+count as equal: returns are stored to 4 decimals, and a t-test of differences that differ only in the 17th
+digit would call them significant); a p-value below :data:`ALPHA` is significant.
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ from typing import Any
 import numpy as np
 
 ALPHA = 0.05
+MIN_TEST_N = 3  # with two values a side a t-test rests on df = 1 and on its normality assumption alone
+CONSTANT_TOL = 1e-9  # relative: values closer than this are one value (float round-off, not data)
+
+
+def constant(values: Sequence[float]) -> bool:
+    """Whether all values are equal to within :data:`CONSTANT_TOL` (relative to their size, at least 1)."""
+    x = np.asarray(values, dtype=float)
+    return len(x) == 0 or float(np.ptp(x)) <= CONSTANT_TOL * max(1.0, float(np.abs(x).max()))
 
 
 @dataclass(frozen=True)
@@ -53,26 +63,26 @@ class Stat:
 
 
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Two-sided Welch t-test p-value; ``None`` with fewer than two values a side or no variance at all."""
-    if len(a) < 2 or len(b) < 2:
+    """Two-sided Welch t-test p-value; ``None`` with fewer than :data:`MIN_TEST_N` values a side or no variance
+    at all."""
+    if len(a) < MIN_TEST_N or len(b) < MIN_TEST_N:
         return None
     from scipy import stats
 
-    if np.std(a) == 0 and np.std(b) == 0:
+    if constant(a) and constant(b):
         return None
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
-
 def paired_p(a: Sequence[float], b: Sequence[float]) -> float | None:
     """Two-sided paired t-test p-value of ``a − b`` (same order: one pair per seed); ``None`` with fewer than
-    two pairs or no variance in the differences."""
+    :data:`MIN_TEST_N` pairs or no variance in the differences (every seed differs by the same amount)."""
     if len(a) != len(b):
         raise ValueError("paired samples must have the same length")
-    if len(a) < 2:
+    if len(a) < MIN_TEST_N:
         return None
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if np.std(d) == 0:
+    if constant(d):
         return None
     from scipy import stats
 
@@ -92,32 +102,56 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def crossing_interval(values: Sequence[dict[int, float]], costs: Mapping[str, Sequence[dict[int, float]]],
+def sustained_crossing(means: Sequence[float | None], threshold: float) -> int | None:
+    """The first level (index; levels ascending) from which the outcome reaches ``threshold`` at every later
+    level with a value, i.e. reaches it and stays there within the levels run; ``None`` when the last level
+    with a value is below it. A curve that reaches the threshold once and falls back later has not reached
+    it yet: a budget that works on some seeds' luck is not the budget the kind needs."""
+    found = None
+    for i in reversed(range(len(means))):
+        m = means[i]
+        if m is None:
+            continue
+        if m < threshold:
+            break
+        found = i
+    return found
+
+
+def complete_seeds(values: Sequence[Mapping[int, float]]) -> list[int]:
+    """The seeds with a value at every level: the ones a crossing can be computed on (a sweep still running
+    has later levels for fewer seeds, and a missing cell is not a failed one)."""
+    if not values:
+        return []
+    common = set(values[0].keys())
+    for v in values[1:]:
+        common &= set(v.keys())
+    return sorted(common)
+
+
+def crossing_interval(values: Sequence[Mapping[int, float]], costs: Mapping[str, Sequence[Mapping[int, float]]],
                       threshold: float, replicates: int = 2000, seed: int = 0) -> dict[str, tuple[float, float]] | None:
-    """95% percentile intervals, by a bootstrap over seeds, of the costs at which a curve first reaches
-    ``threshold``: ``values[i]`` maps seed → outcome at the curve's i-th level (levels ascending), and each
-    ``costs[name][i]`` seed → that cost there (feedback items, annotator-seconds). Each replicate draws the
-    seeds with replacement (one draw for all levels, so the curve stays paired by seed), takes the first level
-    whose mean outcome over the drawn seeds reaches the threshold and the mean of each cost there; a replicate
-    that never reaches it counts as ``inf``. ``None`` with fewer than two seeds. With few seeds the interval is
-    crude: it cannot be wider than the seeds' own spread."""
-    seeds = sorted(set().union(*(v.keys() for v in values))) if values else []
+    """The 2.5% and 97.5% points, over a bootstrap of the seeds, of the costs at which a curve reaches
+    ``threshold`` and stays there (:func:`sustained_crossing`): ``values[i]`` maps seed → outcome at the curve's
+    i-th level (levels ascending), and each ``costs[name][i]`` seed → that cost there (feedback items,
+    annotator-seconds). Only the seeds with a value at every level take part (:func:`complete_seeds`). Each
+    replicate draws them with replacement (one draw for all levels, so the curve stays paired by seed), finds
+    the crossing of the drawn seeds' mean curve and takes the mean of each cost there; a replicate that never
+    reaches it counts as ``inf``. ``None`` with fewer than two seeds. This is a resampling range, not a
+    calibrated 95% interval: with five seeds or fewer it is close to the seeds' own spread (two seeds: the
+    range of their two crossings)."""
+    seeds = complete_seeds(values)
     if len(seeds) < 2:
         return None
     drawn = np.random.default_rng(seed).integers(0, len(seeds), size=(replicates, len(seeds)))
-    out = {name: np.full(replicates, math.inf) for name in costs}
-    open_ = np.ones(replicates, dtype=bool)  # not yet reached
-    for i, val in enumerate(values):
-        v = np.array([val.get(s, np.nan) for s in seeds], dtype=float)[drawn]
-        n = (~np.isnan(v)).sum(axis=1)
-        with np.errstate(invalid="ignore"):
-            mean_v = np.where(n > 0, np.nansum(v, axis=1) / np.maximum(n, 1), -np.inf)
-        hit = open_ & (mean_v >= threshold)
-        for name, cost in costs.items():
-            c = np.array([cost[i].get(s, np.nan) for s in seeds], dtype=float)[drawn]
-            with np.errstate(invalid="ignore"):
-                mean_c = np.nansum(np.where(np.isnan(v), np.nan, c), axis=1) / np.maximum(n, 1)
-            out[name][hit] = mean_c[hit]
-        open_ &= ~hit
-    return {name: tuple(float(q) for q in np.quantile(x, [ALPHA / 2, 1 - ALPHA / 2], method="inverted_cdf"))
-            for name, x in out.items()}  # type: ignore[misc]
+    v = np.stack([np.array([val[s] for s in seeds], dtype=float)[drawn].mean(axis=1) for val in values], axis=1)
+    reached = v >= threshold  # replicates × levels
+    stays = np.flip(np.cumprod(np.flip(reached, axis=1), axis=1), axis=1).astype(bool)  # reached here and after
+    hit = stays.any(axis=1)
+    first = np.argmax(stays, axis=1)
+    out: dict[str, tuple[float, float]] = {}
+    for name, cost in costs.items():
+        c = np.stack([np.array([lvl[s] for s in seeds], dtype=float)[drawn].mean(axis=1) for lvl in cost], axis=1)
+        x = np.where(hit, c[np.arange(replicates), first], math.inf)
+        out[name] = tuple(float(q) for q in np.quantile(x, [ALPHA / 2, 1 - ALPHA / 2], method="inverted_cdf"))  # type: ignore[assignment]
+    return out
