@@ -424,8 +424,12 @@ def test_report_numbers_match_the_result_files(stored_run):
     assert eff["sketch"]["budget"] == 20 and eff["sketch"]["items_to_90pct_oracle"] == pytest.approx(59 / 3)
     assert eff["sketch"]["seconds_to_90pct_oracle"] == pytest.approx(590 / 3)
     assert eff["scalar"]["status"] == "not reached" and eff["scalar"]["items_to_90pct_oracle"] is None
-    assert "| doorkey-5x5 | off | sketch | 3 | 0.855 | 20 | 19.7 | 197 |" in md
-    assert "| doorkey-5x5 | off | scalar | 3 | 0.855 | — | not reached | not reached |" in md
+    (ilo, ihi), (slo, shi) = eff["sketch"]["items_to_90pct_oracle_ci"], eff["sketch"]["seconds_to_90pct_oracle_ci"]
+    assert ilo <= 59 / 3 <= (ihi if ihi is not None else np.inf)
+    rng = lambda lo, hi, f: f"[{f(lo)}, {'∞' if hi is None else f(hi)}]"  # noqa: E731
+    assert (f"| doorkey-5x5 | off | sketch | 3 | 0 | 0.855 | 20 | 19.7 {rng(ilo, ihi, lambda v: f'{v:,.1f}'.rstrip('0').rstrip('.'))} "
+            f"| 197 {rng(slo, shi, lambda v: f'{v:,.0f}')} |") in md
+    assert "| doorkey-5x5 | off | scalar | 3 | 0 | 0.855 | — | not reached [" in md
 
     # the summary: sketch wins; significant at budget 10, not significant at budget 20 (Welch, Holm over the two)
     comps = {c["budget"]: c for c in doc["comparisons"]}
@@ -442,8 +446,10 @@ def test_report_numbers_match_the_result_files(stored_run):
     assert comps[20]["others"][0]["p_holm"] == pytest.approx(max(2 * p10, p20))
     assert f"not significant (Holm p = {max(2 * p10, p20):.2g})" in summary
     assert f"significant (Holm p = {2 * p10:.3g})" in summary
+    i_rng = rng(ilo, ihi, lambda v: f"{v:,.1f}".rstrip("0").rstrip("."))
     assert ("fewest feedback items to reach 90% of the oracle's final true return (0.855) and stay there (3 seeds "
-            "per arm): **sketch**, 19.7 items (197 annotator-seconds)") in summary  # no expert: the oracle is the reference
+            f"per arm): **sketch**, 19.7 {i_rng} items (197 {rng(slo, shi, lambda v: f'{v:,.0f}')} "
+            "annotator-seconds)") in summary  # no expert recorded: the oracle is the reference
     assert "not reached within the budgets: scalar" in summary
     assert all(line in md for line in doc["summary"])
 
@@ -509,7 +515,8 @@ def test_report_breaks_a_tie_in_items_by_annotator_seconds(tmp_path):
     assert [(e["arm"], e["items_to_90pct_oracle"], e["seconds_to_90pct_oracle"]) for e in ranking] == [
         ("preference", 10, 20), ("scalar", 10, 40), ("sketch", 10, 300)]
     summary = " ".join(build_report(tmp_path).summary)
-    assert "3 arms tied at 10 items; by annotator-seconds **preference** (20), scalar (40), sketch (300)" in summary
+    assert ("3 arms tied at 10 items; by annotator-seconds **preference** (20 [20, 20]), scalar (40 [40, 40]), "
+            "sketch (300 [300, 300])") in summary
 
 
 def test_report_says_when_cells_ran_with_different_versions(tmp_path):

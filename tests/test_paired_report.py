@@ -294,3 +294,91 @@ def test_break_even_bounds_and_verdicts(tmp_path):
     assert pref["cheaper"] == "no"
     text = build_report(root).path.read_text()
     assert "| ≤ 0.2 | no |" in text and "| 20.0 | yes |" in text
+
+
+def test_a_running_sweep_counts_only_seeds_that_finished_every_budget(tmp_path):
+    """Sketch's 40-item cell of seed 4 is missing: its crossing is computed on seeds 0-3 (by hand), seed 4 is
+    incomplete, not failed; the expert's mean is per seed first (seed 4 has one cell fewer than the others)."""
+    expert = lambda arm, budget, seed: 0.61 + 0.01 * seed  # noqa: E731
+    report = build_report(_write_run(tmp_path / "run", drop=("sketch", 40, 4), expert=expert))
+    eff = {e["arm"]: e for e in json.loads(report.json_path.read_text())["sample_efficiency"]}
+    per_seed_mean = float(np.mean([0.61 + 0.01 * s for s in range(5)]))
+    pooled = float(np.mean([expert(a, b, s) for a, b in LIFT for s in range(5) if (a, b, s) != ("sketch", 40, 4)]))
+    assert eff["sketch"]["expert_mean"] == pytest.approx(per_seed_mean) != pytest.approx(pooled)
+    sk = eff["sketch"]
+    assert (sk["seeds"], sk["incomplete_seeds"]) == (4, 1) and eff["text:trained"]["seeds"] == 5
+    means = {b: np.mean([_value("sketch", b, s) for s in range(4)]) for b in (10, 40)}
+    assert sk["expert_budget"] == _reaches_and_stays(means, 0.9 * per_seed_mean)
+    assert set(sk["per_seed_expert"]) == {"0", "1", "2", "3"}
+    summary = " ".join(json.loads(report.json_path.read_text())["summary"])
+    assert "(4–5 seeds per arm): **text:trained**, " in summary and "annotator-seconds; 5 seeds)" in summary
+    assert "sketch (4 seeds)" in summary
+
+
+def _small_run(root: Path, values: dict, oracle: list[float] | None = None, expert: float | None = 0.9,
+               seeds: int = 2) -> Path:
+    """``values[(kind, budget)]`` = per-seed final true return (items = budget, seconds = 2 per item)."""
+    kinds = list(dict.fromkeys(k for k, _ in values))
+    budgets = sorted({b for _, b in values})
+    cfg = parse_config(f'[grid]\ntasks = ["doorkey-5x5"]\nkinds = {json.dumps(kinds + (["oracle"] if oracle else []))}\n'
+                       f'budgets = {json.dumps(budgets)}\nseeds = {seeds}\n')
+    (root / "cells").mkdir(parents=True)
+    (root / "ablation.json").write_text(json.dumps({"config": cfg.to_json()}))
+    for (kind, b), vals in values.items():
+        for seed, v in enumerate(vals):
+            if v is not None:
+                cell = Cell("doorkey-5x5", kind.split(":")[0], "trained" if kind.startswith("text") else None, b, "", seed)
+                _write_cell(root, _record(cell, v, v, b, 2.0 * b, expert=expert))
+    for seed, v in enumerate(oracle or []):
+        _write_cell(root, _record(Cell("doorkey-5x5", "oracle", None, None, "", seed), v, v, 0, 0.0))
+    return root
+
+
+def test_undetermined_arms_a_failed_oracle_and_untested_comparisons(tmp_path):
+    """Scalar has no 40-item cells yet: undetermined, not "not reached", and no break-even row; an oracle
+    below 90% of the expert did not learn (no "% of it"); with two seeds nothing is tested."""
+    run = _small_run(tmp_path / "run", {("text:trained", 10): [0.2, 0.3], ("text:trained", 40): [0.9, 0.95],
+                                        ("sketch", 10): [0.1, 0.2], ("sketch", 40): [0.5, 0.6],
+                                        ("scalar", 10): [0.9, 0.9]}, oracle=[0.05, 0.02])
+    report = build_report(run)
+    doc = json.loads(report.json_path.read_text())
+    eff = {e["arm"]: e for e in doc["sample_efficiency"]}
+    assert eff["scalar"]["expert_status"].startswith("undetermined") and eff["scalar"]["seeds"] == 0
+    assert eff["sketch"]["expert_status"] == "not reached" and eff["text:trained"]["expert_status"] == "reached"
+    assert eff["text:trained"]["status"] == "oracle did not learn" and eff["text:trained"]["threshold"] is None
+    assert {e["other_arm"] for e in doc["break_even"]} == {"sketch"}  # scalar: nothing to say yet
+    summary = " ".join(doc["summary"])
+    assert "not reached within the budgets: sketch; undetermined (no seed has finished every budget yet): scalar" \
+        in summary
+    assert "below 90% of the BFS expert's return (0.810): PPO on the task's reward did not learn" in summary
+    assert "the winner got" not in summary and "significant (" not in summary
+    paired = doc["paired"]
+    assert paired and all(e["p"] is None and e["family"] == 0 and not e["significant"] for e in paired)
+    assert "| — | — | 0 | — |" in report.path.read_text()  # untested: no p, no verdict
+
+
+def test_the_break_even_verdict_needs_ranges_apart_and_survives_censoring(tmp_path):
+    """Three seeds. Text crosses at 40 (80 s) on two seeds and at 160 on the third, so at 160 on the mean;
+    sketch at 40 on every seed: the ranges of seconds overlap, so "unclear". Preference crosses at the smallest
+    budget (≤ 20 s, below text's range): censoring can only make it cheaper still, so "no" stands."""
+    run = _small_run(tmp_path / "run", {
+        ("text:trained", 10): [0.1, 0.1, 0.1], ("text:trained", 40): [0.95, 0.95, 0.1],
+        ("text:trained", 160): [0.95, 0.95, 0.95],
+        ("sketch", 10): [0.1, 0.1, 0.1], ("sketch", 40): [0.95, 0.95, 0.95], ("sketch", 160): [0.95, 0.95, 0.95],
+        ("preference", 10): [0.95, 0.95, 0.95], ("preference", 40): [0.95, 0.95, 0.95],
+        ("preference", 160): [0.95, 0.95, 0.95]}, seeds=3)
+    doc = json.loads(build_report(run).json_path.read_text())
+    eff = {e["arm"]: e for e in doc["sample_efficiency"]}
+    assert eff["text:trained"]["expert_budget"] == 160  # the mean at 40 (0.667) is below 0.81
+    be = {e["other_arm"]: e for e in doc["break_even"]}
+    # text's seconds range over the resamples: 80 (draws of the two fast seeds only) to 320, sketch's 80: overlap
+    assert be["sketch"]["cheaper"] == "unclear" and be["sketch"]["bound"] is None
+    assert be["preference"]["bound"] == "at most" and be["preference"]["cheaper"] == "no"
+    # text censored at the smallest budget, the other arm not: "no" would need text's true cost, so unclear
+    run2 = _small_run(tmp_path / "run2", {
+        ("text:trained", 10): [0.95, 0.95, 0.95], ("text:trained", 40): [0.95, 0.95, 0.95],
+        ("sketch", 10): [0.1, 0.1, 0.1], ("sketch", 40): [0.95, 0.95, 0.95]}, seeds=3)
+    doc2 = json.loads(build_report(run2).json_path.read_text())
+    (row,) = doc2["break_even"]
+    assert row["bound"] == "at least" and row["break_even"] == pytest.approx(80 / 10)
+    assert row["cheaper"] == "yes"  # 20 s (or less) against 80 s: censoring cannot reverse it

@@ -17,6 +17,7 @@ from nlfeedback.experiments.stats import (ALPHA, Stat, complete_seeds, crossing_
                                           sustained_crossing, welch_p)
 
 ORACLE_FRACTION = 0.9
+UNDETERMINED = "undetermined: no seed finished every budget"
 
 
 @dataclass
@@ -71,8 +72,8 @@ class Analysis:
     # a run whose learned reward was fitted once and then fixed (run.rounds = 1): per feedback-arm group,
     # where optimising it stopped paying (see :func:`_optimisation_pressure`); empty otherwise
     optimisation: list[dict[str, Any]] = field(default_factory=list)
-    # per (task, noise, budget): every arm against the reference arm (the config's first), paired by seed, with
-    # Holm-corrected p-values over each (task, noise) section's family (see :func:`_paired`)
+    # per (task, noise, budget): every arm against the reference arm (the first configured kind with results),
+    # paired by seed, with Holm-corrected p-values over each (task, noise) section's family (see :func:`_paired`)
     paired: list[dict[str, Any]] = field(default_factory=list)
     # per (task, noise, text arm, other arm): the seconds per text item at which the text arm would need as many
     # annotator-seconds as the other arm to reach 90% of the reference (see :func:`_break_even`)
@@ -108,11 +109,14 @@ def proxy_panels(a: Analysis) -> list[Group]:
 
 def efficiency_ranking(a: Analysis, task: str, noise: str, ref: str = "oracle") -> list[dict[str, Any]]:
     """The arms of (task, noise) that reached 90% of the reference (``"oracle"`` or ``"expert"``), fewest
-    feedback items first and, among equal items, fewest annotator-seconds (``sample_efficiency`` entries)."""
-    status = "status" if ref == "oracle" else f"{ref}_status"
+    feedback items first and, among equal items, fewest annotator-seconds (``sample_efficiency`` entries).
+    Arms that reached it at the grid's smallest budget come first, together, ordered by seconds only: the
+    grid cannot order them by items."""
+    status, censored = ("status", "censored") if ref == "oracle" else (f"{ref}_status", f"{ref}_censored")
     return sorted((e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise
                    and e[status] == "reached"),
-                  key=lambda e: (e[f"items_to_90pct_{ref}"], e[f"seconds_to_90pct_{ref}"]))
+                  key=lambda e: (not e.get(censored), 0.0 if e.get(censored) else e[f"items_to_90pct_{ref}"],
+                                 e[f"seconds_to_90pct_{ref}"]))
 
 
 def _arm_order(results: RunResults) -> list[str]:
@@ -264,7 +268,10 @@ def _sample_efficiency(a: Analysis) -> None:
         status = "no oracle cells" if ref_mean is None else ("not reached" if learned else "oracle did not learn")
         smallest = min(a.budgets[(task, noise)], default=None)
         for label in a.arms[(task, noise)]:
-            groups = [g for b in a.budgets[(task, noise)] if (g := a.groups.get((task, noise, label, b))) and g.rows]
+            # every budget of the section, whether this arm has cells there or not: a budget not run (yet) leaves
+            # no seed complete, so neither "≤ the smallest budget" nor "stays there" is judged on part of the grid
+            groups = [a.groups.get((task, noise, label, b)) or Group(task, noise, label, b)
+                      for b in a.budgets[(task, noise)]]
             values = [{r.seed: r.final_return for r in g.rows} for g in groups]
             seeds = complete_seeds(values)
             all_seeds = {r.seed for g in groups for r in g.rows}
@@ -278,9 +285,8 @@ def _sample_efficiency(a: Analysis) -> None:
                                      "seeds": len(seeds), "incomplete_seeds": len(all_seeds) - len(seeds),
                                      "smallest_budget": smallest}
             if not seeds:
-                entry["status"] = entry["status"] if threshold is None else "no seed finished every budget"
-                entry["expert_status"] = (entry["expert_status"] if expert_threshold is None
-                                          else "no seed finished every budget")
+                entry["status"] = entry["status"] if threshold is None else UNDETERMINED
+                entry["expert_status"] = entry["expert_status"] if expert_threshold is None else UNDETERMINED
                 a.sample_efficiency.append(entry)
                 continue
             for thr, prefix in ((threshold, ""), (expert_threshold, "expert_")):
@@ -295,6 +301,8 @@ def _sample_efficiency(a: Analysis) -> None:
                               f"items_to_90pct_{which}": Stat.of(r.items for r in at).mean,
                               f"seconds_to_90pct_{which}": Stat.of(r.seconds for r in at).mean,
                               f"{prefix}censored": groups[i].budget == smallest})
+            if threshold is not None:
+                entry.update(_crossing_intervals(groups, seeds, threshold, "oracle"))
             if expert_threshold is not None:
                 entry["per_seed_expert"] = {
                     str(s): (groups[j].budget if (j := sustained_crossing([v[s] for v in values], expert_threshold))
@@ -331,7 +339,9 @@ def _break_even(a: Analysis) -> None:
     budget (it may need fewer items, so the break-even may be higher), ``"at most"`` where only the other arm
     did, ``"not identified"`` where both did (then ``cheaper`` too: both used the same, smallest, number of
     items); ``cheaper`` is ``"yes"`` / ``"no"`` when the seed-bootstrap ranges of the two arms' seconds do
-    not overlap, ``"unclear"`` when they do (or either has none), and
+    not overlap and censoring cannot reverse it (a censored text arm may cost less than shown, so its "no" is
+    "unclear"; likewise a censored other arm's "yes"), ``"unclear"`` when they overlap (or either has none),
+    and
     ``"other not reached"`` when the other arm never reached the reference within the budgets run (that says
     nothing about its seconds beyond them)."""
     for task, noise in a.sections:
@@ -355,6 +365,8 @@ def _break_even(a: Analysis) -> None:
                 if _is_text(o["arm"]) or "+" in o["arm"]:
                     continue
                 r = reached(o)
+                if r is None and o[f"{prefix}status"] != "not reached":
+                    continue  # undetermined (a sweep still running) or no reference: nothing to say
                 entry = {"task": task, "noise": noise, "reference": key, "text_arm": t["arm"], "text_items": n_text,
                          "text_seconds": s_text, "text_seconds_per_item": s_text / n_text, "other_arm": o["arm"],
                          "other_reached": r is not None, "other_seconds": r[1] if r else None,
@@ -365,7 +377,11 @@ def _break_even(a: Analysis) -> None:
                     entry["bound"] = ("not identified" if t_cens and o_cens else "at least" if t_cens
                                       else "at most" if o_cens else None)
                     o_ci = o.get(f"seconds_to_90pct_{key}_ci")
-                    entry["cheaper"] = "not identified" if t_cens and o_cens else _cheaper(t_ci, o_ci)
+                    verdict = "not identified" if t_cens and o_cens else _cheaper(t_ci, o_ci)
+                    # a censored arm may need fewer seconds than shown: only the verdict that survives that stands
+                    if (t_cens and verdict == "no") or (o_cens and verdict == "yes"):
+                        verdict = "unclear"
+                    entry["cheaper"] = verdict
                 a.break_even.append(entry)
 
 

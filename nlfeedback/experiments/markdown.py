@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nlfeedback.experiments.analysis import (ORACLE_FRACTION, Analysis, arm_groups, efficiency_ranking, noise_name,
-                                             reference_groups)
+from nlfeedback.experiments.analysis import (ORACLE_FRACTION, UNDETERMINED, Analysis, arm_groups, efficiency_ranking,
+                                             noise_name, reference_groups)
 from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import READER, RunResults, num
 from nlfeedback.experiments.stats import ALPHA, MIN_TEST_N, Stat
@@ -47,9 +47,12 @@ def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any
     """The summary's sample-efficiency sentence against 90% of ``ref``'s final true return (``"expert"``: the BFS
     expert's, with the crossings' seed-bootstrap intervals; ``"oracle"``: PPO on the task's reward)."""
     items, seconds = f"items_to_90pct_{ref}", f"seconds_to_90pct_{ref}"
+    status = "status" if ref == "oracle" else f"{ref}_status"
     threshold = eff[0]["threshold" if ref == "oracle" else f"{ref}_threshold"]
     where = f"{task} ({noise_name(noise)})"
     reached = efficiency_ranking(a, task, noise, ref)
+    if not reached and all(e[status] == UNDETERMINED for e in eff):
+        return f"{where}: no arm has a seed that finished every budget yet, so no sample-efficiency figures."
     if not reached:
         return (f"{where}: no arm reached 90% of {whose} final true return ({_fmt(threshold)}) within the "
                 "budgets.")
@@ -60,22 +63,39 @@ def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any
         return _fmt_crossing(e[attr], "reached", e.get(f"{attr}_ci"), bool(e.get(censored)))
 
     best = reached[0]
-    tied = [e for e in reached if abs(e[items] - best[items]) < 1e-9]
-    rest = ", ".join(f"{e['arm']} ({amount(e, items)})" for e in reached[len(tied):])
-    not_r = [e["arm"] for e in eff if e not in reached]
-    seeds = sorted({e["seeds"] for e in eff})
-    n = (f"{seeds[0]} seeds" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]} seeds") + " per arm"
+    if best.get(censored):
+        tied = [e for e in reached if e.get(censored)]
+    else:
+        tied = [e for e in reached if abs(e[items] - best[items]) < 1e-9]
+    seeds = sorted({e["seeds"] for e in eff if e["seeds"]})
+    several = len(seeds) > 1  # a sweep still running: each arm's own number of seeds beside it
+
+    def n_of(e: dict[str, Any]) -> str:
+        return f"{e['seeds']} seed{'s' * (e['seeds'] != 1)}" if several else ""
+
+    def arm(e: dict[str, Any]) -> str:
+        return e["arm"] + (f" ({n_of(e)})" if several else "")
+
+    rest = ", ".join(f"{e['arm']} ({amount(e, items)}" + (f"; {n_of(e)})" if several else ")")
+                     for e in reached[len(tied):])
+    undetermined = [e["arm"] for e in eff if e[status] == UNDETERMINED]
+    not_r = [arm(e) for e in eff if e not in reached and e["arm"] not in undetermined]
+    n = (f"{seeds[0]} seed{'s' * (seeds[0] != 1)} per arm" if len(seeds) == 1 else
+         f"{seeds[0]}–{seeds[-1]} seeds per arm" if seeds else "no complete seeds")
     if len(tied) == 1:
-        head = f"**{best['arm']}**, {amount(best, items)} items ({amount(best, seconds)} annotator-seconds)"
+        head = (f"**{best['arm']}**, {amount(best, items)} items ({amount(best, seconds)} annotator-seconds"
+                + (f"; {n_of(best)})" if several else ")"))
     elif best.get(censored):  # tied at the smallest budget: the grid cannot order them by items
         head = (f"{len(tied)} arms at the grid's smallest budget ({_fmt_amount(best[items])} items or fewer), so "
-                f"not ordered by items: {', '.join(e['arm'] for e in tied)}")
+                f"not ordered by items: {', '.join(arm(e) for e in tied)}")
     else:  # several arms reach it at the same budget: the cheaper in annotator time comes first
         head = (f"{len(tied)} arms tied at {_fmt_amount(best[items])} items; by annotator-seconds "
                 + ", ".join((f"**{e['arm']}**" if e is best else e["arm"]) + f" ({amount(e, seconds)})" for e in tied))
     return (f"{where}: fewest feedback items to reach 90% of {whose} final true return ({_fmt(threshold)}) and stay "
             f"there ({n}): " + head + (f"; then {rest}" if rest else "")
-            + (f"; not reached within the budgets: {', '.join(not_r)}" if not_r else "") + ".")
+            + (f"; not reached within the budgets: {', '.join(not_r)}" if not_r else "")
+            + (f"; undetermined (no seed has finished every budget yet): {', '.join(undetermined)}"
+               if undetermined else "") + ".")
 
 
 def _setting(v: Any) -> str:
@@ -146,13 +166,19 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
         ref = a.oracle.get(task)
         ref_mean = ref.mean("final_return") if ref and ref.rows else None
         eff0 = next((e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise), None)
-        if ref_mean is not None and eff0 is not None and eff0["status"] != "oracle did not learn":
+        learned = eff0 is not None and eff0["status"] != "oracle did not learn"
+        expert_thr = eff0["expert_threshold"] if eff0 is not None else None
+        if ref_mean is not None and ref_mean > 0 and learned and top["winner_mean"] <= 1.5 * ref_mean:
             head += (f". The oracle (PPO on the true reward) reached {ref.stat('final_return').fmt()}; the winner "
                      f"got {top['winner_mean'] / ref_mean:.0%} of it")
-        elif ref_mean is not None and eff0 is not None and eff0["expert_threshold"] is not None and ref_mean > 0:
+        elif ref_mean is not None and ref_mean > 0 and learned:  # no expert to judge it by, and far behind
+            head += (f". The oracle (PPO on the true reward) reached only {ref.stat('final_return').fmt()} over "
+                     f"{len(ref.rows)} seed(s), the winner {top['winner_mean'] / ref_mean:.1f} times as much: PPO on "
+                     "the task's reward may not have learned the task in these steps")
+        elif ref_mean is not None and ref_mean > 0 and expert_thr is not None:
             head += (f". The oracle (PPO on the true reward) reached {ref.stat('final_return').fmt()} over "
-                     f"{len(ref.rows)} seed(s), below 90% of the BFS expert's return ({_fmt(eff0['expert_threshold'])}):"
-                     " PPO on the task's reward did not learn the task in these steps")
+                     f"{len(ref.rows)} seed(s), below 90% of the BFS expert's return ({_fmt(expert_thr)}): PPO on the "
+                     "task's reward did not learn the task in these steps")
         elif ref_mean is not None:
             head += (f". The oracle (PPO on the true reward) reached only {_fmt(ref_mean)}: the runs were too short "
                      "to learn the task, so this comparison says little")
@@ -245,7 +271,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
               f"{n_ok + n_failed}{expected} cell result files ({n_ok} ok, {n_failed} failed). Means over seeds with "
               "95% t-intervals in brackets (sample efficiency: a seed-bootstrap range). The summary tests the best arm "
               "at each budget — picked by its mean — against each other arm with Welch's t-test, Holm-corrected over "
-              "the task's comparisons; the paired section tests every arm against one reference arm, paired by "
+              "the comparisons of a task and noise setting; the paired section tests every arm against one reference arm, paired by "
               f"seed, Holm-corrected; a test needs ≥ {MIN_TEST_N} seeds a side; significant: Holm p < 0.05.\n")
     if results.meta:
         cfg = results.meta.get("config") or {}
@@ -282,30 +308,34 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
     md.append("")
 
     md.append("## Sample efficiency\n")
+    with_expert = any(e["expert_mean"] is not None for e in a.sample_efficiency)
     md.append(f"The smallest budget from which the mean final true return reaches {ORACLE_FRACTION:.0%} of the "
               "reference and stays there at every larger budget run, given as that budget's mean feedback items "
-              "and annotator-seconds, on the seeds that finished every budget of the arm (`seeds`; a sweep still "
-              "running leaves the others out). References: the oracle's mean final true return on the same task "
-              "(none where the oracle stayed below 90% of the expert: it did not learn the task) and, where the "
-              "result files record the BFS expert on the evaluation layouts, 90% of the expert's mean true "
-              "return, fixed by the task. A crossing at the grid's smallest budget is written `≤`: the arm may need "
-              "fewer items. Against the expert, brackets give the 2.5–97.5% range of a bootstrap over the seeds "
-              "(drawn with replacement, the crossing found again; ∞: more than 2.5% of the draws never reach it "
-              "within the budgets) — with five seeds or fewer a resampling range close to the seeds' own spread, "
-              "not a calibrated 95% interval — and `per seed` each seed's own crossing budget (–: never).\n")
-    se_cols = ["task", "noise", "arm", "seeds", "threshold (0.9 × oracle)", "budget", "items_to_90pct_oracle",
-               "seconds_to_90pct_oracle"]
-    with_expert = any(e["expert_mean"] is not None for e in a.sample_efficiency)
+              "and annotator-seconds, on the seeds that finished every budget of the grid (`seeds`; `incomplete "
+              "seeds`: those with a cell missing or failed, left out; with none complete the arm is "
+              "undetermined). References: the oracle's mean final true return on the same task (none where the "
+              "oracle stayed below 90% of the expert: it did not learn the task)"
+              + (" and, where the result files record the BFS expert on the evaluation layouts, 90% of the expert's "
+                 "mean true return, fixed by the task" if with_expert else "")
+              + ". A crossing at the grid's smallest budget is written `≤`: the arm may need fewer items. Brackets "
+              "give the 2.5–97.5% range of a bootstrap over the seeds (drawn with replacement, the crossing found "
+              "again; ∞: more than 2.5% of the draws never reach it within the budgets) — with five seeds or fewer "
+              "a resampling range close to the seeds' own spread, not a calibrated 95% interval"
+              + (" — and `per seed` each seed's own crossing budget against the expert (–: never)" if with_expert
+                 else "") + ".\n")
+    se_cols = ["task", "noise", "arm", "seeds", "incomplete seeds", "threshold (0.9 × oracle)", "budget",
+               "items_to_90pct_oracle", "seconds_to_90pct_oracle"]
     if with_expert:
         se_cols += ["threshold (0.9 × expert)", "items_to_90pct_expert", "seconds_to_90pct_expert", "per seed"]
     se_rows = []
     for e in a.sample_efficiency:
         reached = e["status"] == "reached"
-        seeds = str(e["seeds"]) + (f" (+{e['incomplete_seeds']} unfinished)" if e["incomplete_seeds"] else "")
-        row = [e["task"], e["noise"] or "off", e["arm"], seeds, _fmt(e["threshold"]),
+        row = [e["task"], e["noise"] or "off", e["arm"], e["seeds"], e["incomplete_seeds"], _fmt(e["threshold"]),
                e["budget"] if reached else "—",
-               _fmt_crossing(e["items_to_90pct_oracle"], e["status"], None, bool(e.get("censored"))),
-               _fmt_crossing(e["seconds_to_90pct_oracle"], e["status"], None, bool(e.get("censored")))]
+               _fmt_crossing(e["items_to_90pct_oracle"], e["status"], e.get("items_to_90pct_oracle_ci"),
+                             bool(e.get("censored"))),
+               _fmt_crossing(e["seconds_to_90pct_oracle"], e["status"], e.get("seconds_to_90pct_oracle_ci"),
+                             bool(e.get("censored")))]
         if with_expert:
             cens = bool(e.get("expert_censored"))
             row += [_fmt(e["expert_threshold"]),
@@ -409,12 +439,12 @@ def _paired_section(a: Analysis, tables_dir: Path) -> list[str]:
           "trajectories (round 0 of the loop), so seed-to-seed luck cancels. Mean difference with its 95% "
           "t-interval (not adjusted for the number of comparisons), the paired t-test, and Holm's correction over "
           f"the tested comparisons of a task and noise setting (m of them: column `family`; a test needs ≥ "
-          f"{MIN_TEST_N} paired seeds with some variance, – otherwise; significant: Holm p < 0.05).\n"]
+          f"{MIN_TEST_N} paired seeds with some variance, — otherwise; significant: Holm p < 0.05).\n"]
     cols = ["task", "noise", "budget", "arm", "reference", "seeds paired", "difference", "p", "Holm p", "family",
             "significant"]
     rows = [[e["task"], e["noise"] or "off", e["budget"], e["arm"], e["reference"], len(e["seeds"]),
              _stat(e["difference"]).fmt(), _p(e["p"]), _p(e["p_holm"]), e["family"],
-             "–" if e["p"] is None else "yes" if e["significant"] else "no"]
+             "—" if e["p"] is None else "yes" if e["significant"] else "no"]
             for e in a.paired]
     md.append(_table(tables_dir / "paired.csv", cols, rows))
     md.append("")
