@@ -382,3 +382,22 @@ def test_the_break_even_verdict_needs_ranges_apart_and_survives_censoring(tmp_pa
     (row,) = doc2["break_even"]
     assert row["bound"] == "at least" and row["break_even"] == pytest.approx(80 / 10)
     assert row["cheaper"] == "yes"  # 20 s (or less) against 80 s: censoring cannot reverse it
+
+
+def test_the_summarys_best_arm_tests_are_corrected_over_every_pair(tmp_path):
+    """The best arm is picked after looking at the means, so Holm runs over all pairs of arms at every budget
+    (3 arms × 2 budgets: 6 Welch tests), by hand from the hand-written files."""
+    doc = json.loads(build_report(_write_run(tmp_path / "run")).json_path.read_text())
+    arms = ["text:trained", "sketch", "scalar"]
+    raw, keys = [], []
+    for b in (10, 40):
+        for i, x in enumerate(arms):
+            for y in arms[i + 1:]:
+                keys.append((b, frozenset((x, y))))
+                raw.append(stats.ttest_ind([_value(x, b, s) for s in range(5)], [_value(y, b, s) for s in range(5)],
+                                           equal_var=False).pvalue)
+    adjusted = dict(zip(keys, _holm_by_hand(raw)))
+    for c in doc["comparisons"]:
+        assert c["family"] == 6
+        for o in c["others"]:
+            assert o["p_holm"] == pytest.approx(adjusted[(c["budget"], frozenset((c["winner"], o["arm"])))])

@@ -401,32 +401,41 @@ def _cheaper(text_ci: list[float | None] | None, other_ci: list[float | None] | 
 
 
 def _comparisons(a: Analysis) -> None:
-    """Per (task, noise, budget): the best arm by mean final true return (picked after looking at the means)
-    against each other arm: Welch's t-test, Holm-corrected over all of a (task, noise) section's comparisons
-    (``p_holm``; ``significant``: Holm p < :data:`ALPHA`). ``p`` is the unadjusted value."""
+    """Per (task, noise, budget): the best arm by mean final true return against each other arm, Welch's t-test.
+    The best arm is picked after looking at the means, so its comparisons are a subset of all pairs of arms:
+    Holm's correction runs over every pair of arms at every budget of a (task, noise) section (``family``: how
+    many were tested), which keeps the chance of any false "significant" at :data:`ALPHA` however the best
+    arm was picked (``p_holm``; ``significant``: Holm p < ALPHA). ``p`` is the unadjusted value."""
     for task, noise in a.sections:
         first = len(a.comparisons)
+        pairs: list[float | None] = []  # every pair's p, the section's family
+        where: dict[tuple[int, str, str], int] = {}  # (budget, arm, arm) → index in pairs
         for b in a.budgets[(task, noise)]:
             gs = [a.groups[(task, noise, lab, b)] for lab in a.arms[(task, noise)] if (task, noise, lab, b) in a.groups]
             gs = [g for g in gs if g.rows]
             if not gs:
                 continue
+            for i, g in enumerate(gs):
+                for h in gs[i + 1:]:
+                    where[(b, g.label, h.label)] = where[(b, h.label, g.label)] = len(pairs)
+                    pairs.append(welch_p(g.returns, h.returns))
             gs.sort(key=lambda g: -(g.mean("final_return") or 0.0))
             best = gs[0]
             others = []
             for g in gs[1:]:
-                p = welch_p(best.returns, g.returns)
                 others.append({"arm": g.label, "mean": g.mean("final_return"),
-                               "difference": best.mean("final_return") - g.mean("final_return"), "p": p})
+                               "difference": best.mean("final_return") - g.mean("final_return"),
+                               "p": pairs[where[(b, best.label, g.label)]], "pair": where[(b, best.label, g.label)]})
             a.comparisons.append({"task": task, "noise": noise, "budget": b, "winner": best.label,
                                   "winner_mean": best.mean("final_return"), "winner_n": len(best.rows),
                                   "others": others})
-        family = [o for c in a.comparisons[first:] for o in c["others"]]
-        for o, adj in zip(family, holm([o["p"] for o in family])):
-            o["p_holm"] = adj
-            o["significant"] = adj is not None and adj < ALPHA
-
-
+        adjusted = holm(pairs)
+        family = sum(p is not None for p in pairs)
+        for c in a.comparisons[first:]:
+            c["family"] = family
+            for o in c["others"]:
+                o["p_holm"] = adjusted[o.pop("pair")]
+                o["significant"] = o["p_holm"] is not None and o["p_holm"] < ALPHA
 
 
 def _paired(a: Analysis) -> None:

@@ -114,7 +114,7 @@ def _sig_unadjusted(p: float | None) -> str:
 
 
 def _sig(o: dict[str, Any]) -> str:
-    """A summary comparison's verdict: Welch's p, Holm-corrected over the section's comparisons."""
+    """A summary comparison's verdict: Welch's p, Holm-corrected over every pair of arms of the section."""
     if o["p"] is None:
         return f"untested (a test needs ≥ {MIN_TEST_N} seeds a side with some variance)"
     return (f"significant (Holm p = {o['p_holm']:.3g})" if o["significant"]
@@ -271,7 +271,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
               f"{n_ok + n_failed}{expected} cell result files ({n_ok} ok, {n_failed} failed). Means over seeds with "
               "95% t-intervals in brackets (sample efficiency: a seed-bootstrap range). The summary tests the best arm "
               "at each budget — picked by its mean — against each other arm with Welch's t-test, Holm-corrected over "
-              "the comparisons of a task and noise setting; the paired section tests every arm against one reference arm, paired by "
+              "every pair of arms at every budget of a task and noise setting; the paired section tests every arm against one reference arm, paired by "
               f"seed, Holm-corrected; a test needs ≥ {MIN_TEST_N} seeds a side; significant: Holm p < 0.05.\n")
     if results.meta:
         cfg = results.meta.get("config") or {}
