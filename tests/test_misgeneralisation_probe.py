@@ -125,6 +125,8 @@ def test_generalisation_analysis_of_hand_made_results(tmp_path):
     from scipy import stats
     p = stats.ttest_ind([TEXT[s][1][0] for s in TEXT], [SKETCH[s][1][0] for s in SKETCH], equal_var=False).pvalue
     assert other["arm"] == "sketch" and other["p"] == pytest.approx(p) and other["significant"]
+    # two arms at one budget: a family of one pair per metric, so Holm leaves the p-values as they are
+    assert other["p_holm"] == pytest.approx(p) and other["wrong_key_p_holm"] == pytest.approx(other["wrong_key_p"])
     assert other["wrong_key_difference"] == pytest.approx(np.mean([0.1, 0.2, 0.15]) - np.mean([0.8, 0.7, 0.9]))
 
 

@@ -498,6 +498,10 @@ def _generalisation(a: Analysis) -> None:
                 "eval_proxy_return": Stat.of(_eval_values(g, et, "proxy_return")).to_json(),
             })
     for task, noise in a.sections:
+        # per eval task, one family per metric: every pair of arms at every budget (the best arm is picked after
+        # looking, so its comparisons are a subset of all pairs; Holm over all of them keeps the error rate)
+        families: dict[str, dict[str, list[float | None]]] = {}
+        first = len(a.generalisation_comparisons)
         for b in a.budgets[(task, noise)]:
             gs = [a.groups[k] for lab in a.arms[(task, noise)] if (k := (task, noise, lab, b)) in a.groups]
             for et in sorted({t for g in gs for r in g.rows for t in r.eval_tasks}):
@@ -506,19 +510,34 @@ def _generalisation(a: Analysis) -> None:
                 scored = [s for s in scored if s[1]]
                 if not scored:
                     continue
+                fam = families.setdefault(et, {"success": [], "wrong": []})
+                index: dict[tuple[str, str], int] = {}
+                for i, (g, succ, wrong) in enumerate(scored):
+                    for h, succ2, wrong2 in scored[i + 1:]:
+                        index[(g.label, h.label)] = index[(h.label, g.label)] = len(fam["success"])
+                        fam["success"].append(welch_p(succ, succ2))
+                        fam["wrong"].append(welch_p(wrong, wrong2))
                 scored.sort(key=lambda s: -Stat.of(s[1]).mean)
                 best, best_succ, best_wrong = scored[0]
                 others = []
                 for g, succ, wrong in scored[1:]:
-                    p, pw = welch_p(best_succ, succ), welch_p(best_wrong, wrong)
+                    k = index[(best.label, g.label)]
                     others.append({"arm": g.label, "eval_success": Stat.of(succ).mean,
-                                   "difference": Stat.of(best_succ).mean - Stat.of(succ).mean, "p": p,
-                                   "significant": p is not None and p < ALPHA,
+                                   "difference": Stat.of(best_succ).mean - Stat.of(succ).mean,
+                                   "p": fam["success"][k], "pair": k,
                                    "wrong_key_first": Stat.of(wrong).mean,
                                    "wrong_key_difference": (Stat.of(best_wrong).mean - Stat.of(wrong).mean
                                                             if best_wrong and wrong else None),
-                                   "wrong_key_p": pw, "wrong_key_significant": pw is not None and pw < ALPHA})
+                                   "wrong_key_p": fam["wrong"][k]})
                 a.generalisation_comparisons.append({
                     "task": task, "noise": noise, "budget": b, "eval_task": et, "winner": best.label,
                     "winner_eval_success": Stat.of(best_succ).mean, "winner_n": len(best_succ),
                     "winner_wrong_key_first": Stat.of(best_wrong).mean, "others": others})
+        adjusted = {et: (holm(f["success"]), holm(f["wrong"])) for et, f in families.items()}
+        for c in a.generalisation_comparisons[first:]:
+            succ_adj, wrong_adj = adjusted[c["eval_task"]]
+            for o in c["others"]:
+                k = o.pop("pair")
+                o.update(p_holm=succ_adj[k], significant=succ_adj[k] is not None and succ_adj[k] < ALPHA,
+                         wrong_key_p_holm=wrong_adj[k],
+                         wrong_key_significant=wrong_adj[k] is not None and wrong_adj[k] < ALPHA)

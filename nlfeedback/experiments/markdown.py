@@ -13,7 +13,7 @@ from nlfeedback.experiments.analysis import (ORACLE_FRACTION, UNDETERMINED, Anal
                                              noise_name, reference_groups)
 from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import READER, RunResults, num
-from nlfeedback.experiments.stats import ALPHA, MIN_TEST_N, Stat
+from nlfeedback.experiments.stats import MIN_TEST_N, Stat
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -103,14 +103,6 @@ def _setting(v: Any) -> str:
     if isinstance(v, dict):
         return "(" + ", ".join(f"{k} {_setting(x)}" for k, x in v.items()) + ")"
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
-
-
-def _sig_unadjusted(p: float | None) -> str:
-    """Welch's p as it is, not corrected for the other comparisons beside it."""
-    if p is None:
-        return f"untested (a test needs ≥ {MIN_TEST_N} seeds a side with some variance)"
-    return (f"significant (unadjusted p = {p:.3g})" if p < ALPHA
-            else f"not significant (unadjusted p = {p:.2g})")
 
 
 def _sig(o: dict[str, Any]) -> str:
@@ -630,7 +622,10 @@ def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
           "evaluation was made (the same actions, deterministic or sampled, and layout seeds), scored by the eval task's true "
           "reward. Wrong key first: the share of episodes whose first key picked up is not the locked door's "
           "colour (on keys-distractor-test the distractor is always the nearer key). Means over seeds with 95% "
-          "t-intervals.\n"]
+          "t-intervals. Below the table, the arm with the highest eval-task success at each budget against each "
+          "other arm: Welch's t-test on eval-task success and on the wrong-key-first rate, Holm-corrected over "
+          f"every pair of arms at every budget (per eval task and metric); a test needs ≥ {MIN_TEST_N} seeds a "
+          "side.\n"]
     cols = ["task", "noise", "arm", "budget", "eval task", "seeds", "train success", "eval success",
             "train wrong key first", "eval wrong key first", "eval true return"]
     rows = [[e["task"], e["noise"] or ("—" if e["arm"] in REFERENCE_KINDS else "off"), e["arm"],
@@ -646,9 +641,11 @@ def _generalisation_section(a: Analysis, tables_dir: Path) -> list[str]:
                 f"{_fmt(c['winner_wrong_key_first'], 2)}, {c['winner_n']} seed(s))")
         if c["others"]:
             line += "; against " + "; ".join(
-                f"{o['arm']}: success {o['difference']:+.2f}, {_sig_unadjusted(o['p'])}; wrong key first "
+                f"{o['arm']}: success {o['difference']:+.2f}, {_sig(o)}; wrong key first "
                 + ("—" if o["wrong_key_difference"] is None
-                   else f"{o['wrong_key_difference']:+.2f}, {_sig_unadjusted(o['wrong_key_p'])}")
+                   else f"{o['wrong_key_difference']:+.2f}, "
+                        + _sig({"p": o["wrong_key_p"], "p_holm": o["wrong_key_p_holm"],
+                                "significant": o["wrong_key_significant"]}))
                 for o in c["others"])
         else:
             line += " (the only arm with eval-task results)"
