@@ -427,7 +427,7 @@ def _paired_section(a: Analysis, tables_dir: Path) -> list[str]:
         return []
     md = ["## Paired differences\n",
           "Each arm − the reference arm (the first configured kind with results in the task and noise setting: "
-          "column `reference`) in final true return, paired by seed: a seed's cells start from the same "
+          "column `reference`; a budget where it has no cells has no rows) in final true return, paired by seed: a seed's cells start from the same "
           "trajectories (round 0 of the loop), so seed-to-seed luck cancels. Mean difference with its 95% "
           "t-interval (not adjusted for the number of comparisons), the paired t-test, and Holm's correction over "
           f"the tested comparisons of a task and noise setting (m of them: column `family`; a test needs ≥ "
