@@ -137,8 +137,16 @@ def _plot_vs(a: Analysis, attr: str, xlabel: str, path: Path) -> None:
         ax.set_xlabel(xlabel)
         ax.set_ylabel("final true return (mean, 95% CI)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    # one legend for every panel, below them: with many arms a legend inside a panel covers its curves
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    rows = -(-len(handles) // 4)
+    room = 0.2 * rows + 0.15  # inches under the panels for the legend
+    fig.set_figheight(fig.get_figheight() + room)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, room / fig.get_figheight(), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
