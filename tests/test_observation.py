@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from minigrid.minigrid_env import MiniGridEnv
 
-from nlfeedback.envs.observation import agent_view, grid_encoding, use_fast_view
+from nlfeedback.envs.observation import DirectView, agent_view, grid_encoding, use_fast_view
 from nlfeedback.envs.tasks import SUITE
 from nlfeedback.policies.base import make_policy
 
@@ -20,7 +20,7 @@ def _minigrid_view(env) -> np.ndarray:
 def test_the_direct_view_is_minigrids_view_on_every_task(task):
     env = task.make_env()
     base = env.unwrapped
-    assert base.gen_obs.__func__ is not MiniGridEnv.gen_obs  # make_env installed the direct view
+    assert isinstance(base.gen_obs, DirectView)  # make_env installed the direct view
     rng = np.random.default_rng(0)
     seen = {"directions": set(), "carrying": 0, "edge": 0, "unseen": 0}
     for episode in range(12):
@@ -60,3 +60,14 @@ def test_the_direct_view_follows_the_envs_view_settings(kwargs):
             if term or trunc:
                 break
     assert obs["image"].shape == (env.unwrapped.agent_view_size,) * 2 + (3,)
+
+
+def test_an_env_with_the_direct_view_still_copies_and_pickles():
+    import copy
+    import pickle
+
+    env = SUITE[0].make_env()
+    env.reset(seed=5)
+    for twin in (copy.deepcopy(env).unwrapped, pickle.loads(pickle.dumps(env.unwrapped))):
+        assert isinstance(twin.gen_obs, DirectView) and twin.gen_obs.env is twin
+        np.testing.assert_array_equal(twin.gen_obs()["image"], _minigrid_view(env))

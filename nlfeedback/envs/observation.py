@@ -5,15 +5,14 @@ MiniGrid builds each observation by copying the view into a new ``Grid`` object,
 Python-level cell reads and writes and a dozen new objects per step. ``agent_view`` reads each cell of the
 view once, through a table of where the view's cells lie for each facing (``view_offsets``), runs MiniGrid's
 occlusion rule (``Grid.process_vis``) on a flat list of booleans and builds the array in one call.
-``Task.make_env`` installs it on every environment it builds (``use_fast_view``); a ``gym.make`` of the same
-id outside the toolkit keeps MiniGrid's own method. ``tests/test_observation.py``
-checks the arrays are identical to MiniGrid's on random and expert runs of every task, in every direction,
-carrying, beside open and closed doors and at the grid's edges.
+``Task.make_env`` installs it on every environment it builds (``use_fast_view``: a picklable ``DirectView`` as the
+instance's ``gen_obs``); a ``gym.make`` of the same id outside the toolkit keeps MiniGrid's own method.
+``tests/test_observation.py`` checks the arrays are identical to MiniGrid's on random and expert runs of every
+task, in every direction, carrying, beside open and closed doors and at the grid's edges.
 """
 
 from __future__ import annotations
 
-import types
 from functools import lru_cache
 from typing import Any
 
@@ -102,14 +101,22 @@ def grid_encoding(env: Any) -> np.ndarray:
     return np.array(codes, dtype=np.uint8).reshape(grid.height, grid.width, 3).transpose(1, 0, 2).copy()
 
 
-def _gen_obs(self: Any) -> dict[str, Any]:
-    return {"image": agent_view(self), "direction": self.agent_dir, "mission": self.mission}
+class DirectView:
+    """MiniGrid's ``gen_obs`` for one environment, through :func:`agent_view`: installed as the instance's
+    ``gen_obs`` (a plain object, not a bound function, so the environment still pickles)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    def __call__(self) -> dict[str, Any]:
+        env = self.env
+        return {"image": agent_view(env), "direction": env.agent_dir, "mission": env.mission}
 
 
 def use_fast_view(env: Any) -> Any:
-    """Install ``agent_view`` as ``gen_obs`` on this environment (its MiniGrid base, under any wrappers), if it
-    is MiniGrid's partial-view image; returns ``env``."""
+    """Install :class:`DirectView` as ``gen_obs`` on this environment (its MiniGrid base, under any wrappers), if
+    it is MiniGrid's partial-view image; returns ``env``."""
     base = env.unwrapped
     if callable(getattr(base, "gen_obs", None)) and hasattr(base, "agent_view_size") and hasattr(base, "grid"):
-        base.gen_obs = types.MethodType(_gen_obs, base)
+        base.gen_obs = DirectView(base)
     return env
