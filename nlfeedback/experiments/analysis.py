@@ -107,12 +107,18 @@ def proxy_panels(a: Analysis) -> list[Group]:
     return [g for g in arm_groups(a) if any(r.proxy_curve for r in g.rows)]
 
 
+def ref_field(ref: str, name: str) -> str:
+    """A ``sample_efficiency`` field of a reference: ``name`` for the oracle (``status``, ``censored``,
+    ``threshold``, ``budget``), ``<ref>_<name>`` for the others (``expert_status``, …)."""
+    return name if ref == "oracle" else f"{ref}_{name}"
+
+
 def efficiency_ranking(a: Analysis, task: str, noise: str, ref: str = "oracle") -> list[dict[str, Any]]:
     """The arms of (task, noise) that reached 90% of the reference (``"oracle"`` or ``"expert"``), fewest
     feedback items first and, among equal items, fewest annotator-seconds (``sample_efficiency`` entries).
     Arms that reached it at the grid's smallest budget come first, together, ordered by seconds only: the
     grid cannot order them by items."""
-    status, censored = ("status", "censored") if ref == "oracle" else (f"{ref}_status", f"{ref}_censored")
+    status, censored = ref_field(ref, "status"), ref_field(ref, "censored")
     return sorted((e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise
                    and e[status] == "reached"),
                   key=lambda e: (not e.get(censored), 0.0 if e.get(censored) else e[f"items_to_90pct_{ref}"],
@@ -289,36 +295,32 @@ def _sample_efficiency(a: Analysis) -> None:
                 entry["expert_status"] = entry["expert_status"] if expert_threshold is None else UNDETERMINED
                 a.sample_efficiency.append(entry)
                 continue
-            for thr, prefix in ((threshold, ""), (expert_threshold, "expert_")):
+            for thr, ref in ((threshold, "oracle"), (expert_threshold, "expert")):
                 if thr is None:
                     continue
+                entry.update(_crossing_intervals(groups, thr, ref))
                 i = sustained_crossing([sum(v[s] for s in seeds) / len(seeds) for v in values], thr)
                 if i is None:
                     continue
                 at = [r for r in groups[i].rows if r.seed in seeds]
-                which = "expert" if prefix else "oracle"
-                entry.update({f"{prefix}budget": groups[i].budget, f"{prefix}status": "reached",
-                              f"items_to_90pct_{which}": Stat.of(r.items for r in at).mean,
-                              f"seconds_to_90pct_{which}": Stat.of(r.seconds for r in at).mean,
-                              f"{prefix}censored": groups[i].budget == smallest})
-            if threshold is not None:
-                entry.update(_crossing_intervals(groups, seeds, threshold, "oracle"))
+                entry.update({ref_field(ref, "budget"): groups[i].budget, ref_field(ref, "status"): "reached",
+                              f"items_to_90pct_{ref}": Stat.of(r.items for r in at).mean,
+                              f"seconds_to_90pct_{ref}": Stat.of(r.seconds for r in at).mean,
+                              ref_field(ref, "censored"): groups[i].budget == smallest})
             if expert_threshold is not None:
                 entry["per_seed_expert"] = {
                     str(s): (groups[j].budget if (j := sustained_crossing([v[s] for v in values], expert_threshold))
                              is not None else None) for s in seeds}
-                entry.update(_crossing_intervals(groups, seeds, expert_threshold, "expert"))
             a.sample_efficiency.append(entry)
 
 
-def _crossing_intervals(groups: list[Group], seeds: list[int], threshold: float, ref: str
-                        ) -> dict[str, list[float] | None]:
+def _crossing_intervals(groups: list[Group], threshold: float, ref: str) -> dict[str, list[float] | None]:
     """``items_to_90pct_<ref>_ci`` and ``seconds_to_90pct_<ref>_ci``: the seed-bootstrap range of the crossing
-    (:func:`nlfeedback.experiments.stats.crossing_interval`) on ``seeds``; ``None`` for an end (JSON has no ∞)
-    means that in more than 2.5% of the resamples the arm never reaches the threshold and stays."""
-    keep = set(seeds)
-    cis = crossing_interval([{r.seed: r.final_return for r in g.rows if r.seed in keep} for g in groups],
-                            {attr: [{r.seed: getattr(r, attr) for r in g.rows if r.seed in keep} for g in groups]
+    (:func:`nlfeedback.experiments.stats.crossing_interval`, on the seeds with a cell at every budget);
+    ``None`` for an end (JSON has no ∞) means that in more than 2.5% of the resamples the arm never reaches
+    the threshold and stays."""
+    cis = crossing_interval([{r.seed: r.final_return for r in g.rows} for g in groups],
+                            {attr: [{r.seed: getattr(r, attr) for r in g.rows} for g in groups]
                              for attr in ("items", "seconds")}, threshold)
     return {f"{attr}_to_90pct_{ref}_ci": [v if math.isfinite(v) else None for v in cis[attr]] if cis else None
             for attr in ("items", "seconds")}
@@ -348,10 +350,10 @@ def _break_even(a: Analysis) -> None:
         effs = [e for e in a.sample_efficiency if e["task"] == task and e["noise"] == noise]
         use_expert = any(e["expert_threshold"] is not None for e in effs)
         key = "expert" if use_expert else "oracle"
-        prefix = "expert_" if use_expert else ""
+        status, censored = ref_field(key, "status"), ref_field(key, "censored")
 
         def reached(e: dict[str, Any]) -> tuple[float, float] | None:
-            if e[f"{prefix}status"] != "reached":
+            if e[status] != "reached":
                 return None
             return e[f"items_to_90pct_{key}"], e[f"seconds_to_90pct_{key}"]
 
@@ -365,7 +367,7 @@ def _break_even(a: Analysis) -> None:
                 if _is_text(o["arm"]) or "+" in o["arm"]:
                     continue
                 r = reached(o)
-                if r is None and o[f"{prefix}status"] != "not reached":
+                if r is None and o[status] != "not reached":
                     continue  # undetermined (a sweep still running) or no reference: nothing to say
                 entry = {"task": task, "noise": noise, "reference": key, "text_arm": t["arm"], "text_items": n_text,
                          "text_seconds": s_text, "text_seconds_per_item": s_text / n_text, "other_arm": o["arm"],
@@ -373,7 +375,7 @@ def _break_even(a: Analysis) -> None:
                          "break_even": r[1] / n_text if r else None, "bound": None,
                          "cheaper": "other not reached"}
                 if r is not None:
-                    t_cens, o_cens = bool(t.get(f"{prefix}censored")), bool(o.get(f"{prefix}censored"))
+                    t_cens, o_cens = bool(t.get(censored)), bool(o.get(censored))
                     entry["bound"] = ("not identified" if t_cens and o_cens else "at least" if t_cens
                                       else "at most" if o_cens else None)
                     o_ci = o.get(f"seconds_to_90pct_{key}_ci")
@@ -400,6 +402,17 @@ def _cheaper(text_ci: list[float | None] | None, other_ci: list[float | None] | 
     return "unclear"
 
 
+def _test_pairs(samples: list[tuple[str, list[float]]], family: list[float | None]) -> dict[tuple[str, str], int]:
+    """Welch's test of every pair of ``samples`` (label, values), each p appended to ``family`` (a section's
+    tests, Holm-corrected together); returns where each pair's p is, under both orders of its labels."""
+    where: dict[tuple[str, str], int] = {}
+    for i, (x, xs) in enumerate(samples):
+        for y, ys in samples[i + 1:]:
+            where[(x, y)] = where[(y, x)] = len(family)
+            family.append(welch_p(xs, ys))
+    return where
+
+
 def _comparisons(a: Analysis) -> None:
     """Per (task, noise, budget): the best arm by mean final true return against each other arm, Welch's t-test.
     The best arm is picked after looking at the means, so its comparisons are a subset of all pairs of arms:
@@ -409,23 +422,20 @@ def _comparisons(a: Analysis) -> None:
     for task, noise in a.sections:
         first = len(a.comparisons)
         pairs: list[float | None] = []  # every pair's p, the section's family
-        where: dict[tuple[int, str, str], int] = {}  # (budget, arm, arm) → index in pairs
         for b in a.budgets[(task, noise)]:
             gs = [a.groups[(task, noise, lab, b)] for lab in a.arms[(task, noise)] if (task, noise, lab, b) in a.groups]
             gs = [g for g in gs if g.rows]
             if not gs:
                 continue
-            for i, g in enumerate(gs):
-                for h in gs[i + 1:]:
-                    where[(b, g.label, h.label)] = where[(b, h.label, g.label)] = len(pairs)
-                    pairs.append(welch_p(g.returns, h.returns))
+            where = _test_pairs([(g.label, g.returns) for g in gs], pairs)
             gs.sort(key=lambda g: -(g.mean("final_return") or 0.0))
             best = gs[0]
             others = []
             for g in gs[1:]:
+                k = where[(best.label, g.label)]
                 others.append({"arm": g.label, "mean": g.mean("final_return"),
                                "difference": best.mean("final_return") - g.mean("final_return"),
-                               "p": pairs[where[(b, best.label, g.label)]], "pair": where[(b, best.label, g.label)]})
+                               "p": pairs[k], "pair": k})
             a.comparisons.append({"task": task, "noise": noise, "budget": b, "winner": best.label,
                                   "winner_mean": best.mean("final_return"), "winner_n": len(best.rows),
                                   "others": others})
@@ -511,12 +521,8 @@ def _generalisation(a: Analysis) -> None:
                 if not scored:
                     continue
                 fam = families.setdefault(et, {"success": [], "wrong": []})
-                index: dict[tuple[str, str], int] = {}
-                for i, (g, succ, wrong) in enumerate(scored):
-                    for h, succ2, wrong2 in scored[i + 1:]:
-                        index[(g.label, h.label)] = index[(h.label, g.label)] = len(fam["success"])
-                        fam["success"].append(welch_p(succ, succ2))
-                        fam["wrong"].append(welch_p(wrong, wrong2))
+                index = _test_pairs([(g.label, succ) for g, succ, _ in scored], fam["success"])
+                _test_pairs([(g.label, wrong) for g, _, wrong in scored], fam["wrong"])  # same pairs, same places
                 scored.sort(key=lambda s: -Stat.of(s[1]).mean)
                 best, best_succ, best_wrong = scored[0]
                 others = []

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nlfeedback.experiments.analysis import (ORACLE_FRACTION, UNDETERMINED, Analysis, arm_groups, efficiency_ranking,
-                                             noise_name, reference_groups)
+                                             noise_name, ref_field, reference_groups)
 from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import READER, RunResults, num
 from nlfeedback.experiments.stats import MIN_TEST_N, Stat
@@ -47,8 +47,8 @@ def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any
     """The summary's sample-efficiency sentence against 90% of ``ref``'s final true return (``"expert"``: the BFS
     expert's, with the crossings' seed-bootstrap intervals; ``"oracle"``: PPO on the task's reward)."""
     items, seconds = f"items_to_90pct_{ref}", f"seconds_to_90pct_{ref}"
-    status = "status" if ref == "oracle" else f"{ref}_status"
-    threshold = eff[0]["threshold" if ref == "oracle" else f"{ref}_threshold"]
+    status = ref_field(ref, "status")
+    threshold = eff[0][ref_field(ref, "threshold")]
     where = f"{task} ({noise_name(noise)})"
     reached = efficiency_ranking(a, task, noise, ref)
     if not reached and all(e[status] == UNDETERMINED for e in eff):
@@ -57,7 +57,7 @@ def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any
         return (f"{where}: no arm reached 90% of {whose} final true return ({_fmt(threshold)}) within the "
                 "budgets.")
 
-    censored = "censored" if ref == "oracle" else f"{ref}_censored"
+    censored = ref_field(ref, "censored")
 
     def amount(e: dict[str, Any], attr: str) -> str:
         return _fmt_crossing(e[attr], "reached", e.get(f"{attr}_ci"), bool(e.get(censored)))
@@ -105,10 +105,13 @@ def _setting(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
+NEEDS = f"a test needs ≥ {MIN_TEST_N} seeds a side with some variance"
+
+
 def _sig(o: dict[str, Any]) -> str:
     """A summary comparison's verdict: Welch's p, Holm-corrected over every pair of arms of the section."""
     if o["p"] is None:
-        return f"untested (a test needs ≥ {MIN_TEST_N} seeds a side with some variance)"
+        return f"untested ({NEEDS})"
     return (f"significant (Holm p = {o['p_holm']:.3g})" if o["significant"]
             else f"not significant (Holm p = {o['p_holm']:.2g})")
 
@@ -152,7 +155,7 @@ def summary_lines(a: Analysis, results: RunResults) -> list[str]:
                     f"{o['arm']} ({o['difference']:+.3f}, Holm p = {o['p_holm']:.2g})" for o in ns))
             if untested:
                 head += ("; untested against " + ", ".join(f"{o['arm']} ({o['difference']:+.3f})" for o in untested)
-                         + f" (a test needs ≥ {MIN_TEST_N} seeds a side with some variance)")
+                         + f" ({NEEDS})")
         else:
             head += " (the only arm with results)"
         ref = a.oracle.get(task)

@@ -203,6 +203,11 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _readers(rows: list[dict[str, Any]]) -> list[str]:
+    """The trained-reader checkpoints (digests) that read these rows, "not recorded" for rows that do not say."""
+    return sorted({str(r.get("reader", "not recorded")) for r in rows})
+
+
 def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
                progress: Callable[[str], None] | None = None, rerun_stale: bool = False) -> Path:
     """Run every (task, seed) with fits missing from ``out_dir/curves.jsonl``; returns that file. Resumable: rows
@@ -236,7 +241,7 @@ def run_curves(config: CurvesConfig, out_dir: str | Path, *, workers: int = 1,
         (stale if is_stale else rows).append(r)
     if stale:
         arms = sorted({r["arm"] for r in stale})
-        readers = sorted({str(r.get("reader", "not recorded")) for r in stale})
+        readers = _readers(stale)
         if not rerun_stale:
             raise NlfError(f"{path}: {len(stale)} rows of {', '.join(arms)} were read by another checkpoint of the "
                            f"trained reader ({', '.join(readers)}; installed now {digest}). One folder holds one "
@@ -361,7 +366,7 @@ def write_report(out_dir: str | Path) -> Path:
              "seed share its pool and held-out runs (`nlfeedback/experiments/reward_curves.py`).", ""]
     read = [r for r in rows if reads_with_trained(r["arm"])]
     if read:
-        readers = sorted({str(r.get("reader", "not recorded")) for r in read})
+        readers = _readers(read)
         lines += [f"Text read by the trained reader's checkpoint {readers[0]} (SHA-256 prefix)." if len(readers) == 1
                   else f"**The trained reader's rows were read by {len(readers)} checkpoints** ({', '.join(readers)}): "
                        "arms read by different checkpoints are not comparable.", ""]
