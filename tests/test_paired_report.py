@@ -14,7 +14,7 @@ from scipy import stats
 from nlfeedback.experiments.config import Cell, RunSettings, parse_config
 from nlfeedback.experiments.report import build_report
 from nlfeedback.experiments.runner import RESULT_SCHEMA
-from nlfeedback.experiments.stats import holm, paired_p, welch_p
+from nlfeedback.experiments.stats import Stat, holm, paired_p, welch_p
 
 # final true return per (arm, budget, seed): a strong seed effect shared by the arms, small arm effects
 SEED_EFFECT = [0.0, 0.3, -0.2, 0.1, 0.25]
@@ -128,6 +128,15 @@ def test_holm_and_paired_p_edge_cases():
                                                                                         [0.1, 0.4, 0.2]).pvalue)
     with pytest.raises(ValueError):
         paired_p([1.0, 2.0], [1.0])
+
+
+def test_a_mean_says_how_many_values_it_left_out():
+    full = Stat.of([0.2, 0.4, 0.6])
+    assert full.missing == 0 and "missing" not in full.fmt() and "missing" not in full.to_json()
+    part = Stat.of([0.2, None, 0.6, float("nan")])  # a seed without an evaluation, a diverged value
+    assert (part.n, part.missing, part.mean) == (2, 2, pytest.approx(0.4))
+    assert part.fmt().endswith("(2 missing)") and part.to_json()["missing"] == 2
+    assert Stat.of([None]).fmt() == "—"  # nothing to average: no mean, nothing to qualify
 
 
 def test_one_arm_has_no_paired_section(tmp_path):

@@ -39,12 +39,17 @@ def view_offsets(size: int, direction: int) -> tuple[tuple[int, int], ...]:
     return tuple(cell for column in view for cell in column)
 
 
+def agent_cell(size: int) -> int:
+    """The agent's own cell in a flat ``size × size`` view (``x * size + y``): bottom centre, ``(size // 2, size - 1)``."""
+    return (size // 2) * size + size - 1
+
+
 def _visible(opaque: list[bool], size: int) -> list[bool]:
     """MiniGrid's ``Grid.process_vis`` on a ``size × size`` view (flat, ``x * size + y``), the agent at
     ``(size // 2, size - 1)``: light spreads sideways along each row and one row forward, stopping at cells
     that block the view (which are themselves seen)."""
     mask = [False] * (size * size)
-    mask[(size // 2) * size + size - 1] = True
+    mask[agent_cell(size)] = True
     for j in reversed(range(size)):
         for i in range(size - 1):
             k = i * size + j
@@ -90,7 +95,7 @@ def agent_view(env: Any) -> np.ndarray:
         for k, seen in enumerate(_visible(opaque, size)):
             if not seen:
                 codes[k] = UNSEEN
-    codes[(size // 2) * size + size - 1] = env.carrying.encode() if env.carrying else EMPTY
+    codes[agent_cell(size)] = env.carrying.encode() if env.carrying else EMPTY
     return np.array(codes, dtype=np.uint8).reshape(size, size, 3)
 
 

@@ -413,6 +413,12 @@ def _test_pairs(samples: list[tuple[str, list[float]]], family: list[float | Non
     return where
 
 
+def _holm_verdict(entry: dict[str, Any], adjusted: float | None, prefix: str = "") -> None:
+    """Write one test's Holm-adjusted p-value (``<prefix>p_holm``) and verdict (``<prefix>significant``)."""
+    entry[f"{prefix}p_holm"] = adjusted
+    entry[f"{prefix}significant"] = adjusted is not None and adjusted < ALPHA
+
+
 def _comparisons(a: Analysis) -> None:
     """Per (task, noise, budget): the best arm by mean final true return against each other arm, Welch's t-test.
     The best arm is picked after looking at the means, so its comparisons are a subset of all pairs of arms:
@@ -444,8 +450,7 @@ def _comparisons(a: Analysis) -> None:
         for c in a.comparisons[first:]:
             c["family"] = family
             for o in c["others"]:
-                o["p_holm"] = adjusted[o.pop("pair")]
-                o["significant"] = o["p_holm"] is not None and o["p_holm"] < ALPHA
+                _holm_verdict(o, adjusted[o.pop("pair")])
 
 
 def _paired(a: Analysis) -> None:
@@ -477,9 +482,8 @@ def _paired(a: Analysis) -> None:
                                 "seeds": seeds, "difference": d.to_json(), "p": paired_p(x, y)})
         family = sum(e["p"] is not None for e in section)
         for entry, adj in zip(section, holm([e["p"] for e in section])):
-            entry["p_holm"] = adj
             entry["family"] = family
-            entry["significant"] = adj is not None and adj < ALPHA
+            _holm_verdict(entry, adj)
         a.paired += section
 
 
@@ -544,6 +548,5 @@ def _generalisation(a: Analysis) -> None:
             succ_adj, wrong_adj = adjusted[c["eval_task"]]
             for o in c["others"]:
                 k = o.pop("pair")
-                o.update(p_holm=succ_adj[k], significant=succ_adj[k] is not None and succ_adj[k] < ALPHA,
-                         wrong_key_p_holm=wrong_adj[k],
-                         wrong_key_significant=wrong_adj[k] is not None and wrong_adj[k] < ALPHA)
+                _holm_verdict(o, succ_adj[k])
+                _holm_verdict(o, wrong_adj[k], prefix="wrong_key_")

@@ -548,7 +548,7 @@ def _behaviour_section(a: Analysis, tables_dir: Path) -> list[str]:
 
 def _stat(d: dict[str, Any]) -> Stat:
     lo, hi = d.get("ci95") or (None, None)
-    return Stat(d.get("n", 0), d.get("mean"), d.get("std"), lo, hi)
+    return Stat(d.get("n", 0), d.get("mean"), d.get("std"), lo, hi, d.get("missing", 0))
 
 
 def _optimisation_section(a: Analysis, tables_dir: Path) -> list[str]:

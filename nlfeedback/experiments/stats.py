@@ -30,37 +30,45 @@ def constant(values: Sequence[float]) -> bool:
 
 @dataclass(frozen=True)
 class Stat:
-    """Mean of ``n`` values with its 95% t-interval (``lo``/``hi`` are None for fewer than two values)."""
+    """Mean of ``n`` values with its 95% t-interval (``lo``/``hi`` are None for fewer than two values);
+    ``missing``: how many of the values given were None or not finite (left out of ``n``, and said so by
+    :meth:`fmt` and :meth:`to_json`, so a mean over fewer seeds than the grid has is never silent)."""
 
     n: int
     mean: float | None
     std: float | None = None
     lo: float | None = None
     hi: float | None = None
+    missing: int = 0
 
     @classmethod
     def of(cls, values: Iterable[float | None]) -> Stat:
-        xs = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+        given = list(values)
+        xs = np.array([v for v in given if v is not None and math.isfinite(v)], dtype=float)
+        missing = len(given) - len(xs)
         if len(xs) == 0:
-            return cls(0, None)
+            return cls(0, None, missing=missing)
         mean = float(xs.mean())
         if len(xs) < 2:
-            return cls(1, mean)
+            return cls(1, mean, missing=missing)
         from scipy import stats
 
         std = float(xs.std(ddof=1))
         half = float(stats.t.ppf(1 - ALPHA / 2, len(xs) - 1)) * std / math.sqrt(len(xs))
-        return cls(len(xs), mean, std, mean - half, mean + half)
+        return cls(len(xs), mean, std, mean - half, mean + half, missing)
 
     def fmt(self, digits: int = 3) -> str:
         if self.mean is None:
             return "—"
-        if self.lo is None or self.hi is None:
-            return f"{self.mean:.{digits}f}"
-        return f"{self.mean:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+        text = (f"{self.mean:.{digits}f}" if self.lo is None or self.hi is None
+                else f"{self.mean:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]")
+        return f"{text} ({self.missing} missing)" if self.missing else text
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "mean": self.mean, "std": self.std, "ci95": [self.lo, self.hi]}
+        out: dict[str, Any] = {"n": self.n, "mean": self.mean, "std": self.std, "ci95": [self.lo, self.hi]}
+        if self.missing:
+            out["missing"] = self.missing
+        return out
 
 
 def welch_p(a: Sequence[float], b: Sequence[float]) -> float | None:
