@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the labelled human-style sets (nlf.feedback/1 with labels) from the writers' annotations in
 # annotations/: train.jsonl (writers train0…train5b, trainS*, trainP*, trainA*, trainI*, trainM*), train-pairs.jsonl (negation pairs on
-# training runs, writers trainN0, trainN2…trainN9), train-rules.jsonl (general rules and event remarks on training
+# training runs, writers trainN0, trainN2…trainN9, trainQ0…trainQ5), train-rules.jsonl (general rules and event remarks on training
 # runs, writers trainR0, trainR1), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
 # on), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
@@ -19,7 +19,7 @@ trap 'rm -r "$tmp"' EXIT
 for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")"; done
 cat "$tmp"/train[0-9]*.jsonl "$tmp"/trainS[0-9]*.jsonl "$tmp"/trainP[0-9]*.jsonl "$tmp"/trainA[0-9]*.jsonl \
   "$tmp"/trainI[0-9]*.jsonl "$tmp"/trainM[0-9]*.jsonl > train.jsonl
-cat "$tmp"/trainN0.jsonl "$tmp"/trainN[2-9].jsonl > train-pairs.jsonl
+cat "$tmp"/trainN0.jsonl "$tmp"/trainN[2-9].jsonl "$tmp"/trainQ[0-9].jsonl > train-pairs.jsonl
 cat "$tmp"/trainN1.jsonl > dev-pairs.jsonl
 cat "$tmp"/trainR[0-9]*.jsonl > train-rules.jsonl
 for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done

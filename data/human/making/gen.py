@@ -51,6 +51,8 @@ if __name__ == "__main__":
         trajs = pool(6000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
     elif which == "train4":  # 2026-12-06: more training runs for mixed remarks, advice and prohibitions
         trajs = pool(7000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
+    elif which == "train5":  # 2026-12-06, tenth session: more training runs for negation pairs
+        trajs = pool(8000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
     Path("pools").mkdir(exist_ok=True)
     write_trajectories(f"pools/{which}.jsonl", trajs)
     from collections import Counter
