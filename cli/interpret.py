@@ -93,6 +93,9 @@ def train_interpreter_command(
     dev: Annotated[list[Path] | None, typer.Option(help=(
         "Labelled remarks kept out of training, to choose the reader's 'about' threshold on (their "
         "trajectories among --trajectories)."))] = None,
+    group_by_length: Annotated[bool, typer.Option(help=(
+        "Batch remarks of similar length together (fewer padded tokens, about a third less time); "
+        "--no-group-by-length: the batching of every checkpoint up to the shipped 634847bd."))] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out checkpoint (once training succeeds).")] = False,
 ) -> None:
     """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
@@ -122,7 +125,7 @@ def train_interpreter_command(
         gen_trajs, gen_fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed)
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
-    config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats,
+    config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, group_by_length=group_by_length,
                          reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words,
                                              span_features=span_features, step_context=step_context))
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})

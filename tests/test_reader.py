@@ -270,3 +270,34 @@ def test_the_span_aware_variant_reads_each_trajectory_as_if_unpadded():
     assert both.shape == (2, 12, 3)
     assert torch.allclose(both[0, :7], alone[0], atol=1e-5)
     assert not torch.allclose(other[0, 0], alone[0, 0], atol=1e-4)  # neighbours matter (the last step moved)
+
+
+def test_training_batches_group_remarks_of_similar_length_and_still_reshuffle():
+    """`batch_order` covers every example once per epoch; grouping by remark length pads far fewer tokens
+    than grouping by trajectory length alone, and which remarks share a batch changes between epochs;
+    without token counts it is the earlier batching (the same random draws)."""
+    from nlfeedback.language.train_interpreter import batch_order
+
+    rng = np.random.default_rng(0)
+    n_steps, n_tokens = rng.integers(5, 200, 2000), rng.integers(6, 60, 2000)
+
+    def padded(batches, n):
+        return sum(n[b].max() * len(b) for b in batches) / n.sum()
+
+    plain = batch_order(n_steps, None, 16, np.random.default_rng(1))
+    grouped = batch_order(n_steps, n_tokens, 16, np.random.default_rng(1))
+    for batches in (plain, grouped):
+        assert sorted(i for b in batches for i in b) == list(range(2000))
+        assert all(len(b) <= 16 for b in batches)
+    assert padded(grouped, n_tokens) < 1.25 < 1.5 < padded(plain, n_tokens)
+    assert padded(grouped, n_steps) < 1.1  # still grouped by trajectory length
+    r = np.random.default_rng(2)
+    first, second = batch_order(n_steps, n_tokens, 16, r), batch_order(n_steps, n_tokens, 16, r)
+    assert {frozenset(b) for b in first} != {frozenset(b) for b in second}
+    # the earlier batching, draw for draw
+    r = np.random.default_rng(1)
+    order = r.permutation(2000)
+    order = sorted(order, key=lambda i: (n_steps[i] // 16, r.random()))
+    old = [list(order[b:b + 16]) for b in range(0, 2000, 16)]
+    r.shuffle(old)
+    assert [[int(i) for i in b] for b in old] == plain
