@@ -190,20 +190,19 @@ MEGABATCH = 32  # batches per group sorted by remark length (config.group_by_len
 def batch_order(n_steps: np.ndarray, n_tokens: np.ndarray | None, batch_size: int,
                 rng: np.random.Generator) -> list[list[int]]:
     """One epoch's batches of example indices, in random order. Examples are grouped by trajectory length
-    (steps // 16) so batches pad few steps; with ``n_tokens`` (each remark's token count), consecutive
-    groups of :data:`MEGABATCH` batches are also sorted by remark length before they are cut, so a batch
-    pads few tokens too (the encoder's cost grows with the longest remark in the batch) while which
-    remarks share a batch still changes every epoch."""
+    (steps // 16) so batches pad few steps; with ``n_tokens`` (each remark's token count), each group is
+    cut into random chunks of :data:`MEGABATCH` batches and a chunk is sorted by remark length before it is
+    cut into batches, so a batch pads few tokens too (the encoder's cost grows with the longest remark in
+    the batch) while which remarks share a batch still changes every epoch."""
     order = rng.permutation(len(n_steps))
     order = sorted(order, key=lambda i: (n_steps[i] // 16, rng.random()))
-    if n_tokens is not None:  # within each trajectory-length group, chunks sorted by remark length
-        size, chunk, grouped, group = MEGABATCH * batch_size, {}, [], None
-        for i in order:
+    if n_tokens is not None:
+        size, chunk, group, start = MEGABATCH * batch_size, {}, None, 0
+        for pos, i in enumerate(order):
             if n_steps[i] // 16 != group:
-                group, start = n_steps[i] // 16, len(grouped)
-            chunk[i] = (len(grouped) - start) // size
-            grouped.append(i)
-        order = sorted(grouped, key=lambda i: (n_steps[i] // 16, chunk[i], n_tokens[i]))
+                group, start = n_steps[i] // 16, pos
+            chunk[i] = (pos - start) // size
+        order = sorted(order, key=lambda i: (n_steps[i] // 16, chunk[i], n_tokens[i]))
     batches = [[int(i) for i in order[b:b + batch_size]] for b in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     return batches
