@@ -194,16 +194,13 @@ def batch_order(n_steps: np.ndarray, n_tokens: np.ndarray | None, batch_size: in
     cut into random chunks of :data:`MEGABATCH` batches and a chunk is sorted by remark length before it is
     cut into batches, so a batch pads few tokens too (the encoder's cost grows with the longest remark in
     the batch) while which remarks share a batch still changes every epoch."""
-    order = rng.permutation(len(n_steps))
-    order = sorted(order, key=lambda i: (n_steps[i] // 16, rng.random()))
+    group = np.asarray(n_steps) // 16
+    order = np.array(sorted(rng.permutation(len(group)), key=lambda i: (group[i], rng.random())), dtype=int)
     if n_tokens is not None:
-        size, chunk, group, start = MEGABATCH * batch_size, {}, None, 0
-        for pos, i in enumerate(order):
-            if n_steps[i] // 16 != group:
-                group, start = n_steps[i] // 16, pos
-            chunk[i] = (pos - start) // size
-        order = sorted(order, key=lambda i: (n_steps[i] // 16, chunk[i], n_tokens[i]))
-    batches = [[int(i) for i in order[b:b + batch_size]] for b in range(0, len(order), batch_size)]
+        g = group[order]  # ascending: an example's place inside its group is its place minus the group's start
+        chunk = (np.arange(len(g)) - np.searchsorted(g, g)) // (MEGABATCH * batch_size)
+        order = order[np.lexsort((np.asarray(n_tokens)[order], chunk, g))]  # stable, like sorted()
+    batches = [order[b:b + batch_size].tolist() for b in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     return batches
 
