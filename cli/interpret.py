@@ -90,6 +90,9 @@ def train_interpreter_command(
     step_context: Annotated[int, typer.Option(min=0, max=2, help=(
         "GRU layers over the steps, so a step's reading sees its neighbours' (a variant; 0: each step "
         "on its own)."))] = 0,
+    places: Annotated[bool, typer.Option(help=(
+        "Tell the reader where in the room the agent is and which way it faces at each step, for remarks "
+        "that name places ('stuck up top', 'down the left side'; a variant)."))] = False,
     dev: Annotated[list[Path] | None, typer.Option(help=(
         "Labelled remarks kept out of training, to choose the reader's 'about' threshold on (their "
         "trajectories among --trajectories)."))] = None,
@@ -127,7 +130,8 @@ def train_interpreter_command(
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, group_by_length=group_by_length,
                          reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words,
-                                             span_features=span_features, step_context=step_context))
+                                             span_features=span_features, step_context=step_context,
+                                             places=places))
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:
         interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance,
@@ -145,6 +149,9 @@ def train_interpreter_command(
 def combine_interpreters_command(
     checkpoints: Annotated[list[Path], typer.Argument(help="Trained interpreter checkpoints (two or more).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Ensemble checkpoint to write.")],
+    places: Annotated[bool, typer.Option(help=(
+        "Tell the reader where in the room the agent is and which way it faces at each step, for remarks "
+        "that name places ('stuck up top', 'down the left side'; a variant)."))] = False,
     dev: Annotated[list[Path] | None, typer.Option(help=(
         "Labelled remarks kept out of every member's training, to choose the ensemble's 'about' threshold on."))] = None,
     trajectories: Annotated[list[Path] | None, typer.Option("--trajectories", "-t", help="The --dev remarks' trajectories.")] = None,

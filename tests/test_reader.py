@@ -34,6 +34,36 @@ def test_step_texts_say_what_happened_without_saying_where(doorkey_traj):
     assert f["run succeeded"].all()
 
 
+def test_place_views_say_where_the_agent_is_and_which_way_it_faces(doorkey_traj):
+    """With ``places`` each step text ends with where in the room the agent acts and which way it then
+    faces; the features gain PLACE_FEATURES after the usual ones, which stay as they were."""
+    from nlfeedback.language.step_text import N_PLACE, PLACE_FEATURES, agent_places, place_words
+
+    plain, v = step_views(doorkey_traj), step_views(doorkey_traj, places=True)
+    T = len(doorkey_traj)
+    assert v.features.shape == (T, len(STEP_FEATURES) + N_PLACE)
+    assert np.array_equal(v.features[:, :len(STEP_FEATURES)], plain.features)
+    where = agent_places(doorkey_traj)
+    for t in range(T):
+        assert v.texts[t].startswith(plain.texts[t] + ", ") and "facing" in v.texts[t]
+        fx, fy, edge, heading = where[t]
+        assert 0 <= fx <= 1 and 0 <= fy <= 1
+        f = dict(zip(PLACE_FEATURES, v.features[t, len(STEP_FEATURES):]))
+        assert f["across the room (0 left, 1 right)"] == pytest.approx(fx) and f["against a wall"] == edge
+        assert f[("facing east", "facing south", "facing west", "facing north")[heading]] == 1
+    for t in range(T - 1):  # a turn changes the heading by one quarter; a clean forward step moves
+        a = doorkey_traj.actions[t]
+        if a in (0, 1):
+            assert where[t][3] == (where[t - 1][3] + (1 if a == 1 else -1)) % 4 if t > 0 else True
+            assert where[t + 1][:2] == where[t][:2]
+        if a == 2 and not doorkey_traj.events[t]:
+            assert where[t + 1][:2] != where[t][:2]
+    assert place_words(0.0, 1.0, 0) == "at the bottom left, facing east"
+    assert place_words(0.5, 0.0, 3) == "at the top, facing north"
+    assert place_words(1.0, 0.5, 1) == "on the right side, facing south"
+    assert place_words(0.5, 0.5, 2) == "in the middle, facing west"
+
+
 @pytest.mark.parametrize("text, numbers", [("at step 12 you hit the wall", [12]), ("the fifth move", [5]),
                                            ("three bumps, twice at the 3rd step", [3, 3]),
                                            ("no numbers here", [])])
@@ -272,32 +302,24 @@ def test_the_span_aware_variant_reads_each_trajectory_as_if_unpadded():
     assert not torch.allclose(other[0, 0], alone[0, 0], atol=1e-4)  # neighbours matter (the last step moved)
 
 
-def test_training_batches_group_remarks_of_similar_length_and_still_reshuffle():
-    """`batch_order` covers every example once per epoch; grouping by remark length pads far fewer tokens
-    than grouping by trajectory length alone, and which remarks share a batch changes between epochs;
-    without token counts it is the earlier batching (the same random draws)."""
-    from nlfeedback.language.train_interpreter import batch_order
+def test_a_place_aware_reader_reads_runs_through_the_interpreter(doorkey_traj, tmp_path):
+    """``ReaderConfig.places``: the network takes the wider step features, the interpreter gives it the
+    place views (cached apart from the plain ones), and the option survives a save and load."""
+    import torch
 
-    rng = np.random.default_rng(0)
-    n_steps, n_tokens = rng.integers(5, 200, 2000), rng.integers(6, 60, 2000)
+    from nlfeedback.language.interpreters.trained import TrainedInterpreter
+    from nlfeedback.language.reader import ReaderConfig, build_reader
 
-    def padded(batches, n):
-        return sum(n[b].max() * len(b) for b in batches) / n.sum()
-
-    plain = batch_order(n_steps, None, 16, np.random.default_rng(1))
-    grouped = batch_order(n_steps, n_tokens, 16, np.random.default_rng(1))
-    for batches in (plain, grouped):
-        assert sorted(i for b in batches for i in b) == list(range(2000))
-        assert all(len(b) <= 16 for b in batches)
-    assert padded(grouped, n_tokens) < 1.25 < 1.5 < padded(plain, n_tokens)
-    assert padded(grouped, n_steps) < 1.1  # still grouped by trajectory length
-    r = np.random.default_rng(2)
-    first, second = batch_order(n_steps, n_tokens, 16, r), batch_order(n_steps, n_tokens, 16, r)
-    assert {frozenset(b) for b in first} != {frozenset(b) for b in second}
-    # the earlier batching, draw for draw
-    r = np.random.default_rng(1)
-    order = r.permutation(2000)
-    order = sorted(order, key=lambda i: (n_steps[i] // 16, r.random()))
-    old = [list(order[b:b + 16]) for b in range(0, 2000, 16)]
-    r.shuffle(old)
-    assert [[int(i) for i in b] for b in old] == plain
+    torch.manual_seed(0)
+    interp = TrainedInterpreter(build_reader(ReaderConfig(places=True)).eval(), {})
+    text = "stuck at the top left facing the wall"
+    first = interp.predict([(text, doorkey_traj)])[0]
+    assert first["about"].shape == (len(doorkey_traj),)
+    emb, feats = interp.steps.get(doorkey_traj, True)
+    assert feats.shape[1] == interp.members[0].config.n_step and emb.shape == (len(doorkey_traj), 384)
+    assert interp.steps.get(doorkey_traj)[1].shape[1] == len(STEP_FEATURES)
+    interp.save(tmp_path / "p.pt")
+    loaded = TrainedInterpreter.load(tmp_path / "p.pt")
+    assert loaded.members[0].config.places
+    again = loaded.predict([(text, doorkey_traj)])[0]
+    assert np.allclose(again["about"], first["about"], atol=1e-2)  # fp16 weights on disk

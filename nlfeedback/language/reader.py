@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from nlfeedback.language.step_text import N_NUMBER, N_SPAN, N_STEP
+from nlfeedback.language.step_text import N_NUMBER, N_PLACE, N_SPAN, N_STEP
 
 READER_FORMAT = "nlf.reader/1"
 DIM = 384
@@ -58,10 +58,18 @@ class ReaderConfig:
     # ends, "until the pickup"). Off in checkpoints from before these options.
     span_features: bool = False
     step_context: int = 0  # GRU layers over the steps (0: every step is read on its own)
+    # Place-aware variant (`nlf train-interpreter --places`): each step's text and features also say where
+    # in the room the agent is and which way it faces (step_text.PLACE_FEATURES), for remarks that name
+    # places. Off in checkpoints from before this option.
+    places: bool = False
 
     @property
     def n_number(self) -> int:
         return N_NUMBER + (N_SPAN if self.span_features else 0)
+
+    @property
+    def n_step(self) -> int:
+        return N_STEP + (N_PLACE if self.places else 0)
 
 
 def base_path() -> str:
@@ -98,7 +106,7 @@ def build_reader(config: ReaderConfig):
                 for p in layer.parameters():
                     p.requires_grad = True
             h, d, nn_ = config.hidden, config.dropout, config.n_number
-            self.step_in = nn.Sequential(nn.Linear(DIM + N_STEP + nn_, h), nn.GELU(), nn.Dropout(d),
+            self.step_in = nn.Sequential(nn.Linear(DIM + config.n_step + nn_, h), nn.GELU(), nn.Dropout(d),
                                          nn.Linear(h, h))
             self.key = nn.Linear(DIM, h)
             self.value = nn.Linear(DIM, h)
@@ -315,7 +323,7 @@ def pad_steps(rows: list[dict[str, np.ndarray]]) -> dict[str, Any]:
     S = max(len(r["step_emb"]) for r in rows)
     B = len(rows)
     emb = np.zeros((B, S, DIM), np.float32)
-    sf = np.zeros((B, S, N_STEP), np.float32)
+    sf = np.zeros((B, S, rows[0]["step_feats"].shape[1]), np.float32)
     nf = np.zeros((B, S, rows[0]["number_feats"].shape[1]), np.float32)
     mask = np.zeros((B, S), bool)
     for i, r in enumerate(rows):

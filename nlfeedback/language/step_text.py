@@ -6,7 +6,9 @@ agent closer to the goal, repetition ("third turn in a row") — and is free of 
 same text recurs across steps and trajectories and its embedding is computed once (cached). *Where* the
 step is goes into numbers the reader's head combines with the remark: position in the run (relative,
 first / last few steps, halves), before or after the key and the door, and how the step relates to the
-numbers the remark mentions ("step 12", "the first 5 moves", "the last 3", counting from 0 or 1).
+numbers the remark mentions ("step 12", "the first 5 moves", "the last 3", counting from 0 or 1). With
+``places`` (``ReaderConfig.places``) the text and the numbers also say where in the room the agent is and
+which way it faces, for remarks that name places ("stuck up top", "down the left side").
 
 :func:`step_views` computes both for one trajectory; :func:`number_features` the remark × step part.
 """
@@ -37,7 +39,13 @@ NUMBER_FEATURES = ("mentions a number", "is step n (from 1)", "is step n (from 0
 # with ReaderConfig.span_features: how a step lies against the numbers ("after 48", "until step 88",
 # "from 8 to 64"); which relation a remark means is left to the network
 SPAN_FEATURES = ("after step n", "before step n", "between the first two numbers")
+# with ReaderConfig.places: where in the room the agent is when it acts, and which way it faces (beside
+# the step text's "at the bottom left, facing east"), for remarks that name places ("down the left side",
+# "stuck up top", "in the bottom-left corner facing east")
+PLACE_FEATURES = ("across the room (0 left, 1 right)", "down the room (0 top, 1 bottom)", "against a wall",
+                  "facing east", "facing south", "facing west", "facing north")
 N_STEP = len(STEP_FEATURES)
+N_PLACE = len(PLACE_FEATURES)
 N_NUMBER = len(NUMBER_FEATURES)
 N_SPAN = len(SPAN_FEATURES)
 
@@ -46,7 +54,8 @@ _ORDINAL = {1: "", 2: "second ", 3: "third ", 4: "fourth "}
 
 @dataclass(frozen=True)
 class StepViews:
-    """``texts[t]``: what step ``t`` is (position-free); ``features``: ``(T, N_STEP)`` where it is."""
+    """``texts[t]``: what step ``t`` is (free of its position in the run); ``features``: ``(T, N_STEP)``
+    where it is in the run (``(T, N_STEP + N_PLACE)`` with ``places``)."""
 
     texts: list[str]
     features: np.ndarray
@@ -62,8 +71,39 @@ def _carrying(events: list[str], carrying: str | None) -> str | None:
     return carrying
 
 
-def step_views(traj: Trajectory) -> StepViews:
-    """The reader's view of every step of ``traj`` (replays it once through :func:`judge`)."""
+_HEADINGS = ("east", "south", "west", "north")  # MiniGrid's agent_dir 0..3
+
+
+def agent_places(traj: Trajectory) -> list[tuple[float, float, bool, int]]:
+    """Where the agent is when it takes each step and which way it faces once the step is done (so a turn
+    reads "turned left, … facing south"): x across the room inside its outer wall (0 left … 1 right), y
+    down it (0 top … 1 bottom), whether it is next to the outer wall, heading 0..3 (east, south, west,
+    north). From a replay of ``traj``."""
+    from nlfeedback.trajectory import replay_steps
+
+    states: list[tuple[float, float, bool, int]] = []
+    for st in replay_steps(traj):
+        env = st.env.unwrapped
+        w, h = env.grid.width - 2, env.grid.height - 2
+        x, y = int(env.agent_pos[0]) - 1, int(env.agent_pos[1]) - 1
+        edge = x in (0, w - 1) or y in (0, h - 1)
+        states.append((x / max(w - 1, 1), y / max(h - 1, 1), edge, int(env.agent_dir)))
+    return [(*states[t][:3], states[t + 1][3]) for t in range(len(traj))]
+
+
+def place_words(fx: float, fy: float, heading: int) -> str:
+    """"at the bottom left, facing east": the room in thirds across and down, and the heading."""
+    across = "left" if fx < 1 / 3 else "right" if fx > 2 / 3 else ""
+    down = "top" if fy < 1 / 3 else "bottom" if fy > 2 / 3 else ""
+    where = f"at the {down} {across}".strip() if down and across else \
+        f"at the {down}" if down else f"on the {across} side" if across else "in the middle"
+    return f"{where.replace('  ', ' ')}, facing {_HEADINGS[heading % 4]}"
+
+
+def step_views(traj: Trajectory, places: bool = False) -> StepViews:
+    """The reader's view of every step of ``traj`` (replays it once through :func:`judge`). ``places``:
+    the step text also says where in the room the agent is and which way it faces, and the features carry
+    :data:`PLACE_FEATURES` (one more replay)."""
     T = len(traj)
     j = judge(traj)
     d = j.steps_to_go
@@ -75,6 +115,7 @@ def step_views(traj: Trajectory) -> StepViews:
     timeout = traj.truncated and not success
     texts: list[str] = []
     feats = np.zeros((T, N_STEP), dtype=np.float32)
+    where = agent_places(traj) if places else []
     carrying: str | None = None
     had_key = unlocked = passed = False
     repeat = 1
@@ -99,6 +140,8 @@ def step_views(traj: Trajectory) -> StepViews:
         if j.door_color is not None:
             parts.append("door open" if unlocked else "door still locked")
         parts.append(progress)
+        if places:
+            parts.append(place_words(where[t][0], where[t][1], where[t][3]))
         texts.append(", ".join(parts))
         rel = t / max(T - 1, 1)
         feats[t] = [rel, t == 0, t == T - 1, t < 3, t >= T - 3, rel < 0.5, rel >= 0.5,
@@ -107,6 +150,9 @@ def step_views(traj: Trajectory) -> StepViews:
                     min(np.log1p(T) / 6.0, 1.0), success, lava_end, timeout,
                     *(traj.actions[t] == a for a in range(len(ACTION_NAMES))),
                     *(_has(events, kind) for kind in _EVENT_KINDS)]
+    if places:
+        place = np.array([[fx, fy, edge, *(np.arange(4) == d)] for fx, fy, edge, d in where], np.float32)
+        feats = np.concatenate([feats, place.reshape(T, N_PLACE)], 1)
     return StepViews(texts, feats)
 
 

@@ -138,10 +138,10 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
 def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories: Mapping[str, Trajectory]):
     from nlfeedback.language.step_text import number_features
 
-    spans = interp.model.config.span_features
+    spans, places = interp.model.config.span_features, interp.model.config.places
     rows = []
     for ex in examples:
-        emb, feats = interp.steps.get(trajectories[ex.trajectory_id])
+        emb, feats = interp.steps.get(trajectories[ex.trajectory_id], places)
         rows.append({"text": ex.text, "step_emb": emb, "step_feats": feats,
                      "number_feats": number_features(ex.text, len(emb), spans)})
     return rows
@@ -271,7 +271,7 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
     t0 = time.time()
-    interp.steps.prepare([trajectories[t] for t in used])
+    interp.steps.prepare([trajectories[t] for t in used], config.reader.places)
     model.eval()
     with torch.no_grad():  # the frozen layers' token states: computed once per distinct text
         texts = list(dict.fromkeys(ex.text for ex in examples))

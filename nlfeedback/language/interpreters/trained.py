@@ -54,28 +54,30 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class StepCache:
-    """Each trajectory's step views and their frozen-encoder embeddings, computed once per trajectory."""
+    """Each trajectory's step views and their frozen-encoder embeddings, computed once per trajectory (and
+    per kind of view: with or without places, ``ReaderConfig.places``)."""
 
     def __init__(self) -> None:
-        self._views: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._views: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
 
-    def get(self, traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:
-        key = traj.id + traj.obs_digest
+    def get(self, traj: Trajectory, places: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        key = (traj.id + traj.obs_digest, places)
         if key not in self._views:
-            self.prepare([traj])
+            self.prepare([traj], places)
         return self._views[key]
 
-    def prepare(self, trajectories: Sequence[Trajectory]) -> None:
+    def prepare(self, trajectories: Sequence[Trajectory], places: bool = False) -> None:
         """Compute the views of every trajectory not yet cached, encoding their step texts in one pass."""
         from nlfeedback.language.encoder import shared_encoder
         from nlfeedback.language.step_text import step_views
 
-        todo = {t.id + t.obs_digest: t for t in trajectories if t.id + t.obs_digest not in self._views}
+        todo = {(t.id + t.obs_digest, places): t for t in trajectories
+                if (t.id + t.obs_digest, places) not in self._views}
         if not todo:
             return
         if len(self._views) + len(todo) > 20_000:
             self._views.clear()
-        views = {key: step_views(t) for key, t in todo.items()}
+        views = {key: step_views(t, places) for key, t in todo.items()}
         texts = list(dict.fromkeys(text for v in views.values() for text in v.texts))
         emb = dict(zip(texts, shared_encoder().encode(texts)))
         for key, v in views.items():
@@ -140,7 +142,8 @@ class TrainedInterpreter:
     def _run(self, items: list[tuple[str, Trajectory]]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
         from nlfeedback.language.reader import split_pieces
 
-        self.steps.prepare([traj for _, traj in items])
+        for places in dict.fromkeys(m.config.places for m in self.members):
+            self.steps.prepare([traj for _, traj in items], places)
         pieces, owners = [], []
         for text, traj in items:
             for piece in split_pieces(text, self.tokenizer):
@@ -172,7 +175,7 @@ class TrainedInterpreter:
         spans = model.config.span_features
         rows = []
         for piece, traj in pieces:
-            emb, feats = self.steps.get(traj)
+            emb, feats = self.steps.get(traj, model.config.places)
             rows.append({"text": piece, "step_emb": emb, "step_feats": feats,
                          "number_feats": number_features(piece, len(traj), spans)})
         texts = list(dict.fromkeys(r["text"] for r in rows))
