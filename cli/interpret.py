@@ -103,7 +103,7 @@ def train_interpreter_command(
 ) -> None:
     """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
 
-    Example (the shipped checkpoint's recipe): nlf train-interpreter --generate --span-features --step-context 1
+    Example (the shipped checkpoint's recipe): nlf train-interpreter --generate --items 1600 --span-features --step-context 1 --places --seed 1
     -f data/human/train.jsonl -f data/human/train-pairs.jsonl -f data/human/train-rules.jsonl -t data/human/trajectories-train.jsonl
     -t data/human/trajectories-dev.jsonl --dev data/human/dev.jsonl --out runs/interpreter.pt
     """
