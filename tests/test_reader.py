@@ -44,6 +44,12 @@ def test_place_views_say_where_the_agent_is_and_which_way_it_faces(doorkey_traj)
     assert v.features.shape == (T, len(STEP_FEATURES) + N_PLACE)
     assert np.array_equal(v.features[:, :len(STEP_FEATURES)], plain.features)
     where = agent_places(doorkey_traj)
+    from nlfeedback.trajectory import replay_steps
+    from nlfeedback.truth.judgement import judge
+
+    direct = [(int(st.env.unwrapped.agent_pos[0]), int(st.env.unwrapped.agent_pos[1]), int(st.env.unwrapped.agent_dir))
+              for st in replay_steps(doorkey_traj)]
+    assert [tuple(p[:3]) for p in judge(doorkey_traj).poses.tolist()] == direct  # one state per step, and the last
     for t in range(T):
         assert v.texts[t].startswith(plain.texts[t] + ", ") and "facing" in v.texts[t]
         fx, fy, edge, heading = where[t]

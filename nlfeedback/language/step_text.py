@@ -78,16 +78,13 @@ def agent_places(traj: Trajectory) -> list[tuple[float, float, bool, int]]:
     """Where the agent is when it takes each step and which way it faces once the step is done (so a turn
     reads "turned left, … facing south"): x across the room inside its outer wall (0 left … 1 right), y
     down it (0 top … 1 bottom), whether it is next to the outer wall, heading 0..3 (east, south, west,
-    north). From a replay of ``traj``."""
-    from nlfeedback.trajectory import replay_steps
-
+    north). From the judgement's replay of ``traj`` (:attr:`Judgement.poses`)."""
     states: list[tuple[float, float, bool, int]] = []
-    for st in replay_steps(traj):
-        env = st.env.unwrapped
-        w, h = env.grid.width - 2, env.grid.height - 2
-        x, y = int(env.agent_pos[0]) - 1, int(env.agent_pos[1]) - 1
+    for ax, ay, heading, width, height in judge(traj).poses.tolist():
+        w, h = width - 2, height - 2
+        x, y = ax - 1, ay - 1
         edge = x in (0, w - 1) or y in (0, h - 1)
-        states.append((x / max(w - 1, 1), y / max(h - 1, 1), edge, int(env.agent_dir)))
+        states.append((x / max(w - 1, 1), y / max(h - 1, 1), edge, heading))
     return [(*states[t][:3], states[t + 1][3]) for t in range(len(traj))]
 
 

@@ -61,7 +61,7 @@ The same judgement also provides the dense ground-truth shaping used later for r
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -268,6 +268,9 @@ class Judgement:
     key_colors: tuple[str, ...]  # colours of every key in the initial layout
     distance: np.ndarray  # (T+1,) what progress is the potential difference of: Φ = −distance / PROGRESS_SCALE
     floor: float  # D: lava's distance and every distance's cap
+    # (T+1, 5) int: the agent's x, y, heading (0..3: east, south, west, north) in each state, and the grid's
+    # width and height (outer wall included)
+    poses: np.ndarray = field(default_factory=lambda: np.zeros((0, 5), np.int64))
 
     @property
     def optimal_length(self) -> float:
@@ -341,6 +344,7 @@ def judge(traj: Trajectory) -> Judgement:
     door_color: str | None = None
     key_colors: list[str] = []
     needed_at: list[bool] = []
+    poses: list[tuple[int, int, int, int, int]] = []
     floor = 0.0
     for st in checked_replay_steps(traj):
         env = st.env.unwrapped
@@ -353,6 +357,7 @@ def judge(traj: Trajectory) -> Judgement:
         dist.append(judged_distance(env, floor, togo[-1]))
         # was the door still locked (so a carried key was still needed) in this state?
         needed_at.append(door_locked(env))
+        poses.append((int(env.agent_pos[0]), int(env.agent_pos[1]), int(env.agent_dir), env.grid.width, env.grid.height))
     T = len(traj)
     d = np.array(togo, dtype=np.float64)
     big = 4.0 * (max(d[np.isfinite(d)], default=0.0) + 10.0)
@@ -378,7 +383,7 @@ def judge(traj: Trajectory) -> Judgement:
         if "entered:lava" in events:
             potential[t + 1:] = -1.0
     j = Judgement(traj.id, finite, progress, event_values, values, potential, tuple(runs), door_color,
-                  tuple(key_colors), distance, floor)
+                  tuple(key_colors), distance, floor, np.array(poses, np.int64).reshape(-1, 5))
     if len(_CACHE) > 50_000:
         _CACHE.clear()
     _CACHE[key] = j
