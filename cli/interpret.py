@@ -149,9 +149,6 @@ def train_interpreter_command(
 def combine_interpreters_command(
     checkpoints: Annotated[list[Path], typer.Argument(help="Trained interpreter checkpoints (two or more).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Ensemble checkpoint to write.")],
-    places: Annotated[bool, typer.Option(help=(
-        "Tell the reader where in the room the agent is and which way it faces at each step, for remarks "
-        "that name places ('stuck up top', 'down the left side'; a variant)."))] = False,
     dev: Annotated[list[Path] | None, typer.Option(help=(
         "Labelled remarks kept out of every member's training, to choose the ensemble's 'about' threshold on."))] = None,
     trajectories: Annotated[list[Path] | None, typer.Option("--trajectories", "-t", help="The --dev remarks' trajectories.")] = None,

@@ -38,15 +38,14 @@ def test_place_views_say_where_the_agent_is_and_which_way_it_faces(doorkey_traj)
     """With ``places`` each step text ends with where in the room the agent acts and which way it then
     faces; the features gain PLACE_FEATURES after the usual ones, which stay as they were."""
     from nlfeedback.language.step_text import N_PLACE, PLACE_FEATURES, agent_places, place_words
+    from nlfeedback.trajectory import replay_steps
+    from nlfeedback.truth.judgement import judge
 
     plain, v = step_views(doorkey_traj), step_views(doorkey_traj, places=True)
     T = len(doorkey_traj)
     assert v.features.shape == (T, len(STEP_FEATURES) + N_PLACE)
     assert np.array_equal(v.features[:, :len(STEP_FEATURES)], plain.features)
     where = agent_places(doorkey_traj)
-    from nlfeedback.trajectory import replay_steps
-    from nlfeedback.truth.judgement import judge
-
     direct = [(int(st.env.unwrapped.agent_pos[0]), int(st.env.unwrapped.agent_pos[1]), int(st.env.unwrapped.agent_dir))
               for st in replay_steps(doorkey_traj)]
     assert [tuple(p[:3]) for p in judge(doorkey_traj).poses.tolist()] == direct  # one state per step, and the last
@@ -329,3 +328,34 @@ def test_a_place_aware_reader_reads_runs_through_the_interpreter(doorkey_traj, t
     assert loaded.members[0].config.places
     again = loaded.predict([(text, doorkey_traj)])[0]
     assert np.allclose(again["about"], first["about"], atol=1e-2)  # fp16 weights on disk
+
+
+def test_training_batches_group_remarks_of_similar_length_and_still_reshuffle():
+    """`batch_order` covers every example once per epoch; grouping by remark length pads far fewer tokens
+    than grouping by trajectory length alone, and which remarks share a batch changes between epochs;
+    without token counts it is the earlier batching (the same random draws)."""
+    from nlfeedback.language.train_interpreter import batch_order
+
+    rng = np.random.default_rng(0)
+    n_steps, n_tokens = rng.integers(5, 200, 2000), rng.integers(6, 60, 2000)
+
+    def padded(batches, n):
+        return sum(n[b].max() * len(b) for b in batches) / n.sum()
+
+    plain = batch_order(n_steps, None, 16, np.random.default_rng(1))
+    grouped = batch_order(n_steps, n_tokens, 16, np.random.default_rng(1))
+    for batches in (plain, grouped):
+        assert sorted(i for b in batches for i in b) == list(range(2000))
+        assert all(len(b) <= 16 for b in batches)
+    assert padded(grouped, n_tokens) < 1.25 < 1.5 < padded(plain, n_tokens)
+    assert padded(grouped, n_steps) < 1.1  # still grouped by trajectory length
+    r = np.random.default_rng(2)
+    first, second = batch_order(n_steps, n_tokens, 16, r), batch_order(n_steps, n_tokens, 16, r)
+    assert {frozenset(b) for b in first} != {frozenset(b) for b in second}
+    # the earlier batching, draw for draw
+    r = np.random.default_rng(1)
+    order = r.permutation(2000)
+    order = sorted(order, key=lambda i: (n_steps[i] // 16, r.random()))
+    old = [list(order[b:b + 16]) for b in range(0, 2000, 16)]
+    r.shuffle(old)
+    assert [[int(i) for i in b] for b in old] == plain

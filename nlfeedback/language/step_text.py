@@ -92,15 +92,15 @@ def place_words(fx: float, fy: float, heading: int) -> str:
     """"at the bottom left, facing east": the room in thirds across and down, and the heading."""
     across = "left" if fx < 1 / 3 else "right" if fx > 2 / 3 else ""
     down = "top" if fy < 1 / 3 else "bottom" if fy > 2 / 3 else ""
-    where = f"at the {down} {across}".strip() if down and across else \
+    where = f"at the {down} {across}" if down and across else \
         f"at the {down}" if down else f"on the {across} side" if across else "in the middle"
-    return f"{where.replace('  ', ' ')}, facing {_HEADINGS[heading % 4]}"
+    return f"{where}, facing {_HEADINGS[heading % 4]}"
 
 
 def step_views(traj: Trajectory, places: bool = False) -> StepViews:
     """The reader's view of every step of ``traj`` (replays it once through :func:`judge`). ``places``:
     the step text also says where in the room the agent is and which way it faces, and the features carry
-    :data:`PLACE_FEATURES` (one more replay)."""
+    :data:`PLACE_FEATURES` (from the same judgement's :attr:`~nlfeedback.truth.judgement.Judgement.poses`)."""
     T = len(traj)
     j = judge(traj)
     d = j.steps_to_go
