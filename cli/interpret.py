@@ -93,6 +93,9 @@ def train_interpreter_command(
     places: Annotated[bool, typer.Option(help=(
         "Tell the reader where in the room the agent is and which way it faces at each step, for remarks "
         "that name places ('stuck up top', 'down the left side'; a variant)."))] = False,
+    token_match: Annotated[int, typer.Option(min=0, max=16, help=(
+        "Also match the remark's words against each step text's words: N learned weightings of the "
+        "remark's tokens' best matches give N numbers per step (a variant; 0: off)."))] = 0,
     dev: Annotated[list[Path] | None, typer.Option(help=(
         "Labelled remarks kept out of training, to choose the reader's 'about' threshold on (their "
         "trajectories among --trajectories)."))] = None,
@@ -131,7 +134,7 @@ def train_interpreter_command(
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, group_by_length=group_by_length,
                          reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words,
                                              span_features=span_features, step_context=step_context,
-                                             places=places))
+                                             places=places, token_match=token_match))
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:
         interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance,

@@ -330,6 +330,56 @@ def test_a_place_aware_reader_reads_runs_through_the_interpreter(doorkey_traj, t
     assert np.allclose(again["about"], first["about"], atol=1e-2)  # fp16 weights on disk
 
 
+def test_a_word_matching_reader_sees_which_steps_share_the_remarks_words(doorkey_traj, tmp_path):
+    """``ReaderConfig.token_match``: each step's text is kept as the frozen encoder's token states (one
+    table row per distinct text); a remark token's best match among a step's tokens is highest where the
+    step text holds the same word, a reading does not depend on the other rows in its batch, and the
+    option survives a save and load."""
+    import torch
+
+    from nlfeedback.language.interpreters.trained import TrainedInterpreter
+    from nlfeedback.language.reader import (MATCH_DIM, ReaderConfig, build_reader, load_tokenizer, pad_states,
+                                            pad_steps, tokenize)
+    from nlfeedback.language.step_text import number_features, step_views
+
+    torch.manual_seed(0)
+    model = build_reader(ReaderConfig(token_match=4)).eval()
+    interp = TrainedInterpreter(model, {})
+    texts = step_views(doorkey_traj).texts
+    ids = interp.steps.token_ids(doorkey_traj)
+    assert len(ids) == len(doorkey_traj) and len(interp.steps.token_table) == len(set(texts))
+    assert all(texts[a] == texts[b] for a in range(len(ids)) for b in range(len(ids)) if ids[a] == ids[b])
+    with torch.no_grad():  # an identity projection: the match is the raw cosine of the token states
+        for lin in (model.match_remark, model.match_step):
+            lin.weight.zero_(), lin.bias.zero_()
+            lin.weight[:, :MATCH_DIM] = torch.eye(MATCH_DIM)
+    pickup = next(t for t, text in enumerate(texts) if "picked up" in text)
+    other = next(t for t, text in enumerate(texts) if "picked up" not in text and "key" not in text)
+    tok = load_tokenizer()
+    enc = tokenize(["picked up"], tok)
+    with torch.inference_mode():
+        states = model.encode(enc["input_ids"], enc["attention_mask"])
+        emb, feats = interp.steps.get(doorkey_traj)
+        row = {"text": "picked up", "step_emb": emb, "step_feats": feats,
+               "number_feats": number_features("picked up", len(emb)), "step_ids": ids}
+        steps = pad_steps([row], interp.steps.token_table)
+        m = model._matches(states, enc["attention_mask"], steps["step_tokens"])
+    assert m.shape == (1, len(doorkey_traj), 4)
+    assert (m[0, pickup] > m[0, other]).all()
+    text = "you pressed done way too often"
+    alone = interp.predict([(text, doorkey_traj)])[0]
+    interp._memo.clear()
+    both = interp.predict([("what a lovely pickup of the key", doorkey_traj), (text, doorkey_traj)])[1]
+    assert np.allclose(alone["about"], both["about"], atol=1e-5)
+    interp.save(tmp_path / "w.pt")
+    loaded = TrainedInterpreter.load(tmp_path / "w.pt")
+    assert loaded.members[0].config.token_match == 4
+    assert np.allclose(loaded.predict([(text, doorkey_traj)])[0]["about"], alone["about"], atol=1e-2)
+    hidden, mask = pad_states([states[0]])
+    with pytest.raises(ValueError, match="step_tokens"):
+        model.head(hidden, mask, steps["step_emb"], steps["step_feats"], steps["number_feats"], steps["step_mask"])
+
+
 def test_training_batches_group_remarks_of_similar_length_and_still_reshuffle():
     """`batch_order` covers every example once per epoch; grouping by remark length pads far fewer tokens
     than grouping by trajectory length alone, and which remarks share a batch changes between epochs;

@@ -117,6 +117,39 @@ class Encoder:
             return np.zeros((0, DIM), dtype=np.float32)
         return np.stack([self._memory[k] for k in keys])
 
+    # --- contextual token states -------------------------------------------------------------
+    def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's contextual token states from the base encoder's last layer, ``(tokens, 384)``
+        float16 without [CLS] and [SEP] (kept in memory only; each distinct text is run once). The same pass
+        gives the texts' sentence embeddings (the mean of every token state, normalised, as
+        :meth:`encode` computes them), which are cached for :meth:`encode`."""
+        import torch
+
+        keys = [self._key(t) + "|tokens" for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._memory))
+        if missing:
+            by_key = dict(zip(keys, texts))
+            todo = [by_key[k] for k in missing]
+            tokenizer = self.model.tokenizer
+            order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
+            for b in range(0, len(order), self.batch_size):
+                idx = order[b:b + self.batch_size]
+                enc = tokenizer([todo[i] for i in idx], padding=True, truncation=True, max_length=256,
+                                return_tensors="pt")
+                with torch.inference_mode():
+                    states = self.model.forward(dict(enc))["token_embeddings"].numpy()
+                n = enc["attention_mask"].sum(1).numpy()
+                pooled = {}
+                for row, i in enumerate(idx):
+                    self._memory[missing[i]] = states[row, 1:max(2, int(n[row]) - 1)].astype(np.float16)
+                    v = states[row, :int(n[row])].mean(0)
+                    pooled[self._key(todo[i])] = (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+                self._memory.update(pooled)
+                if self._disk is not None:
+                    self._disk.put_many(pooled)
+            self.encoded += len(todo)
+        return [self._memory[k] for k in keys]
+
     # --- sentence + span embeddings from one pass ----------------------------------------------
     def encode_spans(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]],
                      exclude: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[np.ndarray]:

@@ -35,6 +35,7 @@ from nlfeedback.language.step_text import N_NUMBER, N_PLACE, N_SPAN, N_STEP
 READER_FORMAT = "nlf.reader/1"
 DIM = 384
 MAX_TOKENS = 128  # per piece; longer remarks are read in pieces (see split_pieces)
+MATCH_DIM = 32  # the projection remark and step tokens are matched in (ReaderConfig.token_match)
 PATTERNS = ("entered:lava", "bumped:wall", "spin", "wasted", "picked_up:key", "dropped:key", "unlocked:door",
             "locked_out:door", "reached:goal")
 
@@ -62,6 +63,12 @@ class ReaderConfig:
     # in the room the agent is and which way it faces (step_text.PLACE_FEATURES), for remarks that name
     # places. Off in checkpoints from before this option.
     places: bool = False
+    # Word-matching variant (`nlf train-interpreter --token-match N`): besides the pooled step text, each
+    # step's text is kept as the frozen encoder's token states; every remark token finds its best match
+    # among a step's tokens (cosine in a learned projection) and N learned weightings of the remark's
+    # tokens sum those matches into N numbers per step, so "pressed done like 60 times" can find the steps
+    # whose text says "done" however long the rest of the text is. 0: off (checkpoints before it).
+    token_match: int = 0
 
     @property
     def n_number(self) -> int:
@@ -112,6 +119,11 @@ def build_reader(config: ReaderConfig):
             self.value = nn.Linear(DIM, h)
             self.pooled = nn.Linear(DIM, h)
             n_in = 4 * h + nn_
+            if config.token_match:
+                self.match_remark = nn.Linear(DIM, MATCH_DIM)
+                self.match_step = nn.Linear(DIM, MATCH_DIM)
+                self.match_weight = nn.Linear(DIM, config.token_match)
+                n_in += config.token_match
             if config.step_context:
                 self.context_in = nn.Sequential(nn.Linear(n_in, h), nn.GELU())
                 self.context = nn.GRU(h, h // 2, num_layers=config.step_context, batch_first=True,
@@ -151,9 +163,25 @@ def build_reader(config: ReaderConfig):
         def encode(self, input_ids, attention_mask):
             return self.upper(self.lower(input_ids, attention_mask), attention_mask)
 
-        def forward(self, input_ids, attention_mask, step_emb, step_feats, number_feats, step_mask=None):
+        def forward(self, input_ids, attention_mask, step_emb, step_feats, number_feats, step_mask=None,
+                    step_tokens=None):
             return self.head(self.encode(input_ids, attention_mask), attention_mask, step_emb, step_feats,
-                             number_feats, step_mask)
+                             number_feats, step_mask, step_tokens)
+
+        def _matches(self, tokens, attention_mask, step_tokens):
+            """(B, S, token_match): per step, weighted sums over the remark's tokens of each token's best
+            cosine match among the step text's tokens. ``step_tokens``: (table (U, Ls, DIM), its mask
+            (U, Ls), per step the table row (B, S))."""
+            import torch.nn.functional as F
+
+            table, table_mask, ids = step_tokens
+            r = F.normalize(self.match_remark(tokens), dim=-1)  # (B, L, m)
+            p = F.normalize(self.match_step(table.to(tokens.dtype)), dim=-1)  # (U, Ls, m)
+            ps, ms = p[ids], table_mask[ids]  # (B, S, Ls, m), (B, S, Ls): each step's text
+            sim = torch.einsum("blm,bsjm->blsj", r, ps)  # (B, L, S, Ls): remark token × step text token
+            best = sim.masked_fill(~ms[:, None], -2.0).amax(-1)  # (B, L, S): each remark token's best match
+            w = self.match_weight(tokens).masked_fill(~attention_mask.bool()[..., None], -1e4).softmax(1)
+            return torch.einsum("bls,blk->bsk", best, w)
 
         def _context(self, features, step_mask):
             """The bidirectional GRU over each trajectory's steps (padding excluded from both directions)."""
@@ -165,9 +193,12 @@ def build_reader(config: ReaderConfig):
             out, _ = self.context(packed)
             return pad_packed_sequence(out, batch_first=True, total_length=S)[0]
 
-        def head(self, tokens, attention_mask, step_emb, step_feats, number_feats, step_mask=None):
+        def head(self, tokens, attention_mask, step_emb, step_feats, number_feats, step_mask=None,
+                 step_tokens=None):
             """Per-step (about, sign, strength) logits and the rule logits from the remark's token states
-            (``step_mask``: which of the padded steps are real; needed with ``step_context``)."""
+            (``step_mask``: which of the padded steps are real; needed with ``step_context``;
+            ``step_tokens``: the step texts' token states, needed with ``token_match``, see
+            :meth:`_matches` and :func:`pad_steps`)."""
             m = attention_mask.unsqueeze(-1).to(tokens.dtype)
             pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, DIM)
             q = self.step_in(torch.cat([step_emb, step_feats, number_feats], -1))  # (B, S, h)
@@ -182,6 +213,10 @@ def build_reader(config: ReaderConfig):
             ctx = (scores.softmax(-1) @ vh).transpose(1, 2).reshape(B, S, h)
             r = self.pooled(pooled).unsqueeze(1).expand(B, S, h)
             features = torch.cat([ctx, q, r, ctx * q, number_feats], -1)
+            if self.config.token_match:
+                if step_tokens is None:
+                    raise ValueError("this reader matches words: give the step texts' token states (step_tokens)")
+                features = torch.cat([features, self._matches(tokens, attention_mask, step_tokens)], -1)
             if self.config.step_context:
                 features = torch.cat([features, self._context(features, step_mask)], -1)
             if self.config.sign_sees_step:
@@ -316,8 +351,10 @@ def pad_states(states: list[Any]) -> tuple[Any, Any]:
     return out, mask
 
 
-def pad_steps(rows: list[dict[str, np.ndarray]]) -> dict[str, Any]:
-    """Collate the step side: ``rows`` have ``step_emb`` (S, DIM), ``step_feats``, ``number_feats``."""
+def pad_steps(rows: list[dict[str, np.ndarray]], token_table: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """Collate the step side: ``rows`` have ``step_emb`` (S, DIM), ``step_feats``, ``number_feats``, and
+    for a reader that matches words ``step_ids`` (S,): rows of ``token_table`` (the step texts' token
+    states); those rows are gathered into ``step_tokens`` (table, mask, per-step row)."""
     import torch
 
     S = max(len(r["step_emb"]) for r in rows)
@@ -329,8 +366,22 @@ def pad_steps(rows: list[dict[str, np.ndarray]]) -> dict[str, Any]:
     for i, r in enumerate(rows):
         n = len(r["step_emb"])
         emb[i, :n], sf[i, :n], nf[i, :n], mask[i, :n] = r["step_emb"], r["step_feats"], r["number_feats"], True
-    return {"step_emb": torch.from_numpy(emb), "step_feats": torch.from_numpy(sf),
-            "number_feats": torch.from_numpy(nf), "step_mask": torch.from_numpy(mask)}
+    out = {"step_emb": torch.from_numpy(emb), "step_feats": torch.from_numpy(sf),
+           "number_feats": torch.from_numpy(nf), "step_mask": torch.from_numpy(mask), "step_tokens": None}
+    if token_table is not None and "step_ids" in rows[0]:
+        used = sorted({int(i) for r in rows for i in r["step_ids"]})
+        local = {row: j for j, row in enumerate(used)}
+        Ls = max(len(token_table[row]) for row in used)
+        table = np.zeros((len(used), Ls, DIM), np.float32)
+        table_mask = np.zeros((len(used), Ls), bool)
+        for j, row in enumerate(used):
+            n = len(token_table[row])
+            table[j, :n], table_mask[j, :n] = token_table[row], True
+        ids = np.zeros((B, S), np.int64)
+        for i, r in enumerate(rows):
+            ids[i, :len(r["step_ids"])] = [local[int(x)] for x in r["step_ids"]]
+        out["step_tokens"] = (torch.from_numpy(table), torch.from_numpy(table_mask), torch.from_numpy(ids))
+    return out
 
 
 def pad_batch(rows: list[dict[str, np.ndarray]], tokenizer) -> dict[str, Any]:

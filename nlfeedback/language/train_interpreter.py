@@ -144,6 +144,8 @@ def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories:
         emb, feats = interp.steps.get(trajectories[ex.trajectory_id], places)
         rows.append({"text": ex.text, "step_emb": emb, "step_feats": feats,
                      "number_feats": number_features(ex.text, len(emb), spans)})
+        if interp.model.config.token_match:
+            rows[-1]["step_ids"] = interp.steps.token_ids(trajectories[ex.trajectory_id], places)
     return rows
 
 
@@ -271,7 +273,7 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
     t0 = time.time()
-    interp.steps.prepare([trajectories[t] for t in used], config.reader.places)
+    interp.steps.prepare([trajectories[t] for t in used], config.reader.places, bool(config.reader.token_match))
     model.eval()
     with torch.no_grad():  # the frozen layers' token states: computed once per distinct text
         texts = list(dict.fromkeys(ex.text for ex in examples))
@@ -285,9 +287,9 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
         for idx in batch_order(n_steps, n_tokens if config.group_by_length else None, config.batch_size, rng):
             exs = [examples[i] for i in idx]
             hidden, mask = pad_states([lower[ex.text] for ex in exs])
-            steps = pad_steps(_rows(exs, interp, trajectories))
+            steps = pad_steps(_rows(exs, interp, trajectories), interp.steps.token_table)
             z, rule = model.head(model.upper(hidden, mask), mask, steps["step_emb"], steps["step_feats"],
-                                 steps["number_feats"], steps["step_mask"])
+                                 steps["number_feats"], steps["step_mask"], steps["step_tokens"])
             loss = _loss(z, rule, exs, steps["step_mask"])
             if not torch.isfinite(loss):
                 raise NlfError("training diverged (non-finite loss); lower the learning rates")

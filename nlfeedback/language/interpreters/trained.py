@@ -55,10 +55,18 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 class StepCache:
     """Each trajectory's step views and their frozen-encoder embeddings, computed once per trajectory (and
-    per kind of view: with or without places, ``ReaderConfig.places``)."""
+    per kind of view: with or without places, ``ReaderConfig.places``). For readers that match words
+    (``ReaderConfig.token_match``) also each distinct step text's token states, in one table, and per
+    trajectory the row of every step's text in it."""
+
+    LIMIT = 20_000  # trajectories' views kept before the cache starts again
 
     def __init__(self) -> None:
         self._views: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._texts: dict[tuple[str, bool], list[str]] = {}
+        self._ids: dict[tuple[str, bool], np.ndarray] = {}
+        self._row: dict[str, int] = {}
+        self.token_table: list[np.ndarray] = []  # (tokens, DIM) float16 per distinct step text
 
     def get(self, traj: Trajectory, places: bool = False) -> tuple[np.ndarray, np.ndarray]:
         key = (traj.id + traj.obs_digest, places)
@@ -66,22 +74,46 @@ class StepCache:
             self.prepare([traj], places)
         return self._views[key]
 
-    def prepare(self, trajectories: Sequence[Trajectory], places: bool = False) -> None:
-        """Compute the views of every trajectory not yet cached, encoding their step texts in one pass."""
+    def token_ids(self, traj: Trajectory, places: bool = False) -> np.ndarray:
+        """``(T,)``: the row of :attr:`token_table` that holds each step's text."""
+        key = (traj.id + traj.obs_digest, places)
+        if key not in self._ids:
+            self.prepare([traj], places, tokens=True)
+        return self._ids[key]
+
+    def prepare(self, trajectories: Sequence[Trajectory], places: bool = False, tokens: bool = False) -> None:
+        """Compute the views of every trajectory not yet cached, encoding their step texts in one pass
+        (with ``tokens``, their token states too)."""
         from nlfeedback.language.encoder import shared_encoder
         from nlfeedback.language.step_text import step_views
 
         todo = {(t.id + t.obs_digest, places): t for t in trajectories
                 if (t.id + t.obs_digest, places) not in self._views}
-        if not todo:
-            return
-        if len(self._views) + len(todo) > 20_000:
+        if len(self._views) + len(todo) > self.LIMIT:
             self._views.clear()
-        views = {key: step_views(t, places) for key, t in todo.items()}
-        texts = list(dict.fromkeys(text for v in views.values() for text in v.texts))
-        emb = dict(zip(texts, shared_encoder().encode(texts)))
-        for key, v in views.items():
-            self._views[key] = (np.stack([emb[text] for text in v.texts]), v.features)
+            self._texts.clear()
+            self._ids.clear()
+            self._row.clear()
+            self.token_table = []
+            todo = {(t.id + t.obs_digest, places): t for t in trajectories}
+        if todo:
+            views = {key: step_views(t, places) for key, t in todo.items()}
+            texts = list(dict.fromkeys(text for v in views.values() for text in v.texts))
+            if tokens:  # one encoder pass gives the token states and the sentence embeddings
+                shared_encoder().encode_tokens([t for t in texts if t not in self._row])
+            emb = dict(zip(texts, shared_encoder().encode(texts)))
+            for key, v in views.items():
+                self._views[key] = (np.stack([emb[text] for text in v.texts]), v.features)
+                self._texts[key] = v.texts
+        if not tokens:
+            return
+        keys = [k for k in dict.fromkeys((t.id + t.obs_digest, places) for t in trajectories) if k not in self._ids]
+        new = list(dict.fromkeys(text for k in keys for text in self._texts[k] if text not in self._row))
+        for text, states in zip(new, shared_encoder().encode_tokens(new)):
+            self._row[text] = len(self.token_table)
+            self.token_table.append(states)
+        for k in keys:
+            self._ids[k] = np.array([self._row[text] for text in self._texts[k]], dtype=np.int64)
 
 
 class TrainedInterpreter:
@@ -142,8 +174,8 @@ class TrainedInterpreter:
     def _run(self, items: list[tuple[str, Trajectory]]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
         from nlfeedback.language.reader import split_pieces
 
-        for places in dict.fromkeys(m.config.places for m in self.members):
-            self.steps.prepare([traj for _, traj in items], places)
+        for places, tokens in dict.fromkeys((m.config.places, bool(m.config.token_match)) for m in self.members):
+            self.steps.prepare([traj for _, traj in items], places, tokens)
         pieces, owners = [], []
         for text, traj in items:
             for piece in split_pieces(text, self.tokenizer):
@@ -178,6 +210,8 @@ class TrainedInterpreter:
             emb, feats = self.steps.get(traj, model.config.places)
             rows.append({"text": piece, "step_emb": emb, "step_feats": feats,
                          "number_feats": number_features(piece, len(traj), spans)})
+            if model.config.token_match:
+                rows[-1]["step_ids"] = self.steps.token_ids(traj, model.config.places)
         texts = list(dict.fromkeys(r["text"] for r in rows))
         outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         with torch.inference_mode():
@@ -188,9 +222,9 @@ class TrainedInterpreter:
             for b in range(0, len(order), BATCH):
                 idx = order[b:b + BATCH]
                 tokens, mask = pad_states([states[rows[i]["text"]] for i in idx])
-                steps = pad_steps([rows[i] for i in idx])
+                steps = pad_steps([rows[i] for i in idx], self.steps.token_table)
                 z, rule = model.head(tokens, mask, steps["step_emb"], steps["step_feats"], steps["number_feats"],
-                                     steps["step_mask"])
+                                     steps["step_mask"], steps["step_tokens"])
                 z, rule = z.numpy(), rule.numpy()
                 for j, i in enumerate(idx):
                     outputs[i] = (z[j, :len(rows[i]["step_emb"])], rule[j])
