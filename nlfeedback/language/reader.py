@@ -12,6 +12,9 @@ Architecture (late interaction; see README "Language"):
   about this step (``about``), does it approve (``sign``), how strongly (``strength``). (With
   ``ReaderConfig.sign_sees_step`` off, sign and strength come from a second MLP that sees only what the
   remark says about the step and the pooled remark.)
+* With ``ReaderConfig.token_match`` (a variant), also the step text's words: each remark token's best
+  cosine match among the step text's frozen token states, summed by learned weightings of the remark's
+  tokens (:meth:`StepReader._matches`), as a few more numbers per step.
 * From the pooled remark alone: is it a general rule (``general``), about which event pattern
   (:data:`PATTERNS`), approving or not (``rule_sign``) — rules are applied to every trajectory.
 
