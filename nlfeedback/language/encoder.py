@@ -121,32 +121,19 @@ class Encoder:
     def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's contextual token states from the base encoder's last layer, ``(tokens, 384)``
         float16 without [CLS] and [SEP] (kept in memory only; each distinct text is run once). The same pass
-        gives the texts' sentence embeddings (the mean of every token state, normalised, as
-        :meth:`encode` computes them), which are cached for :meth:`encode`."""
-        import torch
-
+        gives the texts' sentence embeddings (as :meth:`encode` computes them), which are cached for it."""
         keys = [self._key(t) + "|tokens" for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._memory))
         if missing:
             by_key = dict(zip(keys, texts))
             todo = [by_key[k] for k in missing]
-            tokenizer = self.model.tokenizer
-            order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
-            for b in range(0, len(order), self.batch_size):
-                idx = order[b:b + self.batch_size]
-                enc = tokenizer([todo[i] for i in idx], padding=True, truncation=True, max_length=256,
-                                return_tensors="pt")
-                with torch.inference_mode():
-                    states = self.model.forward(dict(enc))["token_embeddings"].numpy()
-                n = enc["attention_mask"].sum(1).numpy()
-                pooled = {}
-                for row, i in enumerate(idx):
-                    self._memory[missing[i]] = states[row, 1:max(2, int(n[row]) - 1)].astype(np.float16)
-                    v = states[row, :int(n[row])].mean(0)
-                    pooled[self._key(todo[i])] = (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
-                self._memory.update(pooled)
-                if self._disk is not None:
-                    self._disk.put_many(pooled)
+            pooled = {}
+            for i, tok, sentence, _ in self._forward(todo):
+                self._memory[missing[i]] = tok[1:max(2, len(tok) - 1)].astype(np.float16)
+                pooled[self._key(todo[i])] = sentence
+            self._memory.update(pooled)
+            if self._disk is not None:
+                self._disk.put_many(pooled)
             self.encoded += len(todo)
         return [self._memory[k] for k in keys]
 
@@ -175,46 +162,46 @@ class Encoder:
                 self._disk.put_many(new)
         return [self._memory[k] for k in keys]
 
-    def _forward_spans(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]],
-                       exclude: Sequence[Sequence[tuple[int, int]]]) -> list[np.ndarray]:
+    def _forward(self, texts: Sequence[str], offsets: bool = False):
+        """One model pass over ``texts`` in batches of similar length: per text (its index, its token states
+        ``(tokens, 384)`` with [CLS] and [SEP], its normalised sentence embedding, and with ``offsets`` each
+        token's character span, else ``None``)."""
         import torch
 
-        model = self.model
-        tokenizer = model.tokenizer
-        out: list[np.ndarray] = []
-        order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-        results: dict[int, np.ndarray] = {}
+        tokenizer = self.model.tokenizer
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            texts = [items[i][0] for i in idx]
-            enc = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt",
-                            return_offsets_mapping=True)
-            offsets = enc.pop("offset_mapping").numpy()
+            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=256,
+                            return_tensors="pt", return_offsets_mapping=offsets)
+            offs = enc.pop("offset_mapping").numpy() if offsets else None
             with torch.inference_mode():
-                feats = model.forward(dict(enc))
-            tokens = feats["token_embeddings"].numpy()
+                feats = self.model.forward(dict(enc))
+            tokens, sentences = feats["token_embeddings"].numpy(), feats["sentence_embedding"].numpy()
             mask = enc["attention_mask"].numpy().astype(bool)
             for row, i in enumerate(idx):
                 m = mask[row]
-                tok = tokens[row][m]
-                offs = offsets[row][m]
-                vecs = [tok.mean(axis=0)]
-                real = (offs[:, 1] > offs[:, 0])  # not [CLS]/[SEP]
-                keep = real.copy()
-                for xa, xz in exclude[i]:
-                    keep &= ~((offs[:, 0] < xz) & (offs[:, 1] > xa))
-                for a, z in items[i][1]:
-                    inside = (offs[:, 0] < z) & (offs[:, 1] > a)
-                    sel = keep & inside
-                    if not sel.any():
-                        sel = real & inside
-                    vecs.append(tok[sel].mean(axis=0) if sel.any() else tok.mean(axis=0))
-                arr = np.stack(vecs).astype(np.float32)
-                arr /= np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-9)
-                results[i] = arr
-        for i in range(len(items)):
-            out.append(results[i])
-        return out
+                yield i, tokens[row][m], sentences[row].astype(np.float32), None if offs is None else offs[row][m]
+
+    def _forward_spans(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+                       exclude: Sequence[Sequence[tuple[int, int]]]) -> list[np.ndarray]:
+        results: dict[int, np.ndarray] = {}
+        for i, tok, _, offs in self._forward([text for text, _ in items], offsets=True):
+            vecs = [tok.mean(axis=0)]
+            real = (offs[:, 1] > offs[:, 0])  # not [CLS]/[SEP]
+            keep = real.copy()
+            for xa, xz in exclude[i]:
+                keep &= ~((offs[:, 0] < xz) & (offs[:, 1] > xa))
+            for a, z in items[i][1]:
+                inside = (offs[:, 0] < z) & (offs[:, 1] > a)
+                sel = keep & inside
+                if not sel.any():
+                    sel = real & inside
+                vecs.append(tok[sel].mean(axis=0) if sel.any() else tok.mean(axis=0))
+            arr = np.stack(vecs).astype(np.float32)
+            arr /= np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-9)
+            results[i] = arr
+        return [results[i] for i in range(len(items))]
 
 
 _SHARED: Encoder | None = None

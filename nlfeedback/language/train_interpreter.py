@@ -136,17 +136,7 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
 
 
 def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories: Mapping[str, Trajectory]):
-    from nlfeedback.language.step_text import number_features
-
-    spans, places = interp.model.config.span_features, interp.model.config.places
-    rows = []
-    for ex in examples:
-        emb, feats = interp.steps.get(trajectories[ex.trajectory_id], places)
-        rows.append({"text": ex.text, "step_emb": emb, "step_feats": feats,
-                     "number_feats": number_features(ex.text, len(emb), spans)})
-        if interp.model.config.token_match:
-            rows[-1]["step_ids"] = interp.steps.token_ids(trajectories[ex.trajectory_id], places)
-    return rows
+    return [interp.steps.row(ex.text, trajectories[ex.trajectory_id], interp.model.config) for ex in examples]
 
 
 def _loss(z, rule, examples: Sequence[Example], mask):

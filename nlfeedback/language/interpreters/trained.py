@@ -74,6 +74,19 @@ class StepCache:
             self.prepare([traj], places)
         return self._views[key]
 
+    def row(self, text: str, traj: Trajectory, config: Any) -> dict[str, Any]:
+        """The step side of one (remark, trajectory) input for a reader with ``config``
+        (:class:`~nlfeedback.language.reader.ReaderConfig`), as :func:`~nlfeedback.language.reader.pad_steps`
+        collates it."""
+        from nlfeedback.language.step_text import number_features
+
+        emb, feats = self.get(traj, config.places)
+        out = {"text": text, "step_emb": emb, "step_feats": feats,
+               "number_feats": number_features(text, len(emb), config.span_features)}
+        if config.token_match:
+            out["step_ids"] = self.token_ids(traj, config.places)
+        return out
+
     def token_ids(self, traj: Trajectory, places: bool = False) -> np.ndarray:
         """``(T,)``: the row of :attr:`token_table` that holds each step's text."""
         key = (traj.id + traj.obs_digest, places)
@@ -202,16 +215,8 @@ class TrainedInterpreter:
         import torch
 
         from nlfeedback.language.reader import pad_states, pad_steps, token_states
-        from nlfeedback.language.step_text import number_features
 
-        spans = model.config.span_features
-        rows = []
-        for piece, traj in pieces:
-            emb, feats = self.steps.get(traj, model.config.places)
-            rows.append({"text": piece, "step_emb": emb, "step_feats": feats,
-                         "number_feats": number_features(piece, len(traj), spans)})
-            if model.config.token_match:
-                rows[-1]["step_ids"] = self.steps.token_ids(traj, model.config.places)
+        rows = [self.steps.row(piece, traj, model.config) for piece, traj in pieces]
         texts = list(dict.fromkeys(r["text"] for r in rows))
         outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         with torch.inference_mode():
