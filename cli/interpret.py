@@ -211,27 +211,45 @@ def eval_interpreter_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --errors file.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     intervals: Annotated[bool, typer.Option(help="Bootstrap 95% intervals of the overall rates (resampling trajectories).")] = False,
+    second_labels: Annotated[list[Path] | None, typer.Option("--second-labels", help=(
+        "Score another person's labels of the same remarks (records with the same ids and texts) as the reading, "
+        "instead of an interpreter's: how far two labellers agree."))] = None,
 ) -> None:
     """Misinterpretation metrics against critics' intents or human labels, overall, by category and by split.
 
     Example: nlf eval-interpreter --feedback runs/demo/text.jsonl --trajectories runs/demo/trajectories.jsonl
     --interpreter trained --errors runs/demo/misread.jsonl
+
+    With --second-labels FILE the reading scored is a second labelling of the same remarks (agreement between
+    labellers: the ceiling a reader can be expected to reach on that data).
     """
     from nlfeedback.jsonl import open_output, prepare_output
     from nlfeedback.language.evaluate import run_evaluation
     from nlfeedback.language.interpreters import make_interpreter
 
-    inputs = [*feedback, *trajectories, checkpoint]
+    inputs = [*feedback, *trajectories, *(second_labels or []), checkpoint]
     if errors is not None:  # refuse to overwrite before spending time on the evaluation
         prepare_output(errors, force=force, can_append=False, inputs=inputs)
 
     items, trajs = _load(feedback, trajectories)
-    interp = make_interpreter(interpreter, checkpoint=str(checkpoint) if checkpoint else None)
+    probes = True
+    if second_labels:
+        from nlfeedback.language.interpreters.oracle import SecondLabelling
+
+        if checkpoint is not None:
+            raise NlfError("--second-labels scores a second labelling, not a checkpoint: give one or the other")
+        other, _ = _load(second_labels, trajectories)
+        interp = SecondLabelling(other, source=", ".join(map(str, second_labels)))
+        interpreter = interp.name
+        # hand-written negation pairs are scored only where the second labelling labels them too
+        probes = all(fb.id in interp.by_id for fb in items if fb.labels is not None and fb.labels.negates)
+    else:
+        interp = make_interpreter(interpreter, checkpoint=str(checkpoint) if checkpoint else None)
     train_ids = None
     meta = getattr(interp, "meta", None)
     if meta and meta.get("train_env_ids"):
         train_ids = set(meta["train_env_ids"])
-    evaluation = run_evaluation(interp, items, trajs, train_env_ids=train_ids)
+    evaluation = run_evaluation(interp, items, trajs, train_env_ids=train_ids, probes=probes)
     report = evaluation.report().to_json()
     report["interpreter"] = interpreter
     if intervals:

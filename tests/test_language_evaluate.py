@@ -28,3 +28,66 @@ def test_misreadings_list_exactly_what_the_metrics_count():
     assert worst == sorted(worst, reverse=True)
     # the oracle reads the intents themselves: nothing is misread
     assert run_evaluation(make_interpreter("oracle-intent"), items, by_id).misreadings() == []
+
+
+def test_a_second_labelling_is_scored_as_a_reading_of_the_same_remarks(tmp_path):
+    """`nlf eval-interpreter --second-labels`: another person's labels of the same remarks, scored against the
+    first labelling with the interpreters' metrics (agreement between labellers)."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from nlfeedback.trajectory import load_trajectories
+
+    human = Path(__file__).resolve().parents[1] / "data" / "human"
+    trajs = load_trajectories(human / "trajectories-dev.jsonl")
+    recs = [json.loads(x) for x in (human / "dev.jsonl").read_text().splitlines()[:60]]
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    traj_file = tmp_path / "traj.jsonl"
+    traj_file.write_text("".join(json.dumps(trajs[t].to_json()) + "\n" for t in dict.fromkeys(r["trajectory_id"] for r in recs)))
+
+    def judging(r):  # its clauses that judge, with steps in the run
+        T = len(trajs[r["trajectory_id"]])
+        return [c for c in r["labels"]["clauses"] if c["polarity"] != 0 and any(0 <= s < T for s in c["steps"])]
+
+    def run(second, *extra):
+        path = tmp_path / "second.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in second))
+        return CliRunner().invoke(app, ["eval-interpreter", "-f", str(first), "-t", str(traj_file), "--second-labels",
+                                        str(path), "--json", *extra], catch_exceptions=False)
+
+    r = run(recs)  # the same labels: the gold's own reading (a remark whose clauses overlap with opposite signs
+    assert r.exit_code == 0, r.output  # can lose one of them in the combined targets, so not always zero error)
+    rep = json.loads(r.output)
+    assert rep["interpreter"] == "second-labelling"
+    oracle = CliRunner().invoke(app, ["eval-interpreter", "-f", str(first), "-t", str(traj_file), "--interpreter",
+                                      "oracle-intent", "--json"], catch_exceptions=False)
+    same = json.loads(oracle.output)["overall"]
+    o = rep["overall"]
+    n = sum(len(judging(x)) for x in recs)
+    assert o == same and o["clauses"] == n and o["attribution_f1"] == 1 and o["missed_rate"] == 0
+    wrong = round(same["clause_sign_error_rate"] * n)
+
+    # the second labeller reads one single-clause remark the other way and finds no judgement in another
+    single = [i for i, x in enumerate(recs) if len(x["labels"]["clauses"]) == 1 and len(judging(x)) == 1]
+    flip, drop = single[0], single[1]
+    second = json.loads(json.dumps(recs))
+    second[flip]["labels"]["clauses"][0]["polarity"] *= -1
+    second[drop]["labels"]["clauses"] = []
+    o = json.loads(run(second).output)["overall"]
+    assert o["clause_sign_error_rate"] == round((wrong + 2) / n, 4) and o["missed_rate"] == round(1 / n, 4)
+    assert o["attribution_precision"] == 1  # nothing was read that the first labelling does not hold
+    steps = lambda x: {s for c in judging(x) for s in c["steps"]}  # noqa: E731
+    total = sum(len(steps(x)) for x in recs)
+    assert o["attribution_recall"] == round(1 - len(steps(recs[drop])) / total, 4)
+
+    # a remark the second labelling lacks, or labels under another text, is a clear error
+    r = run(recs[1:])
+    assert r.exit_code == 1 and f"{recs[0]['id']}: not labelled in" in r.output
+    changed = json.loads(json.dumps(recs))
+    changed[0]["text"] += " (edited)"
+    r = run(changed)
+    assert r.exit_code == 1 and "another text or trajectory" in r.output
