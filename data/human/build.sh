@@ -6,7 +6,7 @@
 # on), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
-# errors freely; it is never trained on.
+# errors freely; it is never trained on. relabel-*.jsonl: second labellings of dev, evalA and evalB.
 set -euo pipefail
 cd "$(dirname "$0")"
 import() {  # annotation file, trajectory set, output
@@ -28,5 +28,16 @@ for set in evalA evalB; do
   import "annotations/$set.jsonl" "$set" "$set.jsonl"
   import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
 done
+# second labellings of dev, evalA and evalB (making/RELABEL.md): the same remarks and ids, labelled again by
+# others who saw only the runs and the texts; scored with `nlf eval-interpreter --second-labels`
+for name in dev0 dev1 evalA evalB; do
+  set="${name%%[0-9]}"
+  nlf feedback import-labels "annotations/relabel-$name.jsonl" -t "trajectories-$set.jsonl" --runs "runs-$set.json" \
+    --id-prefix "hs-$name" --labeller "relabel-$name" --skip-invalid --force --out "$tmp/relabel-$name.jsonl"
+done
+cat "$tmp"/relabel-dev[0-9].jsonl > relabel-dev.jsonl
+cp "$tmp/relabel-evalA.jsonl" relabel-evalA.jsonl
+cp "$tmp/relabel-evalB.jsonl" relabel-evalB.jsonl
 for set in train train-pairs train-rules dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
+for set in dev evalA evalB; do nlf feedback validate "relabel-$set.jsonl" -t "trajectories-$set.jsonl"; done
 nlf feedback validate dev-pairs.jsonl -t trajectories-train.jsonl
