@@ -118,6 +118,11 @@ def reward_curves_command(
     episodes: Annotated[int, typer.Option(min=2, help="Episodes in each seed's pool.")] = 60,
     updates: Annotated[int, typer.Option(min=1, help="Cap on gradient steps per reward fit.")] = 300,
     workers: Annotated[int, typer.Option(min=1, help="Parallel (task, seed) units.")] = 1,
+    reward_view: Annotated[str, typer.Option(help="What the reward model sees: partial (the agent's view) | full "
+                                                  "(the whole grid).")] = "partial",
+    eval_task: Annotated[str | None, typer.Option(help=(
+        "Also score every fit on this task: its held-out runs, and key choice on paired layouts of both tasks "
+        "(goal misgeneralisation: --tasks keys-distractor-train --eval-task keys-distractor-test)."))] = None,
     report_only: Annotated[bool, typer.Option("--report-only", help="Rebuild the report from curves.jsonl; fit "
                                                                     "nothing.")] = False,
     rerun_stale: Annotated[bool, typer.Option("--rerun-stale", help="Refit the rows another checkpoint of the trained "
@@ -129,6 +134,9 @@ def reward_curves_command(
     differences between arms. Resumable: a rerun fits only what curves.jsonl lacks.
 
     Example: nlf reward-curves --out runs/curves --tasks doorkey-5x5 --seeds 3 --budgets 5,20,80,320
+
+    Goal misgeneralisation at the reward level: nlf reward-curves --out runs/key-curves --tasks keys-distractor-train
+    --eval-task keys-distractor-test --reward-view full
     """
     from nlfeedback.experiments.reward_curves import CurvesConfig, run_curves, write_report
 
@@ -141,7 +149,7 @@ def reward_curves_command(
         except ValueError:
             raise typer.BadParameter(f"budgets must be integers, got {budgets!r}", param_hint="--budgets") from None
         config = CurvesConfig(tasks=csv(tasks), arms=csv(arms), budgets=budget_list, seeds=seeds, initial=initial,
-                              episodes=episodes, updates=updates)
+                              episodes=episodes, updates=updates, reward_view=reward_view, eval_task=eval_task)
         run_curves(config, out, workers=workers, rerun_stale=rerun_stale,
                    progress=lambda m: console.print(m, soft_wrap=True, markup=False))
     report = write_report(out)

@@ -195,3 +195,57 @@ def test_evaluation_and_the_metric_share_one_wrong_key_rule(events, door, wrong)
 
     assert evaluation.wrong_key_first is misgeneralisation.wrong_key_first
     assert misgeneralisation.wrong_key_first(events, door) is wrong
+
+
+# --- key choice: which pickup a learned reward pays for ---------------------------------------------------
+def test_the_expert_can_fetch_the_wrong_key_first_and_still_solve_the_layout():
+    from nlfeedback.envs import get_task
+    from nlfeedback.metrics.misgeneralisation import took_wrong_key_first
+    from nlfeedback.policies.expert import ExpertPolicy
+    from nlfeedback.rollout import rollout
+
+    for name in ("keys-distractor-train", "keys-distractor-test"):
+        task = get_task(name)
+        right = list(rollout(task, ExpertPolicy(), 8, seed=3))
+        wrong = list(rollout(task, ExpertPolicy(wrong_key_first=True), 8, seed=3))
+        assert [t.seed for t in right] == [t.seed for t in wrong]  # the same layouts
+        assert not any(took_wrong_key_first(t) for t in right) and all(took_wrong_key_first(t) for t in wrong)
+        assert all(t.success for t in wrong) and all(len(w) > len(r) for r, w in zip(right, wrong))
+
+
+class _Stub:
+    """A 'learned reward' written by hand: ``pay(trajectory, step)`` at each step that picks up a key, 0 elsewhere."""
+
+    def __init__(self, pay):
+        self.pay = pay
+
+    def step_rewards(self, traj):
+        return np.array([self.pay(traj, s) if any(e.startswith("picked_up:key") for e in ev) else 0.0
+                         for s, ev in enumerate(traj.events)])
+
+
+def test_key_choice_tells_the_true_rule_from_the_nearer_key_proxy():
+    """A reward paying for the door's key is right on both tasks; one paying for an early pickup (the nearer
+    key) is right on training layouts and wrong on test layouts; one paying for any key has no preference."""
+    from nlfeedback.envs import get_task
+    from nlfeedback.errors import NlfError
+    from nlfeedback.experiments.reward_curves import key_pairs
+    from nlfeedback.metrics.misgeneralisation import key_choice, locked_door_color
+
+    def door_key(t, s):
+        return 1.0 if f"picked_up:key:{locked_door_color(t)}" in t.events[s] else -1.0
+
+    rule, nearer, any_key = _Stub(door_key), _Stub(lambda t, s: -float(s)), _Stub(lambda t, s: 1.0)
+    train = key_pairs(get_task("keys-distractor-train"), 6, seed=11)
+    test = key_pairs(get_task("keys-distractor-test"), 6, seed=11)
+    assert len(train) == len(test) == 6
+    assert key_choice(rule, train) == {"pairs": 6, "accuracy": 1.0, "margin": 2.0}
+    assert key_choice(rule, test)["accuracy"] == 1.0
+    assert key_choice(nearer, train)["accuracy"] == 1.0 and key_choice(nearer, train)["margin"] > 0
+    assert key_choice(nearer, test)["accuracy"] == 0.0 and key_choice(nearer, test)["margin"] < 0
+    assert key_choice(any_key, test) == {"pairs": 6, "accuracy": 0.5, "margin": 0.0}
+    assert key_choice(rule, []) == {"pairs": 0, "accuracy": None, "margin": None}
+    with pytest.raises(NlfError, match="same layout"):
+        key_choice(rule, [(train[0][0], train[1][1])])
+    with pytest.raises(NlfError, match="door's key first"):
+        key_choice(rule, [(train[0][1], train[0][0])])

@@ -119,7 +119,8 @@ def test_bad_rows_are_named_by_file_and_line_and_a_torn_last_line_is_ignored(tmp
 
 def test_config_errors():
     for kw, what in (({"budgets": [5, 5]}, "repeat"), ({"budgets": [0]}, "positive"), ({"tasks": ["nope"]}, "nope"),
-                     ({"initial": "expert"}, "initial")):
+                     ({"initial": "expert"}, "initial"), ({"eval_task": "nope"}, "nope"),
+                     ({"eval_task": "doorkey-5x5"}, "also a task"), ({"reward_view": "top"}, "reward_view")):
         with pytest.raises(NlfError, match=what):
             CurvesConfig(**kw).check()
 
@@ -178,3 +179,18 @@ def test_rows_name_their_reader_and_a_resume_refuses_another_checkpoints_rows(tm
     rows = read_rows(path)
     assert sorted((r["arm"], r["budget"]) for r in rows) == sorted((a, b) for a in cfg.arms for b in cfg.budgets)
     assert all(r["reader"] == digest for r in rows if r["arm"] == "text:trained")
+
+
+@pytest.mark.slow
+def test_an_eval_task_scores_every_fit_there_and_by_key_choice(tmp_path):
+    """--eval-task: each fit is also scored on the eval task's held-out runs and by key choice on paired layouts
+    of both tasks; the report gets the tables; rows without it (other runs) are untouched."""
+    cfg = CurvesConfig(tasks=["keys-distractor-train"], arms=["sketch"], budgets=[3], seeds=1, episodes=4,
+                       updates=3, reward_view="full", eval_task="keys-distractor-test")
+    rows = read_rows(run_curves(cfg, tmp_path))
+    assert len(rows) == 1
+    (r,) = rows
+    assert r["eval_task"] == "keys-distractor-test" and r["key_pairs"] == [20, 20]
+    assert 0 <= r["key_choice"] <= 1 and 0 <= r["eval_key_choice"] <= 1 and -1 <= r["eval_reward_spearman"] <= 1
+    text = write_report(tmp_path).read_text()
+    assert "## Scored on another task: keys-distractor-test" in text and "Key choice on the eval task" in text

@@ -26,6 +26,13 @@ Rows of arms read by the trained reader record its checkpoint's digest (``reader
 rows read by another checkpoint to them (the reader was retrained meanwhile) unless asked to refit those
 arms (``rerun_stale``: their old rows move to ``curves-stale.jsonl``, kept).
 
+With ``eval_task`` (the goal-misgeneralisation probe's question at the reward level, docs/probes.md), every
+fit is also scored on 20 held-out noisy-expert runs of that task (Spearman, EPIC) and by
+:func:`nlfeedback.metrics.misgeneralisation.key_choice` on 20 paired layouts of each task (seeds
+``95,000 + seed``): the expert's run, which fetches the locked door's key first, against the run of the same
+layout that fetches the other key first — does the learned reward pay more for the right pickup, on the
+layouts it was fitted on and where the proxy it could have learned ("the nearer key") is wrong?
+
 Each fit is capped at ``updates`` gradient steps (epochs = min(``epochs``, ⌈updates / batches per epoch⌉)),
 so large budgets cost no more than small ones (``nlfeedback.reward.train.capped_epochs``); it is recorded
 with every row. A PPO grid whose ``[run]`` sets ``reward_updates`` to the same cap (``study.toml`` does) fits
@@ -65,6 +72,8 @@ class CurvesConfig:
     reward_form: str = "shaped"
     reward_view: str = "partial"
     phrasing: str = "heldout"  # the text critic's phrase bank
+    # another task to score every fit on (goal misgeneralisation: keys-distractor-test beside -train); None: none
+    eval_task: str | None = None
 
     def check(self) -> None:
         from nlfeedback.envs import get_task
@@ -84,6 +93,28 @@ class CurvesConfig:
             raise NlfError("seeds, epochs and updates must be positive and the pool at least 2 episodes")
         if self.initial not in INITIAL:
             raise NlfError(f"initial must be one of {INITIAL}, got {self.initial!r}")
+        if self.reward_view not in ("partial", "full"):
+            raise NlfError(f"reward_view must be partial or full, got {self.reward_view!r}")
+        if self.eval_task is not None:
+            get_task(self.eval_task)
+            if self.eval_task in self.tasks:
+                raise NlfError(f"eval task {self.eval_task!r} is also a task of the curves: score it on another one")
+
+
+KEY_PAIRS = 20  # paired layouts for the key-choice measure (eval_task runs), seeds 95,000 + seed
+
+
+def key_pairs(task: Any, n: int, seed: int) -> list[tuple[Any, Any]]:
+    """``n`` layouts of ``task``, each as (the expert's run, which fetches the locked door's key first, the
+    expert's run that fetches the other key first): same layout seeds, no noise. Layouts without a second key
+    give no pair."""
+    from nlfeedback.metrics.misgeneralisation import took_wrong_key_first
+    from nlfeedback.policies.expert import ExpertPolicy
+    from nlfeedback.rollout import rollout
+
+    right = rollout(task, ExpertPolicy(), n, seed=seed)
+    wrong = rollout(task, ExpertPolicy(wrong_key_first=True), n, seed=seed)
+    return [(a, b) for a, b in zip(right, wrong) if took_wrong_key_first(b) and not took_wrong_key_first(a)]
 
 
 def parse_arm(arm: str) -> list[tuple[str, str | None, str | None]]:
@@ -124,6 +155,7 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
     from nlfeedback.experiments.online import _heldout
     from nlfeedback.language.apply import interpret_feedback
     from nlfeedback.language.interpreters import make_interpreter
+    from nlfeedback.metrics.misgeneralisation import key_choice
     from nlfeedback.metrics.reward import reward_metrics
     from nlfeedback.policies import make_policy
     from nlfeedback.reward.data import build_reward_data
@@ -138,6 +170,11 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
     pool = list(rollout(task, policy, config.episodes, seed=seed * 1000))
     trajs = {t.id: t for t in pool}
     heldout = _heldout(task, seed)
+    elsewhere = None
+    if config.eval_task is not None:  # held-out runs of the eval task, and paired key choices on both tasks
+        other = get_task(config.eval_task)
+        elsewhere = (_heldout(other, seed), key_pairs(task, KEY_PAIRS, 95_000 + seed),
+                     key_pairs(other, KEY_PAIRS, 95_000 + seed))
     top = max(config.budgets)
     # one critic run per (kind, phrase bank) and seed, shared by every arm that uses it
     said: dict[tuple[str, str | None], list] = {}
@@ -175,8 +212,17 @@ def unit_rows(task_name: str, seed: int, config: CurvesConfig, done: set[tuple[s
             model, _ = train_reward(data, kind, rcfg)
             fit_s = time.perf_counter() - t0
             m = reward_metrics(model, heldout, epic_transitions=EPIC_TRANSITIONS, epic_mc=EPIC_MC)
-            rows.append({**row, "epochs": epochs, "reward_spearman": m["reward_spearman"],
-                         "epic_distance": m["epic_distance"], "fit_seconds": round(fit_s, 2)})
+            row = {**row, "epochs": epochs, "reward_spearman": m["reward_spearman"],
+                   "epic_distance": m["epic_distance"], "fit_seconds": round(fit_s, 2)}
+            if elsewhere is not None:
+                runs, pairs, eval_pairs = elsewhere
+                e = reward_metrics(model, runs, epic_transitions=EPIC_TRANSITIONS, epic_mc=EPIC_MC)
+                k, ke = key_choice(model, pairs), key_choice(model, eval_pairs)
+                row.update({"eval_task": config.eval_task, "eval_reward_spearman": e["reward_spearman"],
+                            "eval_epic_distance": e["epic_distance"], "key_choice": k["accuracy"],
+                            "key_margin": k["margin"], "eval_key_choice": ke["accuracy"],
+                            "eval_key_margin": ke["margin"], "key_pairs": [k["pairs"], ke["pairs"]]})
+            rows.append(row)
     return rows
 
 
@@ -395,6 +441,7 @@ def write_report(out_dir: str | Path) -> Path:
                 lines.append(f"| {task} | {arm} | "
                              + " | ".join(diffs.get((task, b), Stat(0, None)).fmt(2) for b in budgets) + " |")
         lines.append("")
+    lines += _elsewhere_sections(rows, tasks, arms, budgets)
     lines += [f"\"Stops improving at\": the smallest budget after which no larger budget's mean is better by more "
               f"than {PLATEAU_TOL} (within the budgets run; the largest budget means it was still improving or "
               "flat only at the end).", ""]
@@ -405,6 +452,40 @@ def write_report(out_dir: str | Path) -> Path:
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     _plot(points, tasks, arms, out / "reward_curves.png")
     return out / "report.md"
+
+
+ELSEWHERE = (("key_choice", "Key choice on the fitted task's layouts", 2),
+             ("eval_key_choice", "Key choice on the eval task's layouts", 2),
+             ("eval_reward_spearman", "Spearman against the dense judgement on the eval task", 2))
+
+
+def _elsewhere_sections(rows: list[dict[str, Any]], tasks: list[str], arms: list[str], budgets: list[int]) -> list[str]:
+    """The eval task's tables (rows of a run with ``eval_task``): means over seeds with 95% t-intervals."""
+    scored = [r for r in rows if r.get("eval_task")]
+    if not scored:
+        return []
+    evals = sorted({r["eval_task"] for r in scored})
+    lines = [f"## Scored on another task: {', '.join(evals)}", "",
+             "Every fit also scored on the eval task's held-out runs, and by key choice: on 20 paired layouts of "
+             "each task, the share where the learned reward pays more for the expert's first pickup (the locked "
+             "door's key) than for the first pickup of the same layout's run that fetches the other key first "
+             "(0.5: no preference; `nlfeedback/metrics/misgeneralisation.py: key_choice`). A reward that learned "
+             "\"the nearer key\" on layouts where it is the door's key scores high on the first and low on the "
+             "second.", ""]
+    for metric, title, digits in ELSEWHERE:
+        groups: dict[tuple[str, str, int], list[Any]] = {}
+        for r in scored:
+            groups.setdefault((r["task"], r["arm"], r["budget"]), []).append(r.get(metric))
+        lines += [f"### {title}", "", "| task | arm | " + " | ".join(map(str, budgets)) + " |",
+                  "| :--- | :--- | " + " | ".join("---:" for _ in budgets) + " |"]
+        for task in tasks:
+            for arm in arms:
+                if not any((task, arm, b) in groups for b in budgets):
+                    continue
+                lines.append(f"| {task} | {arm} | " + " | ".join(
+                    Stat.of(groups.get((task, arm, b), [])).fmt(digits) for b in budgets) + " |")
+        lines.append("")
+    return lines
 
 
 def _plot(points: list[CurvePoint], tasks: list[str], arms: list[str], path: Path) -> None:

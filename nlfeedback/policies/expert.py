@@ -12,6 +12,10 @@ Noise, applied only between blunders:
   spinning in place (3–4 turns one way), bumping into a wall (1–2 times), a detour (1–2 cells the
   wrong way), dropping the carried key, going for the wrong object (a key of the wrong colour, on
   tasks that have one), and — on lava tasks, at a quarter of the weight — walking into adjacent lava.
+
+``wrong_key_first``: fetch a key of no locked door's colour first (on tasks that have one), then put it down
+and go on as the expert does — the run of an agent that learned a proxy key on a layout where the proxy
+is wrong (the goal-misgeneralisation probe's reference runs, docs/probes.md).
 """
 
 from __future__ import annotations
@@ -45,10 +49,13 @@ def _turns(current: int, wanted: int) -> list[int]:
 
 
 class ExpertPolicy:
-    def __init__(self, epsilon: float = 0.0, mistakes: float = 0.0) -> None:
+    def __init__(self, epsilon: float = 0.0, mistakes: float = 0.0, wrong_key_first: bool = False) -> None:
         self.epsilon = float(epsilon)
         self.mistakes = float(mistakes)
+        self.wrong_key_first = bool(wrong_key_first)
         self.label = "expert" if not (epsilon or mistakes) else f"expert(eps={epsilon:g},mistakes={mistakes:g})"
+        if wrong_key_first:
+            self.label += "+wrong-key-first"
         self._queue: deque[int] = deque()
         self._wrong_target: tuple[int, int] | None = None
         self.blunders: list[tuple[int, str]] = []  # (step index, blunder kind), for tests and debugging
@@ -63,6 +70,9 @@ class ExpertPolicy:
     def act(self, env: Any, obs: dict[str, Any], rng: np.random.Generator) -> int:
         env = env.unwrapped
         t, self._t = self._t, self._t + 1
+        if t == 0 and self.wrong_key_first and env.carrying is None:
+            wrong = self._distractors(env)
+            self._wrong_target = wrong[0] if wrong else None
         if self._wrong_target is not None:
             action = self._pursue_wrong_object(env)
             if action is not None:
