@@ -408,7 +408,7 @@ def write_report(out_dir: str | Path) -> Path:
              f"{', '.join(map(str, budgets))}; up to {seeds} seeds. Pool: {cfg.get('episodes', '?')} "
              f"{cfg.get('initial', '?')} episodes per seed (the online loop's round 0), held-out: 20 noisy-expert "
              f"episodes; fits capped at {cfg.get('updates', '?')} gradient steps ({cfg.get('epochs', '?')} epochs at "
-             f"most), form {cfg.get('reward_form', '?')}. Means over seeds with 95% t-intervals; all arms of a "
+             f"most), form {cfg.get('reward_form', '?')}, reward view {cfg.get('reward_view', 'partial')}. Means over seeds with 95% t-intervals; all arms of a "
              "seed share its pool and held-out runs (`nlfeedback/experiments/reward_curves.py`).", ""]
     read = [r for r in rows if reads_with_trained(r["arm"])]
     if read:
