@@ -64,14 +64,20 @@ def parse_event(event: str) -> tuple[str, str | None, str | None]:
     return parts[0], parts[1], parts[2]
 
 
-def first_key(events: Sequence[Sequence[str]]) -> str | None:
-    """The colour of the first key picked up in an episode's per-step ``events``; ``None`` if none was."""
-    for step in events:
+def first_key_pickup(events: Sequence[Sequence[str]]) -> tuple[int, str | None] | None:
+    """(step index, colour) of the first key picked up in an episode's per-step ``events``; ``None`` if none was."""
+    for s, step in enumerate(events):
         for e in step:
             verb, kind, color = parse_event(e)
             if verb == "picked_up" and kind == "key":
-                return color
+                return s, color
     return None
+
+
+def first_key(events: Sequence[Sequence[str]]) -> str | None:
+    """The colour of the first key picked up in an episode's per-step ``events``; ``None`` if none was."""
+    hit = first_key_pickup(events)
+    return hit[1] if hit else None
 
 
 def wrong_key_first(events: Sequence[Sequence[str]], door_color: str | None) -> bool:

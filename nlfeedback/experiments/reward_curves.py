@@ -408,8 +408,9 @@ def write_report(out_dir: str | Path) -> Path:
              f"{', '.join(map(str, budgets))}; up to {seeds} seeds. Pool: {cfg.get('episodes', '?')} "
              f"{cfg.get('initial', '?')} episodes per seed (the online loop's round 0), held-out: 20 noisy-expert "
              f"episodes; fits capped at {cfg.get('updates', '?')} gradient steps ({cfg.get('epochs', '?')} epochs at "
-             f"most), form {cfg.get('reward_form', '?')}, reward view {cfg.get('reward_view', 'partial')}. Means over seeds with 95% t-intervals; all arms of a "
-             "seed share its pool and held-out runs (`nlfeedback/experiments/reward_curves.py`).", ""]
+             f"most), form {cfg.get('reward_form', '?')}, reward view {cfg.get('reward_view', 'partial')}. Means over "
+             "seeds with 95% t-intervals; all arms of a seed share its pool and held-out runs "
+             "(`nlfeedback/experiments/reward_curves.py`).", ""]
     read = [r for r in rows if reads_with_trained(r["arm"])]
     if read:
         readers = _readers(read)
@@ -454,9 +455,9 @@ def write_report(out_dir: str | Path) -> Path:
     return out / "report.md"
 
 
-ELSEWHERE = (("key_choice", "Key choice on the fitted task's layouts", 2),
-             ("eval_key_choice", "Key choice on the eval task's layouts", 2),
-             ("eval_reward_spearman", "Spearman against the dense judgement on the eval task", 2))
+ELSEWHERE = (("key_choice", "Key choice on the fitted task's layouts"),
+             ("eval_key_choice", "Key choice on the eval task's layouts"),
+             ("eval_reward_spearman", "Spearman against the dense judgement on the eval task"))
 
 
 def _elsewhere_sections(rows: list[dict[str, Any]], tasks: list[str], arms: list[str], budgets: list[int]) -> list[str]:
@@ -472,7 +473,7 @@ def _elsewhere_sections(rows: list[dict[str, Any]], tasks: list[str], arms: list
              "(0.5: no preference; `nlfeedback/metrics/misgeneralisation.py: key_choice`). A reward that learned "
              "\"the nearer key\" on layouts where it is the door's key scores high on the first and low on the "
              "second.", ""]
-    for metric, title, digits in ELSEWHERE:
+    for metric, title in ELSEWHERE:
         groups: dict[tuple[str, str, int], list[Any]] = {}
         for r in scored:
             groups.setdefault((r["task"], r["arm"], r["budget"]), []).append(r.get(metric))
@@ -483,7 +484,7 @@ def _elsewhere_sections(rows: list[dict[str, Any]], tasks: list[str], arms: list
                 if not any((task, arm, b) in groups for b in budgets):
                     continue
                 lines.append(f"| {task} | {arm} | " + " | ".join(
-                    Stat.of(groups.get((task, arm, b), [])).fmt(digits) for b in budgets) + " |")
+                    Stat.of(groups.get((task, arm, b), [])).fmt(2) for b in budgets) + " |")
         lines.append("")
     return lines
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nlfeedback.envs.events import first_key, wrong_key_first
+from nlfeedback.envs.events import first_key, first_key_pickup, wrong_key_first
 from nlfeedback.envs.tasks import task_for_env_id
 from nlfeedback.errors import NlfError
 from nlfeedback.trajectory import Trajectory
@@ -55,10 +55,8 @@ def wrong_key_first_rate(trajectories: Iterable[Trajectory]) -> float:
 
 def first_key_step(traj: Trajectory) -> int | None:
     """The index of the step at which ``traj`` first picked up a key, ``None`` if it never did."""
-    for s, events in enumerate(traj.events):
-        if any(e.startswith("picked_up:key") for e in events):
-            return s
-    return None
+    hit = first_key_pickup(traj.events)
+    return hit[0] if hit else None
 
 
 def key_choice(model: Any, pairs: Sequence[tuple[Trajectory, Trajectory]]) -> dict[str, Any]:
