@@ -53,6 +53,8 @@ if __name__ == "__main__":
         trajs = pool(7000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
     elif which == "train5":  # 2026-12-06, tenth session: more training runs for negation pairs
         trajs = pool(8000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
+    elif which == "train6":  # 2026-12-07: more long and messy runs for precise remarks (spans, counted events, advice)
+        trajs = pool(9000, {"clean": 1, "blunder": 6, "messy": 10, "random": 3})
     Path("pools").mkdir(exist_ok=True)
     write_trajectories(f"pools/{which}.jsonl", trajs)
     from collections import Counter
