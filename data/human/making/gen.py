@@ -37,24 +37,25 @@ def pool(base_seed, per_task):
         out += chosen
     return out
 
+# pool name -> (base seed, runs per policy kind and task)
+POOLS = {
+    "train": (1000, {"clean": 5, "blunder": 18, "messy": 16, "random": 3}),
+    "evalA": (2000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1}),
+    "evalB": (3000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1}),
+    "dev": (4000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1}),
+    # 2026-12-05, second session: more training runs for precise-attribution remarks and pairs
+    "train3": (6000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1}),
+    # 2026-12-06: more training runs for mixed remarks, advice and prohibitions
+    "train4": (7000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1}),
+    # 2026-12-06, tenth session: more training runs for negation pairs
+    "train5": (8000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1}),
+    # 2026-12-07: more long and messy runs for precise remarks (spans, counted events, advice)
+    "train6": (9000, {"clean": 1, "blunder": 6, "messy": 10, "random": 3}),
+}
+
 if __name__ == "__main__":
     which = sys.argv[1]
-    if which == "train":
-        trajs = pool(1000, {"clean": 5, "blunder": 18, "messy": 16, "random": 3})
-    elif which == "evalA":
-        trajs = pool(2000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
-    elif which == "evalB":
-        trajs = pool(3000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
-    elif which == "dev":
-        trajs = pool(4000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1})
-    elif which == "train3":  # 2026-12-05, second session: more training runs for precise-attribution remarks and pairs
-        trajs = pool(6000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
-    elif which == "train4":  # 2026-12-06: more training runs for mixed remarks, advice and prohibitions
-        trajs = pool(7000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
-    elif which == "train5":  # 2026-12-06, tenth session: more training runs for negation pairs
-        trajs = pool(8000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1})
-    elif which == "train6":  # 2026-12-07: more long and messy runs for precise remarks (spans, counted events, advice)
-        trajs = pool(9000, {"clean": 1, "blunder": 6, "messy": 10, "random": 3})
+    trajs = pool(*POOLS[which])
     Path("pools").mkdir(exist_ok=True)
     write_trajectories(f"pools/{which}.jsonl", trajs)
     from collections import Counter
