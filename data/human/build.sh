@@ -18,7 +18,7 @@ tmp="$(mktemp -d)"
 trap 'rm -r "$tmp"' EXIT
 for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")"; done
 cat "$tmp"/train[0-9]*.jsonl "$tmp"/trainS[0-9]*.jsonl "$tmp"/trainP[0-9]*.jsonl "$tmp"/trainA[0-9]*.jsonl \
-  "$tmp"/trainI[0-9]*.jsonl "$tmp"/trainM[0-9]*.jsonl "$tmp"/trainL[0-9]*.jsonl > train.jsonl
+  "$tmp"/trainI[0-9]*.jsonl "$tmp"/trainM[0-9]*.jsonl "$tmp"/trainL[0-9]*.jsonl "$tmp"/trainK[0-9]*.jsonl > train.jsonl
 cat "$tmp"/trainN0.jsonl "$tmp"/trainN[2-9].jsonl "$tmp"/trainQ[0-9].jsonl > train-pairs.jsonl
 cat "$tmp"/trainN1.jsonl > dev-pairs.jsonl
 cat "$tmp"/trainR[0-9]*.jsonl > train-rules.jsonl
