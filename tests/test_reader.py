@@ -409,3 +409,37 @@ def test_training_batches_group_remarks_of_similar_length_and_still_reshuffle():
     old = [list(order[b:b + 16]) for b in range(0, 2000, 16)]
     r.shuffle(old)
     assert [[int(i) for i in b] for b in old] == plain
+
+
+def test_the_fused_optimizer_makes_the_same_updates_as_the_loop(lava_run, monkeypatch):
+    """``TrainConfig.fused_adam`` (the default) only changes how AdamW is computed: two short trainings from
+    the same seed, fused and per-tensor loop, move the reader's weights the same way (up to rounding) and
+    read a remark alike; the checkpoint records which was used."""
+    import torch
+
+    from nlfeedback.feedback.labels import labelled_feedback
+    from nlfeedback.language.reader import ReaderConfig, build_reader
+    from nlfeedback.language.train_interpreter import TrainConfig, train_interpreter
+
+    items = [labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
+        {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}", annotator="x")
+        for i, (text, polarity) in enumerate(
+            [(f"walking into the lava was {w}", -1) for w in ("awful", "dumb", "a mistake", "careless", "bad")] * 3
+            + [(f"that run was {w}", 1) for w in ("great", "fine", "nice", "good", "solid")])]
+    made = []
+    adamw = torch.optim.AdamW
+    monkeypatch.setattr(torch.optim, "AdamW", lambda *a, **kw: made.append(kw.get("fused")) or adamw(*a, **kw))
+    readers = {}
+    for fused in (True, False):
+        config = TrainConfig(epochs=1, seed=0, fused_adam=fused, reader=ReaderConfig(train_layers=1))
+        readers[fused], _ = train_interpreter(items, {lava_run.id: lava_run}, config)
+        assert readers[fused].meta["config"]["fused_adam"] is fused and made[-1] is fused
+    a, b = (dict(readers[f].model.named_parameters()) for f in (True, False))
+    torch.manual_seed(0)
+    fresh = dict(build_reader(ReaderConfig(train_layers=1)).named_parameters())
+    trained = [n for n, p in a.items() if p.requires_grad]
+    for name in trained:
+        assert torch.allclose(a[name], b[name], atol=1e-5, rtol=1e-4), name
+    assert max(float((a[n] - fresh[n]).detach().abs().max()) for n in trained) > 1e-4  # training moved them
+    pa, pb = (readers[f].predict([(items[0].text, lava_run)])[0] for f in (True, False))
+    assert pa.keys() == pb.keys() and all(np.allclose(pa[k], pb[k], atol=1e-3) for k in pa)

@@ -50,6 +50,10 @@ class TrainConfig:
     # batches of remarks of similar length (pad fewer tokens: about a third less training time); False:
     # the batching of every checkpoint up to and including the shipped 634847bd (trajectory length only)
     group_by_length: bool = True
+    # torch's fused AdamW kernel: the same update as the per-tensor loop, about 20 times faster a step on CPU
+    # (a sixth of the training time), rounded differently; False: the optimizer of every checkpoint up to
+    # and including the shipped 5a221f04
+    fused_adam: bool = True
     seed: int = 0
     reader: ReaderConfig = None  # type: ignore[assignment]
 
@@ -258,7 +262,8 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     encoder_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
     head_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": encoder_params, "lr": config.lr_encoder},
-                             {"params": head_params, "lr": config.lr_head}], weight_decay=config.weight_decay)
+                             {"params": head_params, "lr": config.lr_head}], weight_decay=config.weight_decay,
+                            fused=config.fused_adam)
     steps_total = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
