@@ -79,6 +79,9 @@ def train_interpreter_command(
     episodes: Annotated[int, typer.Option(min=2, help="Episodes per task with --generate.")] = 150,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
     human_repeats: Annotated[int, typer.Option(min=1, help="Each human remark is seen this many times per epoch.")] = 2,
+    pair_repeats: Annotated[int | None, typer.Option(min=1, help=(
+        "Both remarks of each hand-written negation pair (labels.negates) are seen this many times per epoch "
+        "instead of --human-repeats (default: --human-repeats)."))] = None,
     train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned (the shipped checkpoint: all 6).")] = 6,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     sign_from_words: Annotated[bool, typer.Option(help=(
@@ -134,7 +137,8 @@ def train_interpreter_command(
         gen_trajs, gen_fb = generate_training_feedback(names, episodes=episodes, items=items, seed=seed)
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
-    config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, group_by_length=group_by_length,
+    config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, pair_repeats=pair_repeats,
+                         group_by_length=group_by_length,
                          fused_adam=fused_adam,
                          reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words,
                                              span_features=span_features, step_context=step_context,

@@ -443,3 +443,23 @@ def test_the_fused_optimizer_makes_the_same_updates_as_the_loop(lava_run, monkey
     assert max(float((a[n] - fresh[n]).detach().abs().max()) for n in trained) > 1e-4  # training moved them
     pa, pb = (readers[f].predict([(items[0].text, lava_run)])[0] for f in (True, False))
     assert pa.keys() == pb.keys() and all(np.allclose(pa[k], pb[k], atol=1e-3) for k in pa)
+
+
+def test_pair_repeats_weights_both_remarks_of_each_negation_pair(lava_run):
+    """``pair_repeats`` sets how often both remarks of a hand-written negation pair are seen per epoch (the
+    remark that ``negates`` and the one it names); other human remarks keep ``human_repeats``, critic
+    remarks once; unset, pairs count as any human remark."""
+    from nlfeedback.feedback.labels import labelled_feedback
+    from nlfeedback.language.train_interpreter import TrainConfig, _paired, _repeats
+
+    def remark(i, text, polarity, negates=None):
+        return labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
+            {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}",
+            annotator="x", negates=negates)
+
+    items = [remark(0, "the lava was a bad idea", -1), remark(1, "the lava was not a bad idea", 1, negates="t0"),
+             remark(2, "that was a poor run", -1)]
+    paired = _paired(items)
+    assert paired == {"t0", "t1"}
+    assert [_repeats(fb, TrainConfig(human_repeats=2, pair_repeats=5), paired) for fb in items] == [5, 5, 2]
+    assert [_repeats(fb, TrainConfig(human_repeats=2), paired) for fb in items] == [2, 2, 2]

@@ -46,6 +46,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     abstain_share: float = 0.05  # gibberish / off-topic examples, as a share of the labelled ones
     human_repeats: int = 2  # each human remark is seen this many times per epoch (the distribution read)
+    # both remarks of a hand-written negation pair (one whose labels.negates names the other) instead; None:
+    # human_repeats like any human remark (every checkpoint up to and including the shipped 5a221f04)
+    pair_repeats: int | None = None
     negated_copies: bool = True  # critic remarks: add each single-clause remark's negation, sign flipped
     # batches of remarks of similar length (pad fewer tokens: about a third less training time); False:
     # the batching of every checkpoint up to and including the shipped 634847bd (trajectory length only)
@@ -137,6 +140,22 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
         trajs += t
         feedback += list(critique(t, "text", budget=items, seed=seed * 1000 + i, split=split))  # type: ignore[arg-type]
     return trajs, feedback
+
+
+def _paired(items: Sequence[TextFeedback]) -> set[str]:
+    """The ids of the remarks in hand-written negation pairs: each that ``negates`` another, and that other."""
+    negating = [fb for fb in items if fb.labels is not None and fb.labels.negates is not None]
+    return {fb.id for fb in negating} | {fb.labels.negates for fb in negating}
+
+
+def _repeats(fb: TextFeedback, config: TrainConfig, paired: set[str]) -> int:
+    """How many times ``fb`` is seen per epoch: once for a critic remark, ``human_repeats`` for a human one,
+    ``pair_repeats`` (when set) for either remark of a negation pair."""
+    if fb.labels is None:
+        return 1
+    if config.pair_repeats is not None and fb.id in paired:
+        return config.pair_repeats
+    return config.human_repeats
 
 
 def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories: Mapping[str, Trajectory]):
@@ -251,8 +270,9 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     rng = np.random.default_rng(config.seed)
     model = build_reader(config.reader)
     interp = TrainedInterpreter(model, {})
+    paired = _paired(labelled)
     examples = [example_of(fb, trajectories[fb.trajectory_id]) for fb in labelled
-                for _ in range(config.human_repeats if fb.labels is not None else 1)]
+                for _ in range(_repeats(fb, config, paired))]
     if config.negated_copies:
         examples += [example_of(neg, trajectories[neg.trajectory_id]) for neg in negated_copies(labelled)]
     used = sorted({fb.trajectory_id for fb in labelled})
