@@ -138,8 +138,7 @@ def train_interpreter_command(
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, pair_repeats=pair_repeats,
-                         group_by_length=group_by_length,
-                         fused_adam=fused_adam,
+                         group_by_length=group_by_length, fused_adam=fused_adam,
                          reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words,
                                              span_features=span_features, step_context=step_context,
                                              places=places, token_match=token_match))

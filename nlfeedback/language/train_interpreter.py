@@ -53,9 +53,9 @@ class TrainConfig:
     # batches of remarks of similar length (pad fewer tokens: about a third less training time); False:
     # the batching of every checkpoint up to and including the shipped 634847bd (trajectory length only)
     group_by_length: bool = True
-    # torch's fused AdamW kernel: the same update as the per-tensor loop, about 20 times faster a step on CPU
-    # (a sixth of the training time), rounded differently; False: the optimizer of every checkpoint up to
-    # and including the shipped 5a221f04
+    # torch's fused AdamW kernel: the same update as the per-tensor loop, rounded differently; a step 649 ->
+    # 27 ms here, where the loop's step was a fifth of a batch's time (docs/benchmarks.md; the saving on a
+    # whole run is not yet measured); False: the optimizer of every checkpoint up to and including 5a221f04
     fused_adam: bool = True
     seed: int = 0
     reader: ReaderConfig = None  # type: ignore[assignment]
