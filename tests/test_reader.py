@@ -463,3 +463,24 @@ def test_pair_repeats_weights_both_remarks_of_each_negation_pair(lava_run):
     assert paired == {"t0", "t1"}
     assert [_repeats(fb, TrainConfig(human_repeats=2, pair_repeats=5), paired) for fb in items] == [5, 5, 2]
     assert [_repeats(fb, TrainConfig(human_repeats=2), paired) for fb in items] == [2, 2, 2]
+
+
+def test_orphan_negation_is_refused_by_evaluation_and_training(lava_run):
+    """A remark whose ``labels.negates`` names no remark on its trajectory is an error wherever hand-written
+    pairs are read (one definition: ``feedback.labels.hand_written_pairs``), naming the remark."""
+    from nlfeedback.errors import NlfError
+    from nlfeedback.feedback.labels import hand_written_pairs, labelled_feedback
+    from nlfeedback.language.evaluate import negation_probes
+    from nlfeedback.language.train_interpreter import _paired
+
+    def remark(i, text, polarity, negates=None):
+        return labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
+            {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}",
+            annotator="x", negates=negates)
+
+    good = [remark(0, "the lava was a bad idea", -1), remark(1, "the lava was not a bad idea", 1, negates="t0")]
+    assert [(a.id, b.id) for a, b in hand_written_pairs(good)] == [("t0", "t1")]
+    orphan = [*good, remark(2, "that was not a poor run", 1, negates="t9")]
+    for read in (hand_written_pairs, negation_probes, _paired):
+        with pytest.raises(NlfError, match="t2: 'labels.negates' names 't9'"):
+            read(orphan)

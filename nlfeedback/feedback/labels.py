@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nlfeedback.errors import NlfError
 from nlfeedback.feedback.schema import Clause, TextFeedback
 from nlfeedback.trajectory import Trajectory
 
@@ -157,6 +158,21 @@ def label_problems(fb: TextFeedback, traj: Trajectory) -> list[str]:
     for i, c in enumerate(fb.labels.clauses):
         quote = fb.text[c.span[0]:c.span[1]] if c.span else fb.text
         out += [f"labels.clauses.{i}: {p}" for p in clause_problems(c, quote, traj)]
+    return out
+
+
+def hand_written_pairs(items: Sequence[TextFeedback]) -> list[tuple[TextFeedback, TextFeedback]]:
+    """(remark, its hand-written negation) for every labelled remark whose ``labels.negates`` names another;
+    the named remark must be among ``items`` and on the same trajectory."""
+    by_id = {fb.id: fb for fb in items}
+    out = []
+    for fb in items:
+        if fb.labels is not None and fb.labels.negates is not None:
+            original = by_id.get(fb.labels.negates)
+            if original is None or original.trajectory_id != fb.trajectory_id:
+                raise NlfError(f"feedback {fb.id}: 'labels.negates' names {fb.labels.negates!r}, which is not a "
+                               "labelled remark on the same trajectory in the files read")
+            out.append((original, fb))
     return out
 
 

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlfeedback.errors import NlfError
-from nlfeedback.feedback.labels import step_runs
+from nlfeedback.feedback.labels import hand_written_pairs, step_runs
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
@@ -25,15 +24,7 @@ from nlfeedback.trajectory import Trajectory
 def negation_probes(items: Sequence[TextFeedback]) -> list[tuple[TextFeedback, TextFeedback]]:
     """(item, its negation): hand-written pairs among human remarks, and for single-clause critic remarks
     the copy a simple rule can negate."""
-    by_id = {fb.id: fb for fb in items}
-    out = []
-    for fb in items:
-        if fb.labels is not None and fb.labels.negates is not None:
-            original = by_id.get(fb.labels.negates)
-            if original is None or original.trajectory_id != fb.trajectory_id:
-                raise NlfError(f"feedback {fb.id}: 'labels.negates' names {fb.labels.negates!r}, which is not a "
-                               "labelled remark on the same trajectory in the files read")
-            out.append((original, fb))
+    out = hand_written_pairs(items)
     for fb in items:
         if fb.intent is None or len(fb.intent.clauses) != 1 or fb.intent.clauses[0].polarity == 0:
             continue

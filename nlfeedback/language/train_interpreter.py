@@ -20,6 +20,7 @@ import numpy as np
 from nlfeedback.critics import critique
 from nlfeedback.envs.tasks import get_task
 from nlfeedback.errors import NlfError
+from nlfeedback.feedback.labels import hand_written_pairs
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.abstain_examples import abstain_texts
 from nlfeedback.language.interpreters.trained import TrainedInterpreter
@@ -143,9 +144,9 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
 
 
 def _paired(items: Sequence[TextFeedback]) -> set[str]:
-    """The ids of the remarks in hand-written negation pairs: each that ``negates`` another, and that other."""
-    negating = [fb for fb in items if fb.labels is not None and fb.labels.negates is not None]
-    return {fb.id for fb in negating} | {fb.labels.negates for fb in negating}
+    """The ids of the remarks in hand-written negation pairs (:func:`~nlfeedback.feedback.labels.hand_written_pairs`):
+    each that ``negates`` another, and that other."""
+    return {fb.id for pair in hand_written_pairs(items) for fb in pair}
 
 
 def _repeats(fb: TextFeedback, config: TrainConfig, paired: set[str]) -> int:
