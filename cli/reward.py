@@ -78,7 +78,7 @@ def eval_reward_command(
     trajectories: Annotated[list[Path], typer.Option("--trajectories", "-t", help="Held-out trajectory file(s).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Reward metrics on held-out trajectories: Spearman vs the dense ground truth, event sign agreement.
+    """Reward metrics on held-out trajectories: Spearman vs the dense ground truth, event sign agreement, EPIC distance.
 
     Example: nlf eval-reward --reward runs/demo/reward-sketch.pt --trajectories runs/demo/heldout.jsonl
     """
