@@ -3,7 +3,8 @@
 # annotations/: train.jsonl (writers train0…train5b, trainS*, trainP*, trainA*, trainI*, trainM*), train-pairs.jsonl (negation pairs on
 # training runs, writers trainN0, trainN2…trainN9, trainQ0…trainQ5), train-rules.jsonl (general rules and event remarks on training
 # runs, writers trainR0, trainR1), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
-# on), evalA.jsonl, evalB.jsonl (sealed) and their
+# on), dev-pairs2.jsonl (the same brief, writers pairsD0, pairsD1, on the development runs: more development flip
+# probes), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
 # errors freely; it is never trained on. relabel-*.jsonl: second labellings of dev, evalA and evalB.
@@ -24,6 +25,8 @@ cat "$tmp"/trainN1.jsonl > dev-pairs.jsonl
 cat "$tmp"/trainR[0-9]*.jsonl > train-rules.jsonl
 for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
 cat "$tmp"/dev*.jsonl > dev.jsonl
+for f in annotations/pairsD*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
+cat "$tmp"/pairsD[0-9].jsonl > dev-pairs2.jsonl
 for set in evalA evalB; do
   import "annotations/$set.jsonl" "$set" "$set.jsonl"
   import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
@@ -41,3 +44,4 @@ cp "$tmp/relabel-evalB.jsonl" relabel-evalB.jsonl
 for set in train train-pairs train-rules dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
 for set in dev evalA evalB; do nlf feedback validate "relabel-$set.jsonl" -t "trajectories-$set.jsonl"; done
 nlf feedback validate dev-pairs.jsonl -t trajectories-train.jsonl
+nlf feedback validate dev-pairs2.jsonl -t trajectories-dev.jsonl
