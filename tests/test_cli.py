@@ -230,6 +230,15 @@ def test_train_interpreter_cli(tmp_path):
                "--epochs", "1", "--train-layers", "1", "--seed", "1", "--out", str(out), "--force")
     assert r.exit_code == 0, r.output
     assert out.read_bytes() != before and TrainedInterpreter.load(out).meta["config"]["seed"] == 1
+    # --init continues a checkpoint with its own reader options: conflicting ones are refused before any work
+    r = invoke("train-interpreter", "--generate", "--init", str(out), "--places", "--out", str(tmp_path / "c.pt"))
+    assert r.exit_code == 1 and "--init continues a checkpoint" in r.output and not (tmp_path / "c.pt").exists()
+    r = invoke("train-interpreter", "--generate", "--tasks", "doorkey-5x5", "--items", "30", "--episodes", "5",
+               "--epochs", "1", "--init", str(out), "--lr-encoder", "1e-5", "--out", str(tmp_path / "c.pt"))
+    assert r.exit_code == 0, r.output
+    cont = TrainedInterpreter.load(tmp_path / "c.pt").meta
+    assert cont["config"]["init"] == str(out) and cont["config"]["reader"]["train_layers"] == 1
+    assert cont["config"]["lr_encoder"] == 1e-5 and len(cont["report"]["init_sha256"]) == 64
 
 
 @pytest.mark.slow  # starts processes, a browser or the trained reader, or fuzzes: seconds, not ms

