@@ -411,6 +411,7 @@ def test_training_batches_group_remarks_of_similar_length_and_still_reshuffle():
     assert [[int(i) for i in b] for b in old] == plain
 
 
+@pytest.mark.slow  # trains a model
 def test_the_fused_optimizer_makes_the_same_updates_as_the_loop(lava_run, monkeypatch):
     """``TrainConfig.fused_adam`` (the default) only changes how AdamW is computed: two short trainings from
     the same seed, fused and per-tensor loop, move the reader's weights the same way (up to rounding) and
@@ -486,6 +487,7 @@ def test_orphan_negation_is_refused_by_evaluation_and_training(lava_run):
             read(orphan)
 
 
+@pytest.mark.slow  # trains a model
 def test_training_can_continue_a_checkpoint(lava_run, tmp_path):
     """``TrainConfig.init`` starts from a saved reader, with its reader options, instead of the wheel's
     weights: with zero learning rates the continued reader reads exactly as the saved one, and it records
