@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the labelled human-style sets (nlf.feedback/1 with labels) from the writers' annotations in
 # annotations/: train.jsonl (writers train0…train5b, trainS*, trainP*, trainA*, trainI*, trainM*), train-pairs.jsonl (negation pairs on
-# training runs, writers trainN0, trainN2…trainN9, trainQ0…trainQ5), train-rules.jsonl (general rules and event remarks on training
+# training runs, writers trainN0, trainN2…trainN9, trainQ0…trainQ5, trainT0…trainT5), train-rules.jsonl (general rules and event remarks on training
 # runs, writers trainR0, trainR1), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
 # on), dev-pairs2.jsonl (the same brief, writers pairsD0, pairsD1, on the development runs: more development flip
 # probes), evalA.jsonl, evalB.jsonl (sealed) and their
@@ -20,7 +20,7 @@ trap 'rm -r "$tmp"' EXIT
 for f in annotations/train*.jsonl; do import "$f" train "$tmp/$(basename "$f")"; done
 cat "$tmp"/train[0-9]*.jsonl "$tmp"/trainS[0-9]*.jsonl "$tmp"/trainP[0-9]*.jsonl "$tmp"/trainA[0-9]*.jsonl \
   "$tmp"/trainI[0-9]*.jsonl "$tmp"/trainM[0-9]*.jsonl "$tmp"/trainL[0-9]*.jsonl "$tmp"/trainK[0-9]*.jsonl > train.jsonl
-cat "$tmp"/trainN0.jsonl "$tmp"/trainN[2-9].jsonl "$tmp"/trainQ[0-9].jsonl > train-pairs.jsonl
+cat "$tmp"/trainN0.jsonl "$tmp"/trainN[2-9].jsonl "$tmp"/trainQ[0-9].jsonl "$tmp"/trainT[0-9].jsonl > train-pairs.jsonl
 cat "$tmp"/trainN1.jsonl > dev-pairs.jsonl
 cat "$tmp"/trainR[0-9]*.jsonl > train-rules.jsonl
 for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done

@@ -52,6 +52,8 @@ POOLS = {
     # 2026-12-07: more long and messy runs for precise remarks (spans, counted events, advice)
     "train6": (9000, {"clean": 1, "blunder": 6, "messy": 10, "random": 3}),
     "train7": (10000, {"clean": 1, "blunder": 6, "messy": 10, "random": 3}),
+    # 2026-12-07, eighteenth session: training runs for negation pairs in the styles the realistic flip set fails
+    "train8": (11000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1}),
 }
 
 if __name__ == "__main__":
