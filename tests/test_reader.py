@@ -242,12 +242,9 @@ def test_the_about_threshold_is_chosen_on_development_remarks_and_kept_in_the_ch
 
 def test_training_refuses_development_remarks_that_are_also_training_remarks(lava_run):
     from nlfeedback.errors import NlfError
-    from nlfeedback.feedback.labels import labelled_feedback
     from nlfeedback.language.train_interpreter import train_interpreter
 
-    items = [labelled_feedback({"text": f"remark {i} about the lava", "categories": ["evaluative"], "clauses": [
-        {"quote": f"remark {i} about the lava", "steps": "all", "polarity": -1, "strength": 1}]}, lava_run,
-        id=f"t{i}", annotator="x") for i in range(20)]
+    items = [_remark(lava_run, i, f"remark {i} about the lava", -1) for i in range(20)]
     with pytest.raises(NlfError, match="development remarks are also training remarks"):
         train_interpreter(items, {lava_run.id: lava_run}, dev=items[:1])
 
@@ -411,6 +408,15 @@ def test_training_batches_group_remarks_of_similar_length_and_still_reshuffle():
     assert [[int(i) for i in b] for b in old] == plain
 
 
+def _remark(run, i, text, polarity, negates=None):
+    """A one-clause labelled remark about every step of ``run``, id ``t{i}``."""
+    from nlfeedback.feedback.labels import labelled_feedback
+
+    return labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
+        {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, run, id=f"t{i}", annotator="x",
+        negates=negates)
+
+
 @pytest.mark.slow  # trains a model
 def test_the_fused_optimizer_makes_the_same_updates_as_the_loop(lava_run, monkeypatch):
     """``TrainConfig.fused_adam`` (the default) only changes how AdamW is computed: two short trainings from
@@ -418,15 +424,12 @@ def test_the_fused_optimizer_makes_the_same_updates_as_the_loop(lava_run, monkey
     read a remark alike; the checkpoint records which was used."""
     import torch
 
-    from nlfeedback.feedback.labels import labelled_feedback
     from nlfeedback.language.reader import ReaderConfig, build_reader
     from nlfeedback.language.train_interpreter import TrainConfig, train_interpreter
 
-    items = [labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
-        {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}", annotator="x")
-        for i, (text, polarity) in enumerate(
-            [(f"walking into the lava was {w}", -1) for w in ("awful", "dumb", "a mistake", "careless", "bad")] * 3
-            + [(f"that run was {w}", 1) for w in ("great", "fine", "nice", "good", "solid")])]
+    items = [_remark(lava_run, i, text, polarity) for i, (text, polarity) in enumerate(
+        [(f"walking into the lava was {w}", -1) for w in ("awful", "dumb", "a mistake", "careless", "bad")] * 3
+        + [(f"that run was {w}", 1) for w in ("great", "fine", "nice", "good", "solid")])]
     made = []
     adamw = torch.optim.AdamW
     monkeypatch.setattr(torch.optim, "AdamW", lambda *a, **kw: made.append(kw.get("fused")) or adamw(*a, **kw))
@@ -450,16 +453,11 @@ def test_pair_repeats_weights_both_remarks_of_each_negation_pair(lava_run):
     """``pair_repeats`` sets how often both remarks of a hand-written negation pair are seen per epoch (the
     remark that ``negates`` and the one it names); other human remarks keep ``human_repeats``, critic
     remarks once; unset, pairs count as any human remark."""
-    from nlfeedback.feedback.labels import labelled_feedback
     from nlfeedback.language.train_interpreter import TrainConfig, _paired, _repeats
 
-    def remark(i, text, polarity, negates=None):
-        return labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
-            {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}",
-            annotator="x", negates=negates)
-
-    items = [remark(0, "the lava was a bad idea", -1), remark(1, "the lava was not a bad idea", 1, negates="t0"),
-             remark(2, "that was a poor run", -1)]
+    items = [_remark(lava_run, 0, "the lava was a bad idea", -1),
+             _remark(lava_run, 1, "the lava was not a bad idea", 1, negates="t0"),
+             _remark(lava_run, 2, "that was a poor run", -1)]
     paired = _paired(items)
     assert paired == {"t0", "t1"}
     assert [_repeats(fb, TrainConfig(human_repeats=2, pair_repeats=5), paired) for fb in items] == [5, 5, 2]
@@ -470,18 +468,14 @@ def test_orphan_negation_is_refused_by_evaluation_and_training(lava_run):
     """A remark whose ``labels.negates`` names no remark on its trajectory is an error wherever hand-written
     pairs are read (one definition: ``feedback.labels.hand_written_pairs``), naming the remark."""
     from nlfeedback.errors import NlfError
-    from nlfeedback.feedback.labels import hand_written_pairs, labelled_feedback
+    from nlfeedback.feedback.labels import hand_written_pairs
     from nlfeedback.language.evaluate import negation_probes
     from nlfeedback.language.train_interpreter import _paired
 
-    def remark(i, text, polarity, negates=None):
-        return labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
-            {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}",
-            annotator="x", negates=negates)
-
-    good = [remark(0, "the lava was a bad idea", -1), remark(1, "the lava was not a bad idea", 1, negates="t0")]
+    good = [_remark(lava_run, 0, "the lava was a bad idea", -1),
+            _remark(lava_run, 1, "the lava was not a bad idea", 1, negates="t0")]
     assert [(a.id, b.id) for a, b in hand_written_pairs(good)] == [("t0", "t1")]
-    orphan = [*good, remark(2, "that was not a poor run", 1, negates="t9")]
+    orphan = [*good, _remark(lava_run, 2, "that was not a poor run", 1, negates="t9")]
     for read in (hand_written_pairs, negation_probes, _paired):
         with pytest.raises(NlfError, match="t2: 'labels.negates' names 't9'"):
             read(orphan)
@@ -495,18 +489,16 @@ def test_training_can_continue_a_checkpoint(lava_run, tmp_path):
     import hashlib
 
     from nlfeedback.errors import NlfError
-    from nlfeedback.feedback.labels import labelled_feedback
     from nlfeedback.language.interpreters.trained import TrainedInterpreter
     from nlfeedback.language.reader import ReaderConfig
     from nlfeedback.language.train_interpreter import TrainConfig, combine_readers, train_interpreter
 
-    items = [labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
-        {"quote": text, "steps": "all", "polarity": polarity, "strength": 1}]}, lava_run, id=f"t{i}", annotator="x")
-        for i, (text, polarity) in enumerate(
-            [(f"walking into the lava was {w}", -1) for w in ("awful", "dumb", "a mistake", "careless", "bad")] * 3
-            + [(f"that run was {w}", 1) for w in ("great", "fine", "nice", "good", "solid")])]
+    items = [_remark(lava_run, i, text, polarity) for i, (text, polarity) in enumerate(
+        [(f"walking into the lava was {w}", -1) for w in ("awful", "dumb", "a mistake", "careless", "bad")] * 3
+        + [(f"that run was {w}", 1) for w in ("great", "fine", "nice", "good", "solid")])]
     runs = {lava_run.id: lava_run}
-    first, _ = train_interpreter(items, runs, TrainConfig(epochs=1, seed=0, reader=ReaderConfig(train_layers=1, step_context=1)))
+    first, _ = train_interpreter(items, runs, TrainConfig(epochs=1, seed=0,
+                                                          reader=ReaderConfig(train_layers=1, step_context=1)))
     first.save(tmp_path / "first.pt")
     saved = TrainedInterpreter.load(tmp_path / "first.pt")
     again, report = train_interpreter(items, runs, TrainConfig(epochs=1, seed=1, lr_encoder=0.0, lr_head=0.0,

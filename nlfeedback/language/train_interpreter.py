@@ -30,7 +30,7 @@ from nlfeedback.metrics.interpretation import gold_of, intended_steps
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
-from nlfeedback.versions import package_versions
+from nlfeedback.versions import file_sha256, package_versions
 
 DEFAULT_TRAIN_TASKS = ("doorkey-5x5", "doorkey-6x6", "lavagap-5", "lavagap-7", "keys-distractor", "empty-random-6x6")
 
@@ -149,21 +149,10 @@ def generate_training_feedback(tasks: Sequence[str] = DEFAULT_TRAIN_TASKS, *, ep
 def initial_reader(path: str):
     """The one network of the reader checkpoint at ``path``, in float32 with its own trainable layers, to
     continue training (``TrainConfig.init``)."""
-    from nlfeedback.language.reader import load_readers
-
-    try:
-        models, _ = load_readers(path)
-    except ValueError as e:
-        raise NlfError(str(e)) from None
-    if len(models) != 1:
-        raise NlfError(f"{path}: an ensemble of {len(models)} readers; training continues one reader")
-    return models[0]
-
-
-def _sha256(path: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    members = TrainedInterpreter.load(path).members
+    if len(members) != 1:
+        raise NlfError(f"{path}: an ensemble of {len(members)} readers; training continues one reader")
+    return members[0]
 
 
 def _paired(items: Sequence[TextFeedback]) -> set[str]:
@@ -352,7 +341,7 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
               "epochs": config.epochs, "steps": done, "final_loss": round(float(np.mean(losses[-50:])), 4),
               "seconds": round(time.time() - t0, 1)}
     if config.init:
-        report["init_sha256"] = _sha256(config.init)
+        report["init_sha256"] = file_sha256(config.init)
     config_json = asdict(config)
     interp.meta = {"config": config_json, "versions": package_versions("sentence_transformers", "transformers"),
                    "report": report, **(meta or {})}
