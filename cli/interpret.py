@@ -12,6 +12,8 @@ from rich.table import Table
 from cli.common import cli_errors, console, progress, progress_bar
 from nlfeedback.errors import NlfError
 
+_TRAIN_LAYERS = 6  # --train-layers default: the shipped reader fine-tunes all six MiniLM layers
+
 
 def _load(feedback: list[Path], trajectories: list[Path]):
     from nlfeedback.feedback.store import read_feedback
@@ -82,7 +84,7 @@ def train_interpreter_command(
     pair_repeats: Annotated[int | None, typer.Option(min=1, help=(
         "Both remarks of each hand-written negation pair (labels.negates) are seen this many times per epoch "
         "instead of --human-repeats (default: --human-repeats)."))] = None,
-    train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned (the shipped checkpoint: all 6).")] = 6,
+    train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned (the shipped checkpoint: all 6).")] = _TRAIN_LAYERS,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     sign_from_words: Annotated[bool, typer.Option(help=(
         "Read each step's sign and strength from the remark's words alone, not the step's own content "
@@ -132,7 +134,7 @@ def train_interpreter_command(
     check_output(out, inputs=inputs, force=force, can_append=False)  # before hours of training
     reader = ReaderConfig(train_layers=train_layers, sign_sees_step=not sign_from_words, span_features=span_features,
                           step_context=step_context, places=places, token_match=token_match)
-    if init and reader != ReaderConfig(train_layers=6):
+    if init and reader != ReaderConfig(train_layers=_TRAIN_LAYERS):  # every reader option at its default
         raise NlfError("--init continues a checkpoint with its own reader options: leave --train-layers, "
                        "--sign-from-words, --span-features, --step-context, --places and --token-match at their defaults")
     if not generate and not feedback:

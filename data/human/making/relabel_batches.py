@@ -1,8 +1,17 @@
 """Build the relabelling batches (RELABEL.md): each run of a labelled set rendered as its writers saw it
 (render.py), followed by the remarks on it — ids and texts only, never their labels.
-usage: python relabel_batches.py OUT_DIR   (writes OUT_DIR/render/<set>/batch{0,1}.txt, index-<set>.json and
-OUT_DIR/pools/<set>.jsonl, the layout check.py reads when copied into OUT_DIR)"""
+
+usage: python relabel_batches.py OUT_DIR           the remark sets dev, evalA, evalB (two labellers a set,
+                                                   alternate runs)
+       python relabel_batches.py --pairs OUT_DIR   the negation-pair sets dev-pairs2, probes-evalA,
+                                                   probes-evalB: no labeller sees both remarks of a pair (each
+                                                   pair's two remarks go to different labellers, which of them
+                                                   first alternating), remarks in a shuffled order within a run;
+                                                   dev-pairs2 also split by alternate runs (four labellers)
+Writes OUT_DIR/render/<set>/batch<k>.txt, OUT_DIR/render/<set>/index-<pool>.json and OUT_DIR/pools/<pool>.jsonl,
+the layout check.py reads when copied into OUT_DIR."""
 import json
+import random
 import shutil
 import sys
 from pathlib import Path
@@ -12,26 +21,61 @@ from render import render
 from nlfeedback.trajectory import load_trajectories
 
 H = Path(__file__).resolve().parents[1]
-OUT = Path(sys.argv[1])
+PAIRS = "--pairs" in sys.argv[1:]
+OUT = Path([a for a in sys.argv[1:] if a != "--pairs"][0])
 (OUT / "pools").mkdir(parents=True, exist_ok=True)
-for s in ["dev", "evalA", "evalB"]:
-    shutil.copy(H / f"trajectories-{s}.jsonl", OUT / "pools" / f"{s}.jsonl")
-    trajs = load_trajectories(H / f"trajectories-{s}.jsonl")
-    runs = json.loads((H / f"runs-{s}.json").read_text())
-    by_traj = {}
-    for line in open(H / f"{s}.jsonl"):
-        r = json.loads(line)
-        by_traj.setdefault(r["trajectory_id"], []).append((r["id"], r["text"]))
-    names = list(runs)
-    d = OUT / "render" / s
+
+
+def remarks(name):
+    return [json.loads(line) for line in open(H / f"{name}.jsonl")]
+
+
+def pair_halves(rows):
+    """Two lists of remarks: each hand-written pair's two remarks in different lists (alternating which)."""
+    by_id = {r["id"]: r for r in rows}
+    halves = ([], [])
+    pairs = [(by_id[r["labels"]["negates"]], r) for r in rows if (r.get("labels") or {}).get("negates")]
+    for k, (a, b) in enumerate(pairs):
+        halves[k % 2].append(a)
+        halves[1 - k % 2].append(b)
+    paired = {r["id"] for p in pairs for r in p}
+    for k, r in enumerate(r for r in rows if r["id"] not in paired):
+        halves[k % 2].append(r)
+    return halves
+
+
+def write_batches(set_name, pool, groups):
+    """groups: one list of remarks per labeller, with the runs each is to see (None: every run)."""
+    shutil.copy(H / f"trajectories-{pool}.jsonl", OUT / "pools" / f"{pool}.jsonl")
+    trajs = load_trajectories(H / f"trajectories-{pool}.jsonl")
+    runs = json.loads((H / f"runs-{pool}.json").read_text())
+    d = OUT / "render" / set_name
     d.mkdir(parents=True, exist_ok=True)
-    (d / f"index-{s}.json").write_text(json.dumps(runs, indent=1))
-    for b in range(2):  # two labellers a set, alternate runs
+    (d / f"index-{pool}.json").write_text(json.dumps(runs, indent=1))
+    for b, (rows, names) in enumerate(groups):
+        by_traj = {}
+        for r in rows:
+            by_traj.setdefault(r["trajectory_id"], []).append((r["id"], r["text"]))
         parts = []
-        for name in names[b::2]:
+        for name in names if names is not None else list(runs):
             rem = by_traj.get(runs[name], [])
+            if PAIRS:
+                if not rem:
+                    continue
+                random.Random(f"{set_name}/{b}/{name}").shuffle(rem)
             block = render(trajs[runs[name]], name)
             block += f"\nREMARKS TO LABEL ON RUN {name} ({len(rem)}):\n" + "\n".join(
                 json.dumps({"id": i, "run": name, "text": t}, ensure_ascii=False) for i, t in rem) + "\n"
             parts.append(block)
         (d / f"batch{b}.txt").write_text("\n".join(parts))
+
+
+if not PAIRS:
+    for s in ["dev", "evalA", "evalB"]:
+        names = list(json.loads((H / f"runs-{s}.json").read_text()))
+        write_batches(s, s, [(remarks(s), names[b::2]) for b in range(2)])  # two labellers a set, alternate runs
+else:
+    for s, pool, run_splits in [("dev-pairs2", "dev", 2), ("probes-evalA", "evalA", 1), ("probes-evalB", "evalB", 1)]:
+        names = list(json.loads((H / f"runs-{pool}.json").read_text()))
+        halves = pair_halves(remarks(s))
+        write_batches(s, pool, [(h, names[k::run_splits]) for k in range(run_splits) for h in halves])
