@@ -232,6 +232,9 @@ def eval_interpreter_command(
     second_labels: Annotated[list[Path] | None, typer.Option("--second-labels", help=(
         "Score another person's labels of the same remarks (records with the same ids and texts) as the reading, "
         "instead of an interpreter's: how far two labellers agree."))] = None,
+    agreed_with: Annotated[list[Path] | None, typer.Option("--agreed-with", help=(
+        "Score the hand-written negation pairs only where this second labelling of both remarks (as for "
+        "--second-labels) reads a reversal too: the flips two people agree on."))] = None,
 ) -> None:
     """Misinterpretation metrics against critics' intents or human labels, overall, by category and by split.
 
@@ -242,18 +245,18 @@ def eval_interpreter_command(
     labellers: the ceiling a reader can be expected to reach on that data).
     """
     from nlfeedback.jsonl import open_output, prepare_output
-    from nlfeedback.language.evaluate import run_evaluation
+    from nlfeedback.feedback.labels import hand_written_pairs
+    from nlfeedback.language.evaluate import agreed_reversals, run_evaluation
     from nlfeedback.language.interpreters import make_interpreter
+    from nlfeedback.language.interpreters.oracle import SecondLabelling
 
-    inputs = [*feedback, *trajectories, *(second_labels or []), checkpoint]
+    inputs = [*feedback, *trajectories, *(second_labels or []), *(agreed_with or []), checkpoint]
     if errors is not None:  # refuse to overwrite before spending time on the evaluation
         prepare_output(errors, force=force, can_append=False, inputs=inputs)
 
     items, trajs = _load(feedback, trajectories)
     probes = True
     if second_labels:
-        from nlfeedback.language.interpreters.oracle import SecondLabelling
-
         if checkpoint is not None:
             raise NlfError("--second-labels scores a second labelling, not a checkpoint: give one or the other")
         other, _ = _load(second_labels, trajectories)
@@ -267,9 +270,16 @@ def eval_interpreter_command(
     meta = getattr(interp, "meta", None)
     if meta and meta.get("train_env_ids"):
         train_ids = set(meta["train_env_ids"])
-    evaluation = run_evaluation(interp, items, trajs, train_env_ids=train_ids, probes=probes)
+    probe_ids = None
+    if agreed_with:
+        agreed_items, _ = _load(agreed_with, trajectories)
+        probe_ids = agreed_reversals(items, trajs, SecondLabelling(agreed_items, source=", ".join(map(str, agreed_with))))
+    evaluation = run_evaluation(interp, items, trajs, train_env_ids=train_ids, probes=probes, probe_ids=probe_ids)
     report = evaluation.report().to_json()
     report["interpreter"] = interpreter
+    if probe_ids is not None:
+        report["agreed_pairs"] = len(probe_ids)
+        report["hand_written_pairs"] = len(hand_written_pairs([fb for fb in items if fb.labels is not None]))
     if intervals:
         report["intervals"] = evaluation.intervals()
     if errors is not None:
@@ -286,6 +296,9 @@ def eval_interpreter_command(
     if intervals:
         console.print("95% bootstrap intervals (trajectories resampled): " + ", ".join(
             f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in report["intervals"].items()), soft_wrap=True)
+    if probe_ids is not None:
+        console.print(f"negation probes: the {report['agreed_pairs']} of {report['hand_written_pairs']} hand-written pairs "
+                      "the --agreed-with labelling also reads as reversals", soft_wrap=True, markup=False)
     if report["skipped_no_intent"]:
         console.print(f"{report['skipped_no_intent']} items without intent or labels were not scored")
     if errors is not None:

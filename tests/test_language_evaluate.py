@@ -91,3 +91,52 @@ def test_a_second_labelling_is_scored_as_a_reading_of_the_same_remarks(tmp_path)
     changed[0]["text"] += " (edited)"
     r = run(changed)
     assert r.exit_code == 1 and "another text or trajectory" in r.output
+
+
+def test_agreed_with_scores_only_the_reversals_a_second_labelling_reads_too(tmp_path):
+    """`nlf eval-interpreter --agreed-with FILE` (evaluate.agreed_reversals): the hand-written negation pairs are
+    scored only where another labelling of both remarks reads a reversal too."""
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from nlfeedback.trajectory import load_trajectories
+
+    human = Path(__file__).resolve().parents[1] / "data" / "human"
+    trajs = load_trajectories(human / "trajectories-dev.jsonl")
+    recs = [json.loads(x) for x in (human / "dev-pairs2.jsonl").read_text().splitlines()[:40]]  # 20 whole pairs
+    assert sum(r["labels"].get("negates") is not None for r in recs) == 20
+    first = tmp_path / "pairs.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    traj_file = tmp_path / "traj.jsonl"
+    traj_file.write_text("".join(json.dumps(trajs[t].to_json()) + "\n" for t in dict.fromkeys(r["trajectory_id"] for r in recs)))
+
+    def run(second, interpreter="oracle-intent"):
+        path = tmp_path / "second.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in second))
+        return CliRunner().invoke(app, ["eval-interpreter", "-f", str(first), "-t", str(traj_file), "--interpreter",
+                                        interpreter, "--agreed-with", str(path), "--json"], catch_exceptions=False)
+
+    everything = json.loads(CliRunner().invoke(app, ["eval-interpreter", "-f", str(first), "-t", str(traj_file),
+                                                     "--interpreter", "oracle-intent", "--json"]).output)["overall"]
+    rep = json.loads(run(recs).output)  # the writers' own labels as the second labelling: the pairs they flip
+    assert rep["hand_written_pairs"] == 20 and everything["probes"] == 20
+    assert rep["agreed_pairs"] == 20 - round(everything["negation_flip_failure"] * 20)
+    assert rep["overall"]["probes"] == rep["agreed_pairs"] and rep["overall"]["negation_flip_failure"] == 0
+
+    # a second labeller who reads one negation with its original's sign (sarcasm, say): that pair drops out
+    second = json.loads(json.dumps(recs))
+    b = next(i for i, r in enumerate(second) if r["labels"].get("negates") is not None
+             and all(c["polarity"] != 0 for c in r["labels"]["clauses"]))
+    for c in second[b]["labels"]["clauses"]:
+        c["polarity"] *= -1
+    fewer = json.loads(run(second).output)
+    assert fewer["agreed_pairs"] == rep["agreed_pairs"] - 1 and fewer["overall"]["probes"] == fewer["agreed_pairs"]
+
+    # a reader is scored on the agreed pairs only; a pair's remark the second labelling lacks is a clear error
+    kw = json.loads(run(second, "keyword").output)
+    assert kw["overall"]["probes"] == fewer["agreed_pairs"]
+    r = run([x for x in recs if x["id"] != recs[b]["id"]])
+    assert r.exit_code == 1 and f"{recs[b]['id']}: not labelled in" in r.output

@@ -7,7 +7,8 @@
 # probes), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
-# errors freely; it is never trained on. relabel-*.jsonl: second labellings of dev, evalA and evalB.
+# errors freely; it is never trained on. relabel-*.jsonl: second labellings of dev, evalA, evalB and
+# the pair sets dev-pairs2, probes-evalA, probes-evalB.
 set -euo pipefail
 cd "$(dirname "$0")"
 import() {  # annotation file, trajectory set, output
@@ -41,7 +42,19 @@ done
 cat "$tmp"/relabel-dev[0-9].jsonl > relabel-dev.jsonl
 cp "$tmp/relabel-evalA.jsonl" relabel-evalA.jsonl
 cp "$tmp/relabel-evalB.jsonl" relabel-evalB.jsonl
+# second labellings of the negation-pair sets (relabel_batches.py --pairs): no labeller saw both remarks of a
+# pair; their ids are the originals' without "hs-"; scored with `nlf eval-interpreter --agreed-with`
+for set in dev-pairs2 probes-evalA probes-evalB; do
+  case "$set" in dev-pairs2) pool=dev ;; *) pool="${set#probes-}" ;; esac
+  for f in annotations/relabel-"$set"-[0-9].jsonl; do
+    nlf feedback import-labels "$f" -t "trajectories-$pool.jsonl" --runs "runs-$pool.json" --id-prefix hs \
+      --labeller "$(basename "$f" .jsonl)" --skip-invalid --force --out "$tmp/$(basename "$f")"
+  done
+  cat "$tmp"/relabel-"$set"-[0-9].jsonl > "relabel-$set.jsonl"
+done
 for set in train train-pairs train-rules dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
 for set in dev evalA evalB; do nlf feedback validate "relabel-$set.jsonl" -t "trajectories-$set.jsonl"; done
+nlf feedback validate relabel-dev-pairs2.jsonl -t trajectories-dev.jsonl
+for set in evalA evalB; do nlf feedback validate "relabel-probes-$set.jsonl" -t "trajectories-$set.jsonl"; done
 nlf feedback validate dev-pairs.jsonl -t trajectories-train.jsonl
 nlf feedback validate dev-pairs2.jsonl -t trajectories-dev.jsonl

@@ -127,9 +127,24 @@ def _rounded(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
+def agreed_reversals(items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], second: Interpreter) -> set[str]:
+    """Ids of the remarks whose hand-written negation another reading — typically a second labeller's
+    (:class:`~nlfeedback.language.interpreters.oracle.SecondLabelling`) — also reads as a reversal: the pairs
+    whose flip two people agree on. A pair the writer meant as a reversal but an attentive reader takes another
+    way (a denial of a plain blunder read as sarcasm, say) is not a fair test of a reader's negation."""
+    pairs = hand_written_pairs([fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None])
+    if not pairs:
+        return set()
+    read = interpret_many(second, [(fb, trajectories[fb.trajectory_id]) for pair in pairs for fb in pair])
+    return {fb.id for (fb, _), t0, t1 in zip(pairs, read[0::2], read[1::2])
+            if not flip_failed(intended_steps(fb), t0, t1)}
+
+
 def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], *,
-                   train_env_ids: set[str] | None = None, probes: bool = True) -> Evaluation:
-    """Interpret every labelled item (and, with ``probes``, the negation probes: see the module doc)."""
+                   train_env_ids: set[str] | None = None, probes: bool = True,
+                   probe_ids: set[str] | None = None) -> Evaluation:
+    """Interpret every labelled item (and, with ``probes``, the negation probes: see the module doc;
+    ``probe_ids``: only the probes of these remarks, e.g. :func:`agreed_reversals`)."""
     labelled = [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
     probe_texts = {fb.id for fb in labelled if fb.labels is not None and fb.labels.negates is not None}
     text_items = [fb for fb in labelled if fb.id not in probe_texts]  # a hand-written negation is a probe only
@@ -144,6 +159,8 @@ def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajector
         ev.heldout_task = [trajectories[fb.trajectory_id].env_id not in train_env_ids for fb in text_items]
     if probes:
         pp = negation_probes(labelled)
+        if probe_ids is not None:
+            pp = [(fb, neg) for fb, neg in pp if fb.id in probe_ids]
         negated = interpret_many(interp, [(neg, trajectories[fb.trajectory_id]) for fb, neg in pp])
         originals = {t.feedback_id: t for t in ev.targets}
         ev.probes = [(fb, neg, originals[fb.id], t) for (fb, neg), t in zip(pp, negated)]
