@@ -178,6 +178,14 @@ def test_sample_efficiency_against_the_bfs_expert(tmp_path, base):
         exact = np.quantile(crossings, [0.025, 0.975], method="inverted_cdf")
         as_json = [float(v) if np.isfinite(v) else None for v in exact]  # None: never reached
         assert e["items_to_90pct_expert_ci"] == as_json
+        # every budget pooled: the cells at 90% of the expert, counted by hand, and the share's seed-bootstrap
+        # range against the exact distribution of the mean per-seed share over all ordered draws of the seeds
+        hits = {s: [_value(arm, b, s) >= 0.9 * mean for b in (10, 40)] for s in range(5)}
+        assert (e["cells_at_90pct_expert"], e["cells_run"]) == (sum(map(sum, hits.values())), 10)
+        shares = [np.mean([np.mean(hits[s]) for s in drawn]) for drawn in itertools.product(range(5), repeat=5)]
+        lo, hi = np.quantile(shares, [0.025, 0.975], method="inverted_cdf")
+        assert e["cells_at_90pct_expert_ci"][0] == pytest.approx(lo, abs=0.1)
+        assert e["cells_at_90pct_expert_ci"][1] == pytest.approx(hi, abs=0.1)
         assert e["seconds_to_90pct_expert_ci"] == [None if v is None else pytest.approx(3.0 * v) for v in as_json]
     assert eff["sketch"]["status"] == "no oracle cells"  # no oracle in this run: only the expert reference
     text = report.path.read_text()
@@ -319,6 +327,7 @@ def test_a_running_sweep_counts_only_seeds_that_finished_every_budget(tmp_path):
     means = {b: np.mean([_value("sketch", b, s) for s in range(4)]) for b in (10, 40)}
     assert sk["expert_budget"] == _reaches_and_stays(means, 0.9 * per_seed_mean)
     assert set(sk["per_seed_expert"]) == {"0", "1", "2", "3"}
+    assert sk["cells_run"] == 8 and eff["text:trained"]["cells_run"] == 10  # the incomplete seed left out
     summary = " ".join(json.loads(report.json_path.read_text())["summary"])
     assert "(4–5 seeds per arm): **text:trained**, " in summary and "annotator-seconds; 5 seeds)" in summary
     assert "sketch (4 seeds)" in summary
@@ -410,3 +419,13 @@ def test_the_summarys_best_arm_tests_are_corrected_over_every_pair(tmp_path):
         assert c["family"] == 6
         for o in c["others"]:
             assert o["p_holm"] == pytest.approx(adjusted[(c["budget"], frozenset((c["winner"], o["arm"])))])
+
+
+def test_share_at_least_counts_complete_seeds_only():
+    from nlfeedback.experiments.stats import share_at_least
+
+    assert share_at_least([{0: 1.0}, {0: 0.0}], 0.5) == (1, 2, None)  # one seed: no range
+    assert share_at_least([{0: 1.0, 1: 0.2}, {1: 0.9}], 0.5) == (1, 2, None)  # seed 0 lacks a level: left out
+    assert share_at_least([{0: 1.0}, {1: 1.0}], 0.5) is None  # no seed has every level
+    k, n, ci = share_at_least([{0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0}], 0.5)
+    assert (k, n, ci) == (4, 4, (1.0, 1.0))

@@ -14,7 +14,7 @@ from typing import Any
 from nlfeedback.experiments.config import REFERENCE_KINDS
 from nlfeedback.experiments.results import CellRow, RunResults
 from nlfeedback.experiments.stats import (ALPHA, Stat, complete_seeds, crossing_interval, holm, paired_p,
-                                          sustained_crossing, welch_p)
+                                          share_at_least, sustained_crossing, welch_p)
 
 ORACLE_FRACTION = 0.9
 UNDETERMINED = "undetermined: no seed finished every budget"
@@ -256,7 +256,10 @@ def _sample_efficiency(a: Analysis) -> None:
     (averaged per seed first: its layouts depend only on the seed) — fixed by the task, which one failed PPO
     seed of the oracle cannot move (``expert_*`` fields). An oracle below 90% of the expert (or at 0) did not
     learn the task: 90% of it is no reference. ``censored``: the crossing is at the grid's smallest budget, so
-    the arm may need fewer items than that; ``per_seed_expert``: each seed's own crossing budget."""
+    the arm may need fewer items than that; ``per_seed_expert``: each seed's own crossing budget;
+    ``cells_at_90pct_expert`` of ``cells_run`` (with ``cells_at_90pct_expert_ci``, a seed-bootstrap range of the
+    share): the complete seeds' cells, every budget pooled, whose final true return reaches 90% of the expert
+    (:func:`~nlfeedback.experiments.stats.share_at_least`)."""
     for task, noise in a.sections:
         experts: dict[int, list[float]] = {}
         for g in a.groups.values():
@@ -308,6 +311,10 @@ def _sample_efficiency(a: Analysis) -> None:
                               f"seconds_to_90pct_{ref}": Stat.of(r.seconds for r in at).mean,
                               ref_field(ref, "censored"): groups[i].budget == smallest})
             if expert_threshold is not None:
+                pooled = share_at_least(values, expert_threshold)
+                if pooled is not None:
+                    entry["cells_at_90pct_expert"], entry["cells_run"], ci = pooled
+                    entry["cells_at_90pct_expert_ci"] = list(ci) if ci else None
                 entry["per_seed_expert"] = {
                     str(s): (groups[j].budget if (j := sustained_crossing([v[s] for v in values], expert_threshold))
                              is not None else None) for s in seeds}

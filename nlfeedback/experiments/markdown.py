@@ -43,6 +43,14 @@ def _per_seed(e: dict[str, Any]) -> str:
     return ", ".join(f"{s}: {'–' if b is None else b}" for s, b in sorted(per.items(), key=lambda kv: int(kv[0])))
 
 
+def _pooled(e: dict[str, Any]) -> str:
+    """Cells reaching 90% of the expert, every budget pooled: "k/n (share) [seed-bootstrap range]"."""
+    if "cells_run" not in e:
+        return "—"
+    k, n, ci = e["cells_at_90pct_expert"], e["cells_run"], e.get("cells_at_90pct_expert_ci")
+    return f"{k}/{n} ({k / n:.2f})" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
 def _efficiency_line(a: Analysis, task: str, noise: str, eff: list[dict[str, Any]], ref: str, whose: str) -> str:
     """The summary's sample-efficiency sentence against 90% of ``ref``'s final true return (``"expert"``: the BFS
     expert's, with the crossings' seed-bootstrap intervals; ``"oracle"``: PPO on the task's reward)."""
@@ -316,12 +324,16 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
               "give the 2.5–97.5% range of a bootstrap over the seeds (drawn with replacement, the crossing found "
               "again; ∞: more than 2.5% of the draws never reach it within the budgets) — with five seeds or fewer "
               "a resampling range close to the seeds' own spread, not a calibrated 95% interval"
-              + (" — and `per seed` each seed's own crossing budget against the expert (–: never)" if with_expert
-                 else "") + ".\n")
+              + (" — and `per seed` each seed's own crossing budget against the expert (–: never). The last column "
+                 "pools every budget: how many of the complete seeds' cells end at 90% of the expert or above, with "
+                 "the 2.5–97.5% range of the share over a bootstrap of whole seeds — how often an arm's agent "
+                 "learns the task at all, steadier than a crossing when single cells either solve it or not"
+                 if with_expert else "") + ".\n")
     se_cols = ["task", "noise", "arm", "seeds", "incomplete seeds", "threshold (0.9 × oracle)", "budget",
                "items_to_90pct_oracle", "seconds_to_90pct_oracle"]
     if with_expert:
-        se_cols += ["threshold (0.9 × expert)", "items_to_90pct_expert", "seconds_to_90pct_expert", "per seed"]
+        se_cols += ["threshold (0.9 × expert)", "items_to_90pct_expert", "seconds_to_90pct_expert", "per seed",
+                    "cells at 90% of expert (all budgets)"]
     se_rows = []
     for e in a.sample_efficiency:
         reached = e["status"] == "reached"
@@ -337,7 +349,7 @@ def markdown_report(results: RunResults, a: Analysis, summary: Sequence[str], mi
                     _fmt_crossing(e["items_to_90pct_expert"], e["expert_status"], e.get("items_to_90pct_expert_ci"),
                                   cens),
                     _fmt_crossing(e["seconds_to_90pct_expert"], e["expert_status"],
-                                  e.get("seconds_to_90pct_expert_ci"), cens), _per_seed(e)]
+                                  e.get("seconds_to_90pct_expert_ci"), cens), _per_seed(e), _pooled(e)]
         se_rows.append(row)
     md.append(_table(tables_dir / "sample_efficiency.csv", se_cols, se_rows, empty="No feedback arms."))
     md.append("")

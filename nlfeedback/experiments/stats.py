@@ -140,6 +140,27 @@ def complete_seeds(values: Sequence[Mapping[int, float]]) -> list[int]:
     return sorted(common)
 
 
+def share_at_least(values: Sequence[Mapping[int, float]], threshold: float, replicates: int = 2000,
+                   seed: int = 0) -> tuple[int, int, tuple[float, float] | None] | None:
+    """How many (seed, level) cells reach ``threshold`` — ``values[i]`` maps seed → outcome at the i-th level
+    (a budget) — on the seeds with a value at every level (:func:`complete_seeds`): (cells reaching it, cells,
+    the 2.5% and 97.5% points of the share over a bootstrap of those seeds, each replicate drawing whole seeds
+    with replacement, so one seed's cells stay together; ``None`` with fewer than two seeds). ``None`` with no
+    complete seed. Pooling the budgets asks how often an arm's agent learns the task at all, the question the
+    per-budget means answer noisily when single cells either solve it or not."""
+    seeds = complete_seeds(values)
+    if not seeds or not values:
+        return None
+    hits = np.array([[val[s] >= threshold for val in values] for s in seeds], dtype=float)  # seeds × levels
+    k, n = int(hits.sum()), hits.size
+    if len(seeds) < 2:
+        return k, n, None
+    drawn = np.random.default_rng(seed).integers(0, len(seeds), size=(replicates, len(seeds)))
+    shares = hits.mean(axis=1)[drawn].mean(axis=1)
+    lo, hi = np.quantile(shares, [ALPHA / 2, 1 - ALPHA / 2], method="inverted_cdf")
+    return k, n, (float(lo), float(hi))
+
+
 def crossing_interval(values: Sequence[Mapping[int, float]], costs: Mapping[str, Sequence[Mapping[int, float]]],
                       threshold: float, replicates: int = 2000, seed: int = 0) -> dict[str, tuple[float, float]] | None:
     """The 2.5% and 97.5% points, over a bootstrap of the seeds, of the costs at which a curve reaches
