@@ -279,7 +279,7 @@ def eval_interpreter_command(
     report["interpreter"] = interpreter
     if probe_ids is not None:
         report["agreed_pairs"] = len(probe_ids)
-        report["hand_written_pairs"] = len(hand_written_pairs([fb for fb in items if fb.labels is not None]))
+        report["hand_written_pairs"] = len(hand_written_pairs([fb for fb in items if getattr(fb, "labels", None)]))
     if intervals:
         report["intervals"] = evaluation.intervals()
     if errors is not None:

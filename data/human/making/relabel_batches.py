@@ -22,7 +22,10 @@ from nlfeedback.trajectory import load_trajectories
 
 H = Path(__file__).resolve().parents[1]
 PAIRS = "--pairs" in sys.argv[1:]
-OUT = Path([a for a in sys.argv[1:] if a != "--pairs"][0])
+_args = [a for a in sys.argv[1:] if a != "--pairs"]
+if len(_args) != 1:
+    sys.exit("usage: python relabel_batches.py [--pairs] OUT_DIR")
+OUT = Path(_args[0])
 (OUT / "pools").mkdir(parents=True, exist_ok=True)
 
 
