@@ -245,7 +245,6 @@ def eval_interpreter_command(
     labellers: the ceiling a reader can be expected to reach on that data).
     """
     from nlfeedback.jsonl import open_output, prepare_output
-    from nlfeedback.feedback.labels import hand_written_pairs
     from nlfeedback.language.evaluate import agreed_reversals, run_evaluation
     from nlfeedback.language.interpreters import make_interpreter
     from nlfeedback.language.interpreters.oracle import SecondLabelling
@@ -273,13 +272,13 @@ def eval_interpreter_command(
     probe_ids = None
     if agreed_with:
         agreed_items, _ = _load(agreed_with, trajectories)
-        probe_ids = agreed_reversals(items, trajs, SecondLabelling(agreed_items, source=", ".join(map(str, agreed_with))))
+        probe_ids, n_pairs = agreed_reversals(items, trajs, SecondLabelling(agreed_items,
+                                                                            source=", ".join(map(str, agreed_with))))
     evaluation = run_evaluation(interp, items, trajs, train_env_ids=train_ids, probes=probes, probe_ids=probe_ids)
     report = evaluation.report().to_json()
     report["interpreter"] = interpreter
-    if probe_ids is not None:
-        report["agreed_pairs"] = len(probe_ids)
-        report["hand_written_pairs"] = len(hand_written_pairs([fb for fb in items if getattr(fb, "labels", None)]))
+    if probe_ids is not None and probes:
+        report["agreed_pairs"], report["hand_written_pairs"] = len(probe_ids), n_pairs
     if intervals:
         report["intervals"] = evaluation.intervals()
     if errors is not None:
@@ -296,7 +295,7 @@ def eval_interpreter_command(
     if intervals:
         console.print("95% bootstrap intervals (trajectories resampled): " + ", ".join(
             f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in report["intervals"].items()), soft_wrap=True)
-    if probe_ids is not None:
+    if "agreed_pairs" in report:
         console.print(f"negation probes: the {report['agreed_pairs']} of {report['hand_written_pairs']} hand-written pairs "
                       "the --agreed-with labelling also reads as reversals", soft_wrap=True, markup=False)
     if report["skipped_no_intent"]:

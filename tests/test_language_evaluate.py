@@ -135,8 +135,32 @@ def test_agreed_with_scores_only_the_reversals_a_second_labelling_reads_too(tmp_
     fewer = json.loads(run(second).output)
     assert fewer["agreed_pairs"] == rep["agreed_pairs"] - 1 and fewer["overall"]["probes"] == fewer["agreed_pairs"]
 
+    # the pairs scored are exactly the agreed ones, by the negation's id
+    from nlfeedback.language.evaluate import agreed_reversals, run_evaluation
+    from nlfeedback.language.interpreters.oracle import SecondLabelling
+    from nlfeedback.feedback.schema import TextFeedback
+
+    items = [TextFeedback.model_validate(r) for r in recs]
+    sub = {t: trajs[t] for t in dict.fromkeys(r["trajectory_id"] for r in recs)}
+    agreed, n = agreed_reversals(items, sub, SecondLabelling([TextFeedback.model_validate(r) for r in second]))
+    assert n == 20 and len(agreed) == fewer["agreed_pairs"] and second[b]["id"] not in agreed
+    ev = run_evaluation(make_interpreter("keyword"), items, sub, probe_ids=agreed)
+    assert {neg.id for _, neg, _, _ in ev.probes} == agreed
+
     # a reader is scored on the agreed pairs only; a pair's remark the second labelling lacks is a clear error
     kw = json.loads(run(second, "keyword").output)
     assert kw["overall"]["probes"] == fewer["agreed_pairs"]
     r = run([x for x in recs if x["id"] != recs[b]["id"]])
     assert r.exit_code == 1 and f"{recs[b]['id']}: not labelled in" in r.output
+
+
+def test_agreed_pairs_leave_the_critic_remarks_negation_probes_alone():
+    """probe_ids selects among hand-written pairs only: critic remarks' rule-made negations are always scored."""
+    from nlfeedback.language.evaluate import run_evaluation
+
+    trajs = list(rollout(get_task("doorkey-5x5"), make_policy("expert", epsilon=0.15, mistakes=0.35), 8, seed=4))
+    items = list(critique(trajs, "text", budget=30, seed=2, split="heldout"))
+    by_id = {t.id: t for t in trajs}
+    every = run_evaluation(make_interpreter("keyword"), items, by_id)
+    none_agreed = run_evaluation(make_interpreter("keyword"), items, by_id, probe_ids=set())
+    assert every.probes and len(none_agreed.probes) == len(every.probes)

@@ -181,11 +181,14 @@ def test_sample_efficiency_against_the_bfs_expert(tmp_path, base):
         # every budget pooled: the cells at 90% of the expert, counted by hand, and the share's seed-bootstrap
         # range against the exact distribution of the mean per-seed share over all ordered draws of the seeds
         hits = {s: [_value(arm, b, s) >= 0.9 * mean for b in (10, 40)] for s in range(5)}
-        assert (e["cells_at_90pct_expert"], e["cells_run"]) == (sum(map(sum, hits.values())), 10)
+        assert (e["cells_at_90pct_expert"], e["cells_pooled"]) == (sum(map(sum, hits.values())), 10)
         shares = [np.mean([np.mean(hits[s]) for s in drawn]) for drawn in itertools.product(range(5), repeat=5)]
         lo, hi = np.quantile(shares, [0.025, 0.975], method="inverted_cdf")
         assert e["cells_at_90pct_expert_ci"][0] == pytest.approx(lo, abs=0.1)
         assert e["cells_at_90pct_expert_ci"][1] == pytest.approx(hi, abs=0.1)
+        k = e["cells_at_90pct_expert"]  # the report's column renders it
+        ci = e["cells_at_90pct_expert_ci"]
+        assert f"| {k}/10 ({k / 10:.2f}) [{ci[0]:.2f}, {ci[1]:.2f}] |" in report.path.read_text()
         assert e["seconds_to_90pct_expert_ci"] == [None if v is None else pytest.approx(3.0 * v) for v in as_json]
     assert eff["sketch"]["status"] == "no oracle cells"  # no oracle in this run: only the expert reference
     text = report.path.read_text()
@@ -327,7 +330,7 @@ def test_a_running_sweep_counts_only_seeds_that_finished_every_budget(tmp_path):
     means = {b: np.mean([_value("sketch", b, s) for s in range(4)]) for b in (10, 40)}
     assert sk["expert_budget"] == _reaches_and_stays(means, 0.9 * per_seed_mean)
     assert set(sk["per_seed_expert"]) == {"0", "1", "2", "3"}
-    assert sk["cells_run"] == 8 and eff["text:trained"]["cells_run"] == 10  # the incomplete seed left out
+    assert sk["cells_pooled"] == 8 and eff["text:trained"]["cells_pooled"] == 10  # the incomplete seed left out
     summary = " ".join(json.loads(report.json_path.read_text())["summary"])
     assert "(4–5 seeds per arm): **text:trained**, " in summary and "annotator-seconds; 5 seeds)" in summary
     assert "sketch (4 seeds)" in summary
@@ -429,3 +432,6 @@ def test_share_at_least_counts_complete_seeds_only():
     assert share_at_least([{0: 1.0}, {1: 1.0}], 0.5) is None  # no seed has every level
     k, n, ci = share_at_least([{0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0}], 0.5)
     assert (k, n, ci) == (4, 4, (1.0, 1.0))
+    # whole seeds are drawn: one seed solving every budget and one none gives shares 0, ½, 1 (¼, ½, ¼), so the
+    # range is [0, 1]; drawing single cells instead would put its ends well inside
+    assert share_at_least([{0: 1.0, 1: 0.0}] * 3, 0.5) == (3, 6, (0.0, 1.0))

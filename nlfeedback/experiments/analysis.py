@@ -257,7 +257,7 @@ def _sample_efficiency(a: Analysis) -> None:
     seed of the oracle cannot move (``expert_*`` fields). An oracle below 90% of the expert (or at 0) did not
     learn the task: 90% of it is no reference. ``censored``: the crossing is at the grid's smallest budget, so
     the arm may need fewer items than that; ``per_seed_expert``: each seed's own crossing budget;
-    ``cells_at_90pct_expert`` of ``cells_run`` (with ``cells_at_90pct_expert_ci``, a seed-bootstrap range of the
+    ``cells_at_90pct_expert`` of ``cells_pooled`` (with ``cells_at_90pct_expert_ci``, a seed-bootstrap range of the
     share): the complete seeds' cells, every budget pooled, whose final true return reaches 90% of the expert
     (:func:`~nlfeedback.experiments.stats.share_at_least`)."""
     for task, noise in a.sections:
@@ -313,7 +313,7 @@ def _sample_efficiency(a: Analysis) -> None:
             if expert_threshold is not None:
                 pooled = share_at_least(values, expert_threshold)
                 if pooled is not None:
-                    entry["cells_at_90pct_expert"], entry["cells_run"], ci = pooled
+                    entry["cells_at_90pct_expert"], entry["cells_pooled"], ci = pooled
                     entry["cells_at_90pct_expert_ci"] = list(ci) if ci else None
                 entry["per_seed_expert"] = {
                     str(s): (groups[j].budget if (j := sustained_crossing([v[s] for v in values], expert_threshold))

@@ -45,9 +45,9 @@ def _per_seed(e: dict[str, Any]) -> str:
 
 def _pooled(e: dict[str, Any]) -> str:
     """Cells reaching 90% of the expert, every budget pooled: "k/n (share) [seed-bootstrap range]"."""
-    if "cells_run" not in e:
+    if "cells_pooled" not in e:
         return "—"
-    k, n, ci = e["cells_at_90pct_expert"], e["cells_run"], e.get("cells_at_90pct_expert_ci")
+    k, n, ci = e["cells_at_90pct_expert"], e["cells_pooled"], e.get("cells_at_90pct_expert_ci")
     return f"{k}/{n} ({k / n:.2f})" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 

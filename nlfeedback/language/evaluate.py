@@ -127,24 +127,28 @@ def _rounded(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def agreed_reversals(items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], second: Interpreter) -> set[str]:
-    """Ids of the remarks whose hand-written negation another reading — typically a second labeller's
-    (:class:`~nlfeedback.language.interpreters.oracle.SecondLabelling`) — also reads as a reversal: the pairs
-    whose flip two people agree on. A pair the writer meant as a reversal but an attentive reader takes another
-    way (a denial of a plain blunder read as sarcasm, say) is not a fair test of a reader's negation."""
+def agreed_reversals(items: Sequence[TextFeedback], trajectories: dict[str, Trajectory],
+                     second: Interpreter) -> tuple[set[str], int]:
+    """(ids of the hand-written negations that another reading — typically a second labeller's,
+    :class:`~nlfeedback.language.interpreters.oracle.SecondLabelling` — also reads as reversing their original,
+    the number of hand-written pairs): the pairs whose flip two people agree on. A pair the writer meant as a
+    reversal but an attentive reader takes another way (a denial of a plain blunder read as sarcasm, say) is
+    not a fair test of a reader's negation. Keyed by the negation's id, unique even where one remark has two."""
     pairs = hand_written_pairs([fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None])
     if not pairs:
-        return set()
+        return set(), 0
     read = interpret_many(second, [(fb, trajectories[fb.trajectory_id]) for pair in pairs for fb in pair])
-    return {fb.id for (fb, _), t0, t1 in zip(pairs, read[0::2], read[1::2])
-            if not flip_failed(intended_steps(fb), t0, t1)}
+    agreed = {neg.id for (fb, neg), t0, t1 in zip(pairs, read[0::2], read[1::2])
+              if not flip_failed(intended_steps(fb), t0, t1)}
+    return agreed, len(pairs)
 
 
 def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajectories: dict[str, Trajectory], *,
                    train_env_ids: set[str] | None = None, probes: bool = True,
                    probe_ids: set[str] | None = None) -> Evaluation:
     """Interpret every labelled item (and, with ``probes``, the negation probes: see the module doc;
-    ``probe_ids``: only the probes of these remarks, e.g. :func:`agreed_reversals`)."""
+    ``probe_ids``: of the hand-written pairs, only those whose negation's id is here, e.g.
+    :func:`agreed_reversals`' — the critic remarks' rule-made negations are scored as always)."""
     labelled = [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
     probe_texts = {fb.id for fb in labelled if fb.labels is not None and fb.labels.negates is not None}
     text_items = [fb for fb in labelled if fb.id not in probe_texts]  # a hand-written negation is a probe only
@@ -160,7 +164,7 @@ def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajector
     if probes:
         pp = negation_probes(labelled)
         if probe_ids is not None:
-            pp = [(fb, neg) for fb, neg in pp if fb.id in probe_ids]
+            pp = [(fb, neg) for fb, neg in pp if neg.id in probe_ids or neg.id not in probe_texts]
         negated = interpret_many(interp, [(neg, trajectories[fb.trajectory_id]) for fb, neg in pp])
         originals = {t.feedback_id: t for t in ev.targets}
         ev.probes = [(fb, neg, originals[fb.id], t) for (fb, neg), t in zip(pp, negated)]

@@ -38,6 +38,8 @@ def pair_halves(rows):
     by_id = {r["id"]: r for r in rows}
     halves = ([], [])
     pairs = [(by_id[r["labels"]["negates"]], r) for r in rows if (r.get("labels") or {}).get("negates")]
+    in_pairs = [r["id"] for p in pairs for r in p]
+    assert len(in_pairs) == len(set(in_pairs)), "a remark in two pairs: the halves could not keep them apart"
     for k, (a, b) in enumerate(pairs):
         halves[k % 2].append(a)
         halves[1 - k % 2].append(b)
