@@ -38,31 +38,32 @@ def pair_halves(rows):
     by_id = {r["id"]: r for r in rows}
     halves = ([], [])
     pairs = [(by_id[r["labels"]["negates"]], r) for r in rows if (r.get("labels") or {}).get("negates")]
-    in_pairs = [r["id"] for p in pairs for r in p]
-    assert len(in_pairs) == len(set(in_pairs)), "a remark in two pairs: the halves could not keep them apart"
+    paired = {r["id"] for p in pairs for r in p}
+    assert len(paired) == 2 * len(pairs), "a remark in two pairs: the halves could not keep them apart"
     for k, (a, b) in enumerate(pairs):
         halves[k % 2].append(a)
         halves[1 - k % 2].append(b)
-    paired = {r["id"] for p in pairs for r in p}
     for k, r in enumerate(r for r in rows if r["id"] not in paired):
         halves[k % 2].append(r)
     return halves
 
 
-def write_batches(set_name, pool, groups):
-    """groups: one list of remarks per labeller, with the runs each is to see (None: every run)."""
+def write_batches(set_name, pool, row_groups, run_splits):
+    """One batch per (share of the runs, group of remarks): the pool's runs split by alternation into
+    ``run_splits`` shares, each share given to one labeller per group in ``row_groups``."""
     shutil.copy(H / f"trajectories-{pool}.jsonl", OUT / "pools" / f"{pool}.jsonl")
     trajs = load_trajectories(H / f"trajectories-{pool}.jsonl")
     runs = json.loads((H / f"runs-{pool}.json").read_text())
     d = OUT / "render" / set_name
     d.mkdir(parents=True, exist_ok=True)
     (d / f"index-{pool}.json").write_text(json.dumps(runs, indent=1))
+    groups = [(rows, list(runs)[k::run_splits]) for k in range(run_splits) for rows in row_groups]
     for b, (rows, names) in enumerate(groups):
         by_traj = {}
         for r in rows:
             by_traj.setdefault(r["trajectory_id"], []).append((r["id"], r["text"]))
         parts = []
-        for name in names if names is not None else list(runs):
+        for name in names:
             rem = by_traj.get(runs[name], [])
             if PAIRS:
                 if not rem:
@@ -77,10 +78,7 @@ def write_batches(set_name, pool, groups):
 
 if not PAIRS:
     for s in ["dev", "evalA", "evalB"]:
-        names = list(json.loads((H / f"runs-{s}.json").read_text()))
-        write_batches(s, s, [(remarks(s), names[b::2]) for b in range(2)])  # two labellers a set, alternate runs
+        write_batches(s, s, [remarks(s)], 2)  # two labellers a set, alternate runs
 else:
     for s, pool, run_splits in [("dev-pairs2", "dev", 2), ("probes-evalA", "evalA", 1), ("probes-evalB", "evalB", 1)]:
-        names = list(json.loads((H / f"runs-{pool}.json").read_text()))
-        halves = pair_halves(remarks(s))
-        write_batches(s, pool, [(h, names[k::run_splits]) for k in range(run_splits) for h in halves])
+        write_batches(s, pool, pair_halves(remarks(s)), run_splits)
