@@ -12,7 +12,7 @@ from nlfeedback.feedback.labels import import_annotations, label_problems, label
 from nlfeedback.feedback.schema import Clause, Source, TextFeedback
 from nlfeedback.language.evaluate import run_evaluation
 from nlfeedback.language.interpreters import make_interpreter
-from nlfeedback.metrics.interpretation import Tally, clause_reading, gold_of
+from nlfeedback.metrics.interpretation import Tally, clause_reading, gold_of, with_gold
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
 from nlfeedback.targets import Targets
@@ -129,6 +129,10 @@ def test_human_labels_are_scored_and_hand_written_negations_are_probes(lava_traj
                                    "polarity": 1, "strength": 1}, categories=["negation"]), lava_traj, id="h-2",
                              annotator="x", negates="h-1")
     assert gold_of(bad).split == "human" and common
+    unlabelled = TextFeedback(id="h-3", trajectory_id=lava_traj.id, segment=[0, len(lava_traj)],
+                              source=Source(type="human", annotator="a"), created_at="2026-12-04T00:00:00Z",
+                              annotation_seconds=1.0, text="meh")
+    assert [fb.id for fb in with_gold([bad, unlabelled, good, "not a record"])] == ["h-1", "h-2"]
     ev = run_evaluation(make_interpreter("oracle-intent"), [bad, good], {lava_traj.id: lava_traj})
     report = ev.report().to_json()
     assert report["overall"]["items"] == 1  # the hand-written negation is a probe, not a second item

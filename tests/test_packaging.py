@@ -23,7 +23,8 @@ PACKAGE_DATA = ["nlfeedback/resources/phrasebanks/train.toml", "nlfeedback/resou
                 "nlfeedback/resources/phrasebanks/FORMAT.md", "nlfeedback/resources/phrasebanks/human/gamer.toml",
                 "nlfeedback/resources/phrasebanks/human/teacher.toml", "nlfeedback/resources/models/interpreter-trained.pt",
                 "nlfeedback/collect/web/static/index.html", "nlfeedback/collect/web/static/app.js",
-                "nlfeedback/collect/web/static/style.css", "nlfeedback/resources/ablations/quick.toml"]
+                "nlfeedback/collect/web/static/style.css", "nlfeedback/resources/ablations/quick.toml",
+                "nlfeedback/resources/spelling/errors.json.gz", "nlfeedback/resources/spelling/NOTICE.md"]
 
 pytestmark = pytest.mark.slow
 

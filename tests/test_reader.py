@@ -464,6 +464,28 @@ def test_pair_repeats_weights_both_remarks_of_each_negation_pair(lava_run):
     assert [_repeats(fb, TrainConfig(human_repeats=2), paired) for fb in items] == [2, 2, 2]
 
 
+def test_noisy_repeats_misspell_some_human_repeats_and_keep_their_labels(lava_run):
+    """``noisy_repeats``: of each human remark's repeats, that many are misspelt copies with the remark's own
+    labels; critic remarks and the other repeats keep their text; 0 (the default) changes nothing; drawn
+    from the seed."""
+    from nlfeedback.language.train_interpreter import TrainConfig, training_examples
+
+    items = [_remark(lava_run, 0, "It didn't waste time, it went straight for the lava", -1),
+             _remark(lava_run, 1, "Walking into the lava was the first thing it did wrong", -1)]
+    trajs = {lava_run.id: lava_run}
+    plain = training_examples(items, trajs, TrainConfig(human_repeats=2, abstain_share=0.0))
+    assert [ex.text for ex in plain[:4]] == [items[0].text] * 2 + [items[1].text] * 2
+    many = [training_examples(items, trajs, TrainConfig(human_repeats=2, noisy_repeats=1, abstain_share=0.0,
+                                                        seed=seed)) for seed in range(8)]
+    for noisy in many:
+        assert [ex.text for ex in noisy[1::2][:2]] == [items[0].text, items[1].text]  # the second repeat: as written
+        for i in (0, 2):
+            assert np.array_equal(noisy[i].about, plain[i].about) and np.array_equal(noisy[i].positive, plain[i].positive)
+    assert any(noisy[0].text != items[0].text for noisy in many)
+    again = training_examples(items, trajs, TrainConfig(human_repeats=2, noisy_repeats=1, abstain_share=0.0, seed=3))
+    assert [ex.text for ex in again] == [ex.text for ex in many[3]]
+
+
 def test_orphan_negation_is_refused_by_evaluation_and_training(lava_run):
     """A remark whose ``labels.negates`` names no remark on its trajectory is an error wherever hand-written
     pairs are read (one definition: ``feedback.labels.hand_written_pairs``), naming the remark."""

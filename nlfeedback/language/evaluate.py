@@ -16,7 +16,7 @@ from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
 from nlfeedback.language.negation import negate
 from nlfeedback.metrics.interpretation import (InterpretationReport, flip_failed, gold_of, intended_steps,
-                                                mean_target, score, step_errors)
+                                                mean_target, score, step_errors, with_gold)
 from nlfeedback.targets import Targets, rule_targets
 from nlfeedback.trajectory import Trajectory
 
@@ -127,11 +127,6 @@ def _rounded(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def _labelled(items: Sequence[TextFeedback]) -> list[TextFeedback]:
-    """The text records with something to score against: a critic's intent or a human's gold labels."""
-    return [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
-
-
 def agreed_reversals(items: Sequence[TextFeedback], trajectories: dict[str, Trajectory],
                      second: Interpreter) -> tuple[set[str], int]:
     """(ids of the hand-written negations that another reading — typically a second labeller's,
@@ -139,7 +134,7 @@ def agreed_reversals(items: Sequence[TextFeedback], trajectories: dict[str, Traj
     the number of hand-written pairs): the pairs whose flip two people agree on. A pair the writer meant as a
     reversal but an attentive reader takes another way (a denial of a plain blunder read as sarcasm, say) is
     not a fair test of a reader's negation. Keyed by the negation's id, unique even where one remark has two."""
-    pairs = hand_written_pairs(_labelled(items))
+    pairs = hand_written_pairs(with_gold(items))
     if not pairs:
         return set(), 0
     read = interpret_many(second, [(fb, trajectories[fb.trajectory_id]) for pair in pairs for fb in pair])
@@ -154,7 +149,7 @@ def run_evaluation(interp: Interpreter, items: Sequence[TextFeedback], trajector
     """Interpret every labelled item (and, with ``probes``, the negation probes: see the module doc;
     ``probe_ids``: of the hand-written pairs, only those whose negation's id is here, e.g.
     :func:`agreed_reversals`' — the critic remarks' rule-made negations are scored as always)."""
-    labelled = _labelled(items)
+    labelled = with_gold(items)
     probe_texts = {fb.id for fb in labelled if fb.labels is not None and fb.labels.negates is not None}
     text_items = [fb for fb in labelled if fb.id not in probe_texts]  # a hand-written negation is a probe only
     pairs = [(fb, trajectories[fb.trajectory_id]) for fb in text_items]

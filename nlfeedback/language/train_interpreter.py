@@ -26,7 +26,7 @@ from nlfeedback.language.abstain_examples import abstain_texts
 from nlfeedback.language.interpreters.trained import TrainedInterpreter
 from nlfeedback.language.reader import (PATTERNS, ReaderConfig, build_reader, load_tokenizer, pad_states, pad_steps,
                                         token_states)
-from nlfeedback.metrics.interpretation import gold_of, intended_steps
+from nlfeedback.metrics.interpretation import gold_of, intended_steps, with_gold
 from nlfeedback.policies import make_policy
 from nlfeedback.rollout import rollout
 from nlfeedback.trajectory import Trajectory
@@ -50,6 +50,10 @@ class TrainConfig:
     # both remarks of a hand-written negation pair (one whose labels.negates names the other) instead; None:
     # human_repeats like any human remark (every checkpoint up to and including the shipped 5a221f04)
     pair_repeats: int | None = None
+    # of each human remark's repeats per epoch, this many are a misspelled copy (language/spelling.py: people's
+    # misspellings, dropped apostrophes, lower case; the labels unchanged); 0: every checkpoint up to and
+    # including the shipped 5a221f04
+    noisy_repeats: int = 0
     negated_copies: bool = True  # critic remarks: add each single-clause remark's negation, sign flipped
     # batches of remarks of similar length (pad fewer tokens: about a third less training time); False:
     # the batching of every checkpoint up to and including the shipped 634847bd (trajectory length only)
@@ -171,6 +175,29 @@ def _repeats(fb: TextFeedback, config: TrainConfig, paired: set[str]) -> int:
     return config.human_repeats
 
 
+def training_examples(labelled: Sequence[TextFeedback], trajectories: Mapping[str, Trajectory],
+                      config: TrainConfig) -> list[Example]:
+    """One epoch's examples: each labelled remark :func:`_repeats` times (a human remark's first
+    ``noisy_repeats`` of them misspelled, :func:`~nlfeedback.language.spelling.misspell`, drawn with
+    ``config.seed``), the critic remarks' negated copies, and gibberish / off-topic remarks that read nothing."""
+    from nlfeedback.language.spelling import misspell
+
+    rng = np.random.default_rng([config.seed, 7])
+    paired = _paired(labelled)
+    examples = []
+    for fb in labelled:
+        traj = trajectories[fb.trajectory_id]
+        for r in range(_repeats(fb, config, paired)):
+            noisy = fb.labels is not None and r < config.noisy_repeats
+            examples.append(example_of(fb.model_copy(update={"text": misspell(fb.text, rng)}) if noisy else fb, traj))
+    if config.negated_copies:
+        examples += [example_of(neg, trajectories[neg.trajectory_id]) for neg in negated_copies(labelled)]
+    used = sorted({fb.trajectory_id for fb in labelled})
+    examples += abstain_examples(max(1, int(len(examples) * config.abstain_share)),
+                                 [trajectories[t] for t in used], config.seed)
+    return examples
+
+
 def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories: Mapping[str, Trajectory]):
     return [interp.steps.row(ex.text, trajectories[ex.trajectory_id], interp.model.config) for ex in examples]
 
@@ -266,7 +293,7 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     import torch
 
     config = config or TrainConfig()
-    labelled = [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
+    labelled = with_gold(items)
     kept = [fb for fb in labelled if fb.intent is not None and fb.intent.split != "train"]
     if kept:
         splits = " and ".join(sorted({fb.intent.split for fb in kept}))
@@ -287,14 +314,8 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     else:
         model = build_reader(config.reader)
     interp = TrainedInterpreter(model, {})
-    paired = _paired(labelled)
-    examples = [example_of(fb, trajectories[fb.trajectory_id]) for fb in labelled
-                for _ in range(_repeats(fb, config, paired))]
-    if config.negated_copies:
-        examples += [example_of(neg, trajectories[neg.trajectory_id]) for neg in negated_copies(labelled)]
+    examples = training_examples(labelled, trajectories, config)
     used = sorted({fb.trajectory_id for fb in labelled})
-    examples += abstain_examples(max(1, int(len(examples) * config.abstain_share)),
-                                 [trajectories[t] for t in used], config.seed)
     tokenizer = load_tokenizer()
     encoder_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
     head_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]

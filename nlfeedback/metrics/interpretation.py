@@ -157,6 +157,11 @@ def gold_of(fb: TextFeedback) -> Gold | None:
     return None
 
 
+def with_gold(items: Sequence[object]) -> list[TextFeedback]:
+    """The text records with something to score against or train on: a critic's intent or a human's labels."""
+    return [fb for fb in items if isinstance(fb, TextFeedback) and gold_of(fb) is not None]
+
+
 def intended_steps(fb: TextFeedback) -> dict[int, int]:
     """Step → intended polarity (the most specific clause wins where clauses overlap)."""
     out: dict[int, int] = {}
