@@ -4,11 +4,12 @@
 # training runs, writers trainN0, trainN2…trainN9, trainQ0…trainQ5, trainT0…trainT5), train-rules.jsonl (general rules and event remarks on training
 # runs, writers trainR0, trainR1), dev-pairs.jsonl (the same brief, writer trainN1: development flip probes, never trained
 # on), dev-pairs2.jsonl (the same brief, writers pairsD0, pairsD1, on the development runs: more development flip
-# probes), evalA.jsonl, evalB.jsonl (sealed) and their
+# probes), dev-pairs3.jsonl (writers pairsE0…pairsE3 on the development runs, a brief asking for sincere reversals of
+# the verdict, never of the facts: making/PROBES3.md), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
 # errors freely; it is never trained on. relabel-*.jsonl: second labellings of dev, evalA, evalB and
-# the pair sets dev-pairs2, probes-evalA, probes-evalB.
+# the pair sets dev-pairs2, dev-pairs3, probes-evalA, probes-evalB.
 set -euo pipefail
 cd "$(dirname "$0")"
 import() {  # annotation file, trajectory set, output
@@ -28,6 +29,8 @@ for f in annotations/dev*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; don
 cat "$tmp"/dev*.jsonl > dev.jsonl
 for f in annotations/pairsD*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
 cat "$tmp"/pairsD[0-9].jsonl > dev-pairs2.jsonl
+for f in annotations/pairsE*.jsonl; do import "$f" dev "$tmp/$(basename "$f")"; done
+cat "$tmp"/pairsE[0-9].jsonl > dev-pairs3.jsonl
 for set in evalA evalB; do
   import "annotations/$set.jsonl" "$set" "$set.jsonl"
   import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
@@ -44,8 +47,8 @@ cp "$tmp/relabel-evalA.jsonl" relabel-evalA.jsonl
 cp "$tmp/relabel-evalB.jsonl" relabel-evalB.jsonl
 # second labellings of the negation-pair sets (relabel_batches.py --pairs): no labeller saw both remarks of a
 # pair; their ids are the originals' without "hs-"; scored with `nlf eval-interpreter --agreed-with`
-for set in dev-pairs2 probes-evalA probes-evalB; do
-  case "$set" in dev-pairs2) pool=dev ;; *) pool="${set#probes-}" ;; esac
+for set in dev-pairs2 dev-pairs3 probes-evalA probes-evalB; do
+  case "$set" in dev-pairs*) pool=dev ;; *) pool="${set#probes-}" ;; esac
   for f in annotations/relabel-"$set"-[0-9].jsonl; do
     nlf feedback import-labels "$f" -t "trajectories-$pool.jsonl" --runs "runs-$pool.json" --id-prefix hs \
       --labeller "$(basename "$f" .jsonl)" --skip-invalid --force --out "$tmp/$(basename "$f")"
@@ -54,7 +57,8 @@ for set in dev-pairs2 probes-evalA probes-evalB; do
 done
 for set in train train-pairs train-rules dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
 for set in dev evalA evalB; do nlf feedback validate "relabel-$set.jsonl" -t "trajectories-$set.jsonl"; done
-nlf feedback validate relabel-dev-pairs2.jsonl -t trajectories-dev.jsonl
+for set in dev-pairs2 dev-pairs3; do nlf feedback validate "relabel-$set.jsonl" -t trajectories-dev.jsonl; done
 for set in evalA evalB; do nlf feedback validate "relabel-probes-$set.jsonl" -t "trajectories-$set.jsonl"; done
 nlf feedback validate dev-pairs.jsonl -t trajectories-train.jsonl
 nlf feedback validate dev-pairs2.jsonl -t trajectories-dev.jsonl
+nlf feedback validate dev-pairs3.jsonl -t trajectories-dev.jsonl

@@ -3,11 +3,12 @@
 
 usage: python relabel_batches.py OUT_DIR           the remark sets dev, evalA, evalB (two labellers a set,
                                                    alternate runs)
-       python relabel_batches.py --pairs OUT_DIR   the negation-pair sets dev-pairs2, probes-evalA,
+       python relabel_batches.py --pairs OUT_DIR   the negation-pair sets dev-pairs2, dev-pairs3, probes-evalA,
                                                    probes-evalB: no labeller sees both remarks of a pair (each
                                                    pair's two remarks go to different labellers, which of them
                                                    first alternating), remarks in a shuffled order within a run;
-                                                   dev-pairs2 also split by alternate runs (four labellers)
+                                                   dev-pairs2 also split by alternate runs (four labellers),
+                                                   dev-pairs3 by every third run (six labellers)
 Writes OUT_DIR/render/<set>/batch<k>.txt, OUT_DIR/render/<set>/index-<pool>.json and OUT_DIR/pools/<pool>.jsonl,
 the layout check.py reads when copied into OUT_DIR."""
 import json
@@ -80,5 +81,6 @@ if not PAIRS:
     for s in ["dev", "evalA", "evalB"]:
         write_batches(s, s, [remarks(s)], 2)  # two labellers a set, alternate runs
 else:
-    for s, pool, run_splits in [("dev-pairs2", "dev", 2), ("probes-evalA", "evalA", 1), ("probes-evalB", "evalB", 1)]:
+    for s, pool, run_splits in [("dev-pairs2", "dev", 2), ("dev-pairs3", "dev", 3), ("probes-evalA", "evalA", 1),
+                                ("probes-evalB", "evalB", 1)]:
         write_batches(s, pool, pair_halves(remarks(s)), run_splits)
