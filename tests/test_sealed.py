@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HUMAN = ROOT / "data" / "human"
 EVAL_SETS = sorted(HUMAN.glob("eval*.jsonl"))  # the sealed sets
-PROBE_SETS = sorted(HUMAN.glob("probes-eval*.jsonl"))  # their hand-written negation pairs
+PROBE_SETS = sorted(HUMAN.glob("probes*-eval*.jsonl"))  # their hand-written negation and reversal pairs
 EVAL_FILES = EVAL_SETS + PROBE_SETS
 MIN_WORDS = 5  # shorter remarks ("gg", "meh", "nice run") are common property of all writers
 SHINGLE = 8

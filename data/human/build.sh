@@ -6,10 +6,11 @@
 # on), dev-pairs2.jsonl (the same brief, writers pairsD0, pairsD1, on the development runs: more development flip
 # probes), dev-pairs3.jsonl (writers pairsE0…pairsE3 on the development runs, a brief asking for sincere reversals of
 # the verdict, never of the facts: making/PROBES3.md), evalA.jsonl, evalB.jsonl (sealed) and their
-# hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl. Every label is checked against the
+# hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl, and probes3-evalA.jsonl, probes3-evalB.jsonl
+# (sealed reversal pairs to PROBES3.md's brief, writers probes3-evalA-0 … probes3-evalB-1). Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
 # errors freely; it is never trained on. relabel-*.jsonl: second labellings of dev, evalA, evalB and
-# the pair sets dev-pairs2, dev-pairs3, probes-evalA, probes-evalB.
+# the pair sets dev-pairs2, dev-pairs3, probes-evalA, probes-evalB, probes3-evalA, probes3-evalB.
 set -euo pipefail
 cd "$(dirname "$0")"
 import() {  # annotation file, trajectory set, output
@@ -34,6 +35,8 @@ cat "$tmp"/pairsE[0-9].jsonl > dev-pairs3.jsonl
 for set in evalA evalB; do
   import "annotations/$set.jsonl" "$set" "$set.jsonl"
   import "annotations/probes-$set.jsonl" "$set" "probes-$set.jsonl"
+  for f in annotations/probes3-"$set"-[0-9].jsonl; do import "$f" "$set" "$tmp/$(basename "$f")"; done
+  cat "$tmp"/probes3-"$set"-[0-9].jsonl > "probes3-$set.jsonl"
 done
 # second labellings of dev, evalA and evalB (making/RELABEL.md): the same remarks and ids, labelled again by
 # others who saw only the runs and the texts; scored with `nlf eval-interpreter --second-labels`
@@ -47,8 +50,8 @@ cp "$tmp/relabel-evalA.jsonl" relabel-evalA.jsonl
 cp "$tmp/relabel-evalB.jsonl" relabel-evalB.jsonl
 # second labellings of the negation-pair sets (relabel_batches.py --pairs): no labeller saw both remarks of a
 # pair; their ids are the originals' without "hs-"; scored with `nlf eval-interpreter --agreed-with`
-for set in dev-pairs2 dev-pairs3 probes-evalA probes-evalB; do
-  case "$set" in dev-pairs*) pool=dev ;; *) pool="${set#probes-}" ;; esac
+for set in dev-pairs2 dev-pairs3 probes-evalA probes-evalB probes3-evalA probes3-evalB; do
+  case "$set" in dev-pairs*) pool=dev ;; *) pool="${set##*-}" ;; esac
   for f in annotations/relabel-"$set"-[0-9].jsonl; do
     nlf feedback import-labels "$f" -t "trajectories-$pool.jsonl" --runs "runs-$pool.json" --id-prefix hs \
       --labeller "$(basename "$f" .jsonl)" --skip-invalid --force --out "$tmp/$(basename "$f")"
@@ -58,7 +61,10 @@ done
 for set in train train-pairs train-rules dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
 for set in dev evalA evalB; do nlf feedback validate "relabel-$set.jsonl" -t "trajectories-$set.jsonl"; done
 for set in dev-pairs2 dev-pairs3; do nlf feedback validate "relabel-$set.jsonl" -t trajectories-dev.jsonl; done
-for set in evalA evalB; do nlf feedback validate "relabel-probes-$set.jsonl" -t "trajectories-$set.jsonl"; done
+for set in evalA evalB; do
+  for p in probes probes3; do nlf feedback validate "relabel-$p-$set.jsonl" -t "trajectories-$set.jsonl"; done
+  nlf feedback validate "probes3-$set.jsonl" -t "trajectories-$set.jsonl"
+done
 nlf feedback validate dev-pairs.jsonl -t trajectories-train.jsonl
 nlf feedback validate dev-pairs2.jsonl -t trajectories-dev.jsonl
 nlf feedback validate dev-pairs3.jsonl -t trajectories-dev.jsonl

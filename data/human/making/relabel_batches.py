@@ -4,7 +4,7 @@
 usage: python relabel_batches.py OUT_DIR           the remark sets dev, evalA, evalB (two labellers a set,
                                                    alternate runs)
        python relabel_batches.py --pairs OUT_DIR   the negation-pair sets dev-pairs2, dev-pairs3, probes-evalA,
-                                                   probes-evalB: no labeller sees both remarks of a pair (each
+                                                   probes-evalB, probes3-evalA, probes3-evalB: no labeller sees both remarks of a pair (each
                                                    pair's two remarks go to different labellers, which of them
                                                    first alternating), remarks in a shuffled order within a run;
                                                    dev-pairs2 also split by alternate runs (four labellers),
@@ -82,5 +82,5 @@ if not PAIRS:
         write_batches(s, s, [remarks(s)], 2)  # two labellers a set, alternate runs
 else:
     for s, pool, run_splits in [("dev-pairs2", "dev", 2), ("dev-pairs3", "dev", 3), ("probes-evalA", "evalA", 1),
-                                ("probes-evalB", "evalB", 1)]:
+                                ("probes-evalB", "evalB", 1), ("probes3-evalA", "evalA", 1), ("probes3-evalB", "evalB", 1)]:
         write_batches(s, pool, pair_halves(remarks(s)), run_splits)

@@ -1,0 +1,50 @@
+"""Drop from a new sealed pair set every pair one of whose remarks shares text with the training side (the rule of
+tests/test_sealed.py: the whole text of a remark of five words or more, or any eight-word run). Works on the
+writers' annotation files and their second labellings by id, printing only counts, never the sealed text.
+
+    python making/drop_shared.py annotations/probes3-evalA-0.jsonl ...   (run from data/human)
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+HUMAN = ROOT / "data" / "human"
+
+
+def norm(text):
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+files = sorted((ROOT / "nlfeedback").rglob("*.py")) + sorted((ROOT / "nlfeedback/resources/phrasebanks").glob("*.toml"))
+files += sorted(HUMAN.glob("train*.jsonl")) + sorted((HUMAN / "annotations").glob("train*.jsonl"))
+corpus = " \n ".join(norm(f.read_text(encoding="utf-8")) for f in files)
+words = corpus.split()
+shingles = {" ".join(words[i:i + 8]) for i in range(len(words) - 7)}
+
+
+def shared(text):
+    n = norm(text)
+    w = n.split()
+    if len(w) < 5:
+        return False
+    return n in corpus or any(" ".join(w[i:i + 8]) in shingles for i in range(len(w) - 7))
+
+
+dropped = set()  # "probes3-evalA-0-p012": a pair, by its writer file and number
+for path in map(Path, sys.argv[1:]):
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    bad = {r["id"][:-1] for r in rows if shared(r["text"])}  # the pair: "p012a" -> "p012"
+    keep = [r for r in rows if r["id"][:-1] not in bad]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")
+    dropped |= {f"{path.stem}-{p}" for p in bad}
+    print(f"{path}: {len(bad)} pairs dropped, {len(keep) // 2} kept")
+# the second labellings hold both writers' remarks of a set, ids "<writer file>-<pair><a|b>"
+for relabel in sorted({p.with_name(f"relabel-{p.stem.rsplit('-', 1)[0]}-{k}.jsonl") for p in map(Path, sys.argv[1:])
+                       for k in range(10)}):
+    if relabel.exists():
+        rr = [json.loads(line) for line in relabel.read_text(encoding="utf-8").splitlines() if line.strip()]
+        kept = [r for r in rr if r["id"][:-1] not in dropped]
+        relabel.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        print(f"{relabel}: {len(rr) - len(kept)} remarks dropped, {len(kept)} kept")
