@@ -154,8 +154,8 @@ def train_interpreter_command(
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, pair_repeats=pair_repeats,
-                         noisy_repeats=noisy_repeats, group_by_length=group_by_length, fused_adam=fused_adam, lr_encoder=lr_encoder,
-                         lr_head=lr_head, init=str(init) if init else None, reader=reader)
+                         noisy_repeats=noisy_repeats, group_by_length=group_by_length, fused_adam=fused_adam,
+                         lr_encoder=lr_encoder, lr_head=lr_head, init=str(init) if init else None, reader=reader)
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:
         interp, report = train_interpreter(fb, trajs_map, config, meta={"train_env_ids": env_ids}, progress=advance,

@@ -182,7 +182,7 @@ def training_examples(labelled: Sequence[TextFeedback], trajectories: Mapping[st
     ``config.seed``), the critic remarks' negated copies, and gibberish / off-topic remarks that read nothing."""
     from nlfeedback.language.spelling import misspell
 
-    rng = np.random.default_rng([config.seed, 7])
+    rng = np.random.default_rng([config.seed, 7])  # its own stream: the seed's other draws stay as they were
     paired = _paired(labelled)
     examples = []
     for fb in labelled:

@@ -1,35 +1,28 @@
 """Drop from a new sealed pair set every pair one of whose remarks shares text with the training side (the rule of
-tests/test_sealed.py: the whole text of a remark of five words or more, or any eight-word run). Works on the
-writers' annotation files and their second labellings by id, printing only counts, never the sealed text.
+tests/test_sealed.py, whose definitions it imports: the whole text of a remark of five words or more, or any
+eight-word run). Works on the writers' annotation files and their second labellings by id, printing only counts,
+never the sealed text.
 
     python making/drop_shared.py annotations/probes3-evalA-0.jsonl ...   (run from data/human)
 """
 import json
-import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-HUMAN = ROOT / "data" / "human"
+sys.path.insert(0, str(ROOT / "tests"))
+from test_sealed import MIN_WORDS, SHINGLE, _norm, training_side  # noqa: E402  (one rule: the test's)
 
-
-def norm(text):
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-files = sorted((ROOT / "nlfeedback").rglob("*.py")) + sorted((ROOT / "nlfeedback/resources/phrasebanks").glob("*.toml"))
-files += sorted(HUMAN.glob("train*.jsonl")) + sorted((HUMAN / "annotations").glob("train*.jsonl"))
-corpus = " \n ".join(norm(f.read_text(encoding="utf-8")) for f in files)
+corpus = " \n ".join(_norm(f.read_text(encoding="utf-8")) for f in training_side())
 words = corpus.split()
-shingles = {" ".join(words[i:i + 8]) for i in range(len(words) - 7)}
+shingles = {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
 
 
 def shared(text):
-    n = norm(text)
-    w = n.split()
-    if len(w) < 5:
+    w = _norm(text).split()
+    if len(w) < MIN_WORDS:
         return False
-    return n in corpus or any(" ".join(w[i:i + 8]) in shingles for i in range(len(w) - 7))
+    return " ".join(w) in corpus or any(" ".join(w[i:i + SHINGLE]) in shingles for i in range(len(w) - SHINGLE + 1))
 
 
 dropped = set()  # "probes3-evalA-0-p012": a pair, by its writer file and number
