@@ -87,6 +87,9 @@ def train_interpreter_command(
     noisy_repeats: Annotated[int, typer.Option(min=0, help=(
         "Of each human remark's repeats, this many are misspelled as people misspell (labels unchanged: "
         "nlfeedback/language/spelling.py)."))] = 0,
+    pair_loss: Annotated[float, typer.Option(min=0.0, help=(
+        "Weight of the paired sign loss: both remarks of each hand-written negation pair share a batch and "
+        "their sign logits are pushed apart on the steps they judge oppositely (0: off, the shipped reader)."))] = 0.0,
     train_layers: Annotated[int, typer.Option(min=0, max=6, help="Top MiniLM layers fine-tuned (the shipped checkpoint: all 6).")] = _TRAIN_LAYERS,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     sign_from_words: Annotated[bool, typer.Option(help=(
@@ -154,7 +157,7 @@ def train_interpreter_command(
         trajs_map.update({t.id: t for t in gen_trajs})
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, pair_repeats=pair_repeats,
-                         noisy_repeats=noisy_repeats, group_by_length=group_by_length, fused_adam=fused_adam,
+                         noisy_repeats=noisy_repeats, pair_loss=pair_loss, group_by_length=group_by_length, fused_adam=fused_adam,
                          lr_encoder=lr_encoder, lr_head=lr_head, init=str(init) if init else None, reader=reader)
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:

@@ -486,6 +486,97 @@ def test_noisy_repeats_misspell_some_human_repeats_and_keep_their_labels(lava_ru
     assert [ex.text for ex in again] == [ex.text for ex in many[3]]
 
 
+def test_pair_keys_join_the_same_repeat_of_both_remarks_of_a_pair(lava_run):
+    """Each repeat of a hand-written pair's two remarks shares one ``pair`` key (``partners`` links them);
+    remarks outside pairs have none."""
+    from nlfeedback.language.train_interpreter import TrainConfig, partners, training_examples
+
+    items = [_remark(lava_run, 0, "the lava was a bad idea", -1),
+             _remark(lava_run, 1, "the lava was not a bad idea", 1, negates="t0"),
+             _remark(lava_run, 2, "that was a poor run", -1)]
+    examples = training_examples(items, {lava_run.id: lava_run}, TrainConfig(human_repeats=2, abstain_share=0.0))
+    assert [ex.pair for ex in examples[:6]] == ["t0#0", "t0#1", "t0#0", "t0#1", None, None]  # then one gibberish
+    assert partners(examples).tolist() == [2, 3, 0, 1] + [-1] * (len(examples) - 4)
+
+
+def test_paired_batches_keep_both_remarks_of_a_pair_together():
+    """With ``partner``, every example is batched once per epoch, both remarks of a pair always share a
+    batch, no batch exceeds the batch size, and remarks are still grouped by length."""
+    from nlfeedback.language.train_interpreter import batch_order
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    n_steps, n_tokens = rng.integers(5, 200, n), rng.integers(6, 60, n)
+    partner = np.full(n, -1)
+    for a in range(0, 1200, 2):  # 600 pairs on one trajectory each
+        partner[a], partner[a + 1] = a + 1, a
+        n_steps[a + 1], n_tokens[a + 1] = n_steps[a], max(6, n_tokens[a] + rng.integers(-4, 5))  # alike in length
+    batches = batch_order(n_steps, n_tokens, 16, np.random.default_rng(1), partner)
+    assert sorted(i for b in batches for i in b) == list(range(n))
+    assert all(len(b) <= 16 for b in batches) and sum(len(b) < 15 for b in batches) <= 1
+    where = {i: k for k, b in enumerate(batches) for i in b}
+    assert all(where[a] == where[partner[a]] for a in range(1200))
+    padded = sum(n_tokens[b].max() * len(b) for b in batches) / n_tokens.sum()
+    assert padded < 1.3 < 1.5 < sum(n_tokens[b].max() * len(b) for b in batch_order(
+        n_steps, None, 16, np.random.default_rng(1), partner)) / n_tokens.sum()  # without token counts
+
+
+def test_pair_sign_loss_is_low_only_when_the_pair_reads_opposite_ways(lava_run):
+    """The paired sign loss is a logistic loss on the difference of the two remarks' sign logits on the
+    steps they judge oppositely: near 0 when the approving remark's logit is far above the other's, log 2
+    when both read alike (whatever the shared steps pull both towards), large when reversed."""
+    import torch
+
+    from nlfeedback.language.train_interpreter import example_of, pair_sign_loss
+
+    bad, good = (example_of(_remark(lava_run, i, t, pol), lava_run) for i, (t, pol) in
+                 enumerate([("the lava was a bad idea", -1), ("the lava was not a bad idea", 1)]))
+    T = len(lava_run)
+
+    def loss(z_bad, z_good):
+        z = torch.tensor([[z_bad] * T, [z_good] * T], dtype=torch.float32)
+        return float(pair_sign_loss(z, [bad, good], [(0, 1)]))
+
+    assert loss(-6.0, 6.0) < 1e-4
+    assert abs(loss(2.0, 2.0) - np.log(2)) < 1e-6 and abs(loss(-3.0, -3.0) - np.log(2)) < 1e-6
+    assert loss(6.0, -6.0) > 11.0
+    assert float(pair_sign_loss(torch.zeros(2, T), [bad, good], [])) == 0.0
+
+
+@pytest.mark.slow  # trains a model
+def test_training_with_the_pair_loss_sees_every_pair_whole_and_records_it(lava_run, monkeypatch):
+    """A short training with ``pair_loss`` runs end to end: every repeat of every pair reaches the pair loss
+    with both remarks in one batch (3 pairs x 2 repeats x 2 epochs), the loss is finite, and the checkpoint's
+    config records the weight; without it the pair loss is never computed."""
+    from nlfeedback.language import train_interpreter as ti
+    from nlfeedback.language.reader import ReaderConfig
+
+    texts = [("walking into the lava was a terrible call", -1), ("walking into the lava was not a terrible call", 1),
+             ("stepping in the lava there was careless", -1), ("stepping in the lava there wasn't careless", 1),
+             ("that dive into the lava, a blunder", -1), ("that dive into the lava, no blunder at all", 1)]
+    items = [_remark(lava_run, i, t, pol, negates=f"t{i - 1}" if i % 2 else None) for i, (t, pol) in enumerate(texts)]
+    items += [_remark(lava_run, 10 + k, f"the lava at the end was {w}", -1)
+              for k, w in enumerate(("awful", "bad", "dumb", "a mistake", "careless", "poor") * 3)]
+    seen = []
+    real = ti.pair_sign_loss
+
+    def counting(z_sign, examples, pairs):
+        seen.extend(tuple(sorted(examples[k].text for k in pair)) for pair in pairs)
+        loss = real(z_sign, examples, pairs)
+        assert np.isfinite(float(loss.detach()))
+        return loss
+
+    monkeypatch.setattr(ti, "pair_sign_loss", counting)
+    for weight in (0.0, 2.0):
+        config = ti.TrainConfig(epochs=2, seed=0, pair_loss=weight, reader=ReaderConfig(train_layers=1))
+        interp, report = ti.train_interpreter(items, {lava_run.id: lava_run}, config)
+        assert interp.meta["config"]["pair_loss"] == weight and np.isfinite(report["final_loss"])
+        if not weight:
+            assert seen == []
+    pairs = [tuple(sorted((texts[i][0], texts[i + 1][0]))) for i in (0, 2, 4)]
+    assert sorted(seen) == sorted(pairs * 4)
+
+
 def test_orphan_negation_is_refused_by_evaluation_and_training(lava_run):
     """A remark whose ``labels.negates`` names no remark on its trajectory is an error wherever hand-written
     pairs are read (one definition: ``feedback.labels.hand_written_pairs``), naming the remark."""

@@ -54,6 +54,11 @@ class TrainConfig:
     # misspellings, dropped apostrophes, lower case; the labels unchanged); 0: every checkpoint up to and
     # including the shipped 5a221f04
     noisy_repeats: int = 0
+    # weight of the paired sign loss: both remarks of a hand-written negation pair share a batch, and on the
+    # steps they judge oppositely a logistic loss on the difference of their sign logits asks the network to
+    # read the verdict from the words that differ, not from the steps they share (a lava step, a time-out);
+    # 0: no pair loss and the batching of every checkpoint up to and including the shipped 5a221f04
+    pair_loss: float = 0.0
     negated_copies: bool = True  # critic remarks: add each single-clause remark's negation, sign flipped
     # batches of remarks of similar length (pad fewer tokens: about a third less training time); False:
     # the batching of every checkpoint up to and including the shipped 634847bd (trajectory length only)
@@ -83,6 +88,7 @@ class Example:
     general: int  # 1: states a general rule
     pattern: int  # index into PATTERNS, -1 unknown / none
     rule_positive: int
+    pair: str | None = None  # both remarks of a hand-written negation pair (one repeat of them) share this key
 
 
 def _pattern_index(pattern: str | None) -> int:
@@ -184,12 +190,17 @@ def training_examples(labelled: Sequence[TextFeedback], trajectories: Mapping[st
 
     rng = np.random.default_rng([config.seed, 7])  # its own stream: the seed's other draws stay as they were
     paired = _paired(labelled)
+    pair_key: dict[str, str] = {}
+    for original, negation in hand_written_pairs(labelled):
+        if original.id not in pair_key and negation.id not in pair_key:  # a remark in two pairs: its first
+            pair_key[original.id] = pair_key[negation.id] = original.id
     examples = []
     for fb in labelled:
         traj = trajectories[fb.trajectory_id]
         for r in range(_repeats(fb, config, paired)):
             noisy = fb.labels is not None and r < config.noisy_repeats
-            examples.append(example_of(fb.model_copy(update={"text": misspell(fb.text, rng)}) if noisy else fb, traj))
+            ex = example_of(fb.model_copy(update={"text": misspell(fb.text, rng)}) if noisy else fb, traj)
+            examples.append(replace(ex, pair=f"{pair_key[fb.id]}#{r}") if fb.id in pair_key else ex)
     if config.negated_copies:
         examples += [example_of(neg, trajectories[neg.trajectory_id]) for neg in negated_copies(labelled)]
     used = sorted({fb.trajectory_id for fb in labelled})
@@ -202,7 +213,39 @@ def _rows(examples: Sequence[Example], interp: TrainedInterpreter, trajectories:
     return [interp.steps.row(ex.text, trajectories[ex.trajectory_id], interp.model.config) for ex in examples]
 
 
-def _loss(z, rule, examples: Sequence[Example], mask):
+def partners(examples: Sequence[Example]) -> np.ndarray:
+    """For each example, the index of the other remark of its pair (the same :attr:`Example.pair` key), or -1."""
+    out = np.full(len(examples), -1, dtype=int)
+    by_key: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        if ex.pair is not None:
+            by_key.setdefault(ex.pair, []).append(i)
+    for members in by_key.values():
+        if len(members) == 2:
+            out[members[0]], out[members[1]] = members[1], members[0]
+    return out
+
+
+def pair_sign_loss(z_sign, examples: Sequence[Example], pairs: Sequence[tuple[int, int]]):
+    """Mean over ``pairs`` (batch positions of the two remarks of a negation pair) of a logistic loss on the
+    difference of their sign logits, on the steps both are about with opposite signs: low when the approving
+    remark's logit is well above the disapproving one's, whatever the steps' own content pulls both towards."""
+    import torch
+    import torch.nn.functional as F
+
+    terms = []
+    for i, j in pairs:
+        a, b = examples[i], examples[j]
+        n = min(len(a.about), len(b.about))
+        on = (a.about[:n] > 0) & (b.about[:n] > 0) & (a.positive[:n] != b.positive[:n])
+        if on.any():
+            steps = torch.from_numpy(np.flatnonzero(on))
+            y = torch.from_numpy(a.positive[:n][on] * 2.0 - 1.0)
+            terms.append(F.softplus(-y * (z_sign[i, steps] - z_sign[j, steps])).mean())
+    return torch.stack(terms).mean() if terms else z_sign.sum() * 0.0
+
+
+def _loss(z, rule, examples: Sequence[Example], mask, pairs: Sequence[tuple[int, int]] = (), pair_weight: float = 0.0):
     import torch
     import torch.nn.functional as F
 
@@ -236,6 +279,8 @@ def _loss(z, rule, examples: Sequence[Example], mask):
         known = g & (pat >= 0)
         if known.any():
             loss = loss + 0.3 * F.cross_entropy(rule[known, 2:], pat[known])
+    if pair_weight and pairs:
+        loss = loss + pair_weight * pair_sign_loss(z[..., 1], examples, pairs)
     return loss
 
 
@@ -243,21 +288,47 @@ MEGABATCH = 32  # batches per group sorted by remark length (config.group_by_len
 
 
 def batch_order(n_steps: np.ndarray, n_tokens: np.ndarray | None, batch_size: int,
-                rng: np.random.Generator) -> list[list[int]]:
+                rng: np.random.Generator, partner: np.ndarray | None = None) -> list[list[int]]:
     """One epoch's batches of example indices, in random order. Examples are grouped by trajectory length
     (steps // 16) so batches pad few steps; with ``n_tokens`` (each remark's token count), each group is
     cut into random chunks of :data:`MEGABATCH` batches and a chunk is sorted by remark length before it is
     cut into batches, so a batch pads few tokens too (the encoder's cost grows with the longest remark in
-    the batch) while which remarks share a batch still changes every epoch."""
-    group = np.asarray(n_steps) // 16
+    the batch) while which remarks share a batch still changes every epoch. With ``partner`` (:func:`partners`),
+    the two remarks of a pair are ordered as one unit and always share a batch (a batch then holds
+    ``batch_size`` or one fewer)."""
+    if partner is None:
+        order = _length_order(np.asarray(n_steps), n_tokens, batch_size, rng)
+        batches = [order[b:b + batch_size].tolist() for b in range(0, len(order), batch_size)]
+    else:  # units: a pair's two remarks, or one remark; cut greedily so that no unit is split
+        partner = np.asarray(partner)
+        heads = np.array([i for i in range(len(partner)) if partner[i] < 0 or i < partner[i]], dtype=int)
+        tokens = None
+        if n_tokens is not None:
+            n_tokens = np.asarray(n_tokens)
+            tokens = np.where(partner[heads] >= 0, np.maximum(n_tokens[heads], n_tokens[partner[heads]]), n_tokens[heads])
+        batches, current = [], []
+        for i in heads[_length_order(np.asarray(n_steps)[heads], tokens, batch_size, rng)]:
+            unit = [int(i), int(partner[i])] if partner[i] >= 0 else [int(i)]
+            if current and len(current) + len(unit) > batch_size:
+                batches.append(current)
+                current = []
+            current += unit
+        batches += [current] if current else []
+    rng.shuffle(batches)
+    return batches
+
+
+def _length_order(n_steps: np.ndarray, n_tokens: np.ndarray | None, batch_size: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Example indices grouped by trajectory length and, with ``n_tokens``, sorted by remark length inside
+    random chunks of :data:`MEGABATCH` batches (:func:`batch_order`)."""
+    group = n_steps // 16
     order = np.array(sorted(rng.permutation(len(group)), key=lambda i: (group[i], rng.random())), dtype=int)
     if n_tokens is not None:
         g = group[order]  # ascending: an example's place inside its group is its place minus the group's start
         chunk = (np.arange(len(g)) - np.searchsorted(g, g)) // (MEGABATCH * batch_size)
         order = order[np.lexsort((np.asarray(n_tokens)[order], chunk, g))]  # stable, like sorted()
-    batches = [order[b:b + batch_size].tolist() for b in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
+    return order
 
 
 ABOUT_GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.91, 0.05))
@@ -336,14 +407,19 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     model.train()
     n_steps = np.array([len(ex.about) for ex in examples])
     n_tokens = np.array([len(lower[ex.text]) for ex in examples])
+    partner = partners(examples) if config.pair_loss else None
     for _epoch in range(config.epochs):
-        for idx in batch_order(n_steps, n_tokens if config.group_by_length else None, config.batch_size, rng):
+        for idx in batch_order(n_steps, n_tokens if config.group_by_length else None, config.batch_size, rng,
+                               partner):
             exs = [examples[i] for i in idx]
+            where = {i: k for k, i in enumerate(idx)}
+            pairs = [(k, where[partner[i]]) for k, i in enumerate(idx)
+                     if partner is not None and i < partner[i] and partner[i] in where]
             hidden, mask = pad_states([lower[ex.text] for ex in exs])
             steps = pad_steps(_rows(exs, interp, trajectories), interp.steps.token_table)
             z, rule = model.head(model.upper(hidden, mask), mask, steps["step_emb"], steps["step_feats"],
                                  steps["number_feats"], steps["step_mask"], steps["step_tokens"])
-            loss = _loss(z, rule, exs, steps["step_mask"])
+            loss = _loss(z, rule, exs, steps["step_mask"], pairs, config.pair_loss)
             if not torch.isfinite(loss):
                 raise NlfError("training diverged (non-finite loss); lower the learning rates")
             opt.zero_grad()
