@@ -393,9 +393,6 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     opt = torch.optim.AdamW([{"params": encoder_params, "lr": config.lr_encoder},
                              {"params": head_params, "lr": config.lr_head}], weight_decay=config.weight_decay,
                             fused=config.fused_adam)
-    steps_total = config.epochs * ((len(examples) + config.batch_size - 1) // config.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
     t0 = time.time()
     interp.steps.prepare([trajectories[t] for t in used], config.reader.places, bool(config.reader.token_match))
     model.eval()
@@ -408,9 +405,15 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     n_steps = np.array([len(ex.about) for ex in examples])
     n_tokens = np.array([len(lower[ex.text]) for ex in examples])
     partner = partners(examples) if config.pair_loss else None
-    for _epoch in range(config.epochs):
-        for idx in batch_order(n_steps, n_tokens if config.group_by_length else None, config.batch_size, rng,
-                               partner):
+    # every epoch's batches drawn up front (nothing else draws from rng), so that the schedule knows their number:
+    # ceil(examples / batch_size) an epoch, or a few more when pairs keep a batch one short
+    plan = [batch_order(n_steps, n_tokens if config.group_by_length else None, config.batch_size, rng, partner)
+            for _ in range(config.epochs)]
+    steps_total = sum(len(batches) for batches in plan)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
+    for batches in plan:
+        for idx in batches:
             exs = [examples[i] for i in idx]
             where = {i: k for k, i in enumerate(idx)}
             pairs = [(k, where[partner[i]]) for k, i in enumerate(idx)
