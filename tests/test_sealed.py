@@ -31,6 +31,21 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
+def shingles(words: list[str]) -> set[str]:
+    """Every run of :data:`SHINGLE` consecutive words."""
+    return {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+
+
+def shared_with(text: str, corpus: str, corpus_shingles: set[str]) -> set[str]:
+    """What a normalised ``corpus`` (with ``corpus_shingles = shingles(corpus.split())``) holds of ``text``: the
+    whole text, and each of its eight-word runs; nothing for a text under :data:`MIN_WORDS` words."""
+    n = _norm(text)
+    w = n.split()
+    if len(w) < MIN_WORDS:
+        return set()
+    return ({n} if n in corpus else set()) | (shingles(w) & corpus_shingles)
+
+
 def _eval_texts() -> list[str]:
     texts = []
     for f in EVAL_FILES:
@@ -53,17 +68,10 @@ def test_no_training_side_file_contains_evaluation_text(path):
     itself (reading it would start to spend the set)."""
     text = path.read_text(encoding="utf-8")
     corpus = _norm(text)
-    words = corpus.split()
-    shingles = {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    corpus_shingles = shingles(corpus.split())
     shared: set[str] = set()
     for sealed in _eval_texts():
-        n = _norm(sealed)
-        w = n.split()
-        if len(w) < MIN_WORDS:
-            continue
-        if n in corpus:
-            shared.add(n)
-        shared |= {g for g in (" ".join(w[i:i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)) if g in shingles}
+        shared |= shared_with(sealed, corpus, corpus_shingles)
     lines = [k for k, line in enumerate(text.splitlines(), 1) if any(g in _norm(line) for g in shared)]
     n_shared = len(shared)  # the failure names lines of the training file, never the shared (sealed) words
     assert n_shared == 0, (f"{path} shares {n_shared} eight-word runs with a sealed evaluation set at line(s) "

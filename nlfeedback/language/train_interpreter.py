@@ -226,6 +226,12 @@ def partners(examples: Sequence[Example]) -> np.ndarray:
     return out
 
 
+def _pairs_in(idx: Sequence[int], partner: np.ndarray) -> list[tuple[int, int]]:
+    """The batch positions of both remarks of each pair whose two remarks are in the batch ``idx``."""
+    where = {i: k for k, i in enumerate(idx)}
+    return [(k, where[partner[i]]) for k, i in enumerate(idx) if i < partner[i] and partner[i] in where]
+
+
 def pair_sign_loss(z_sign, examples: Sequence[Example], pairs: Sequence[tuple[int, int]]):
     """Mean over ``pairs`` (batch positions of the two remarks of a negation pair) of a logistic loss on the
     difference of their sign logits, on the steps both are about with opposite signs: low when the approving
@@ -415,9 +421,7 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     for batches in plan:
         for idx in batches:
             exs = [examples[i] for i in idx]
-            where = {i: k for k, i in enumerate(idx)}
-            pairs = [(k, where[partner[i]]) for k, i in enumerate(idx)
-                     if partner is not None and i < partner[i] and partner[i] in where]
+            pairs = [] if partner is None else _pairs_in(idx, partner)
             hidden, mask = pad_states([lower[ex.text] for ex in exs])
             steps = pad_steps(_rows(exs, interp, trajectories), interp.steps.token_table)
             z, rule = model.head(model.upper(hidden, mask), mask, steps["step_emb"], steps["step_feats"],

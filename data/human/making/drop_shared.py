@@ -11,18 +11,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests"))
-from test_sealed import MIN_WORDS, SHINGLE, _norm, training_side  # noqa: E402  (one rule: the test's)
+from test_sealed import _norm, shared_with, shingles, training_side  # noqa: E402  (one rule: the test's)
 
 corpus = " \n ".join(_norm(f.read_text(encoding="utf-8")) for f in training_side())
-words = corpus.split()
-shingles = {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+corpus_shingles = shingles(corpus.split())
 
 
 def shared(text):
-    w = _norm(text).split()
-    if len(w) < MIN_WORDS:
-        return False
-    return " ".join(w) in corpus or any(" ".join(w[i:i + SHINGLE]) in shingles for i in range(len(w) - SHINGLE + 1))
+    return bool(shared_with(text, corpus, corpus_shingles))
 
 
 dropped = set()  # "probes3-evalA-0-p012": a pair, by its writer file and number
