@@ -126,6 +126,13 @@ def test_console_script_is_installed(tmp_path):
     assert proc.returncode == 1 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_an_input_that_is_not_a_file_is_a_clear_error(tmp_path, traj_file):
+    for path, what in ((tmp_path / "missing.jsonl", "no such file"), (tmp_path, "a directory, not a file")):
+        r = invoke("feedback", "import-labels", str(path), "-t", str(traj_file), "--out", str(tmp_path / "o.jsonl"))
+        assert r.exit_code == 1 and f"{path}: {what}" in " ".join(r.output.split()), r.output
+        assert not (tmp_path / "o.jsonl").exists()
+
+
 def test_critique_and_feedback_commands(tmp_path, traj_file):
     out = tmp_path / "text.jsonl"
     r = invoke("critique", "--trajectories", str(traj_file), "--kind", "text", "--split", "heldout",
