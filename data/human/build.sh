@@ -7,10 +7,11 @@
 # probes), dev-pairs3.jsonl (writers pairsE0…pairsE3 on the development runs, a brief asking for sincere reversals of
 # the verdict, never of the facts: making/PROBES3.md), evalA.jsonl, evalB.jsonl (sealed) and their
 # hand-written negation pairs probes-evalA.jsonl, probes-evalB.jsonl, and probes3-evalA.jsonl, probes3-evalB.jsonl
-# (sealed reversal pairs to PROBES3.md's brief, writers probes3-evalA-0 … probes3-evalB-1). Every label is checked against the
+# (sealed reversal pairs to PROBES3.md's brief, writers probes3-evalA-0 … probes3-evalB-1), and the third sealed set evalC.jsonl
+# (writers evalC0, evalC1) with its reversal pairs probes3-evalC.jsonl. Every label is checked against the
 # captions; a line that fails is reported and left out. dev.jsonl (writers dev*) is the tuning set: read its
 # errors freely; it is never trained on. relabel-*.jsonl: second labellings of dev, evalA, evalB and
-# the pair sets dev-pairs2, dev-pairs3, probes-evalA, probes-evalB, probes3-evalA, probes3-evalB.
+# the pair sets dev-pairs2, dev-pairs3, probes-evalA, probes-evalB, probes3-evalA, probes3-evalB, probes3-evalC.
 set -euo pipefail
 cd "$(dirname "$0")"
 import() {  # annotation file, trajectory set, output
@@ -38,6 +39,11 @@ for set in evalA evalB; do
   for f in annotations/probes3-"$set"-[0-9].jsonl; do import "$f" "$set" "$tmp/$(basename "$f")"; done
   cat "$tmp"/probes3-"$set"-[0-9].jsonl > "probes3-$set.jsonl"
 done
+# the third sealed set (2026-12-07): two writers (evalC0, evalC1), and reversal pairs by two more
+for f in annotations/evalC[0-9].jsonl; do import "$f" evalC "$tmp/$(basename "$f")"; done
+cat "$tmp"/evalC[0-9].jsonl > evalC.jsonl
+for f in annotations/probes3-evalC-[0-9].jsonl; do import "$f" evalC "$tmp/$(basename "$f")"; done
+cat "$tmp"/probes3-evalC-[0-9].jsonl > probes3-evalC.jsonl
 # second labellings of dev, evalA and evalB (making/RELABEL.md): the same remarks and ids, labelled again by
 # others who saw only the runs and the texts; scored with `nlf eval-interpreter --second-labels`
 for name in dev0 dev1 evalA evalB; do
@@ -48,9 +54,14 @@ done
 cat "$tmp"/relabel-dev[0-9].jsonl > relabel-dev.jsonl
 cp "$tmp/relabel-evalA.jsonl" relabel-evalA.jsonl
 cp "$tmp/relabel-evalB.jsonl" relabel-evalB.jsonl
+for f in annotations/relabel-evalC-[0-9].jsonl; do  # ids "evalC0-00001": the writer file's, without "hs-"
+  nlf feedback import-labels "$f" -t trajectories-evalC.jsonl --runs runs-evalC.json --id-prefix hs \
+    --labeller "$(basename "$f" .jsonl)" --skip-invalid --force --out "$tmp/$(basename "$f")"
+done
+cat "$tmp"/relabel-evalC-[0-9].jsonl > relabel-evalC.jsonl
 # second labellings of the negation-pair sets (relabel_batches.py --pairs): no labeller saw both remarks of a
 # pair; their ids are the originals' without "hs-"; scored with `nlf eval-interpreter --agreed-with`
-for set in dev-pairs2 dev-pairs3 probes-evalA probes-evalB probes3-evalA probes3-evalB; do
+for set in dev-pairs2 dev-pairs3 probes-evalA probes-evalB probes3-evalA probes3-evalB probes3-evalC; do
   case "$set" in dev-pairs*) pool=dev ;; *) pool="${set##*-}" ;; esac
   for f in annotations/relabel-"$set"-[0-9].jsonl; do
     nlf feedback import-labels "$f" -t "trajectories-$pool.jsonl" --runs "runs-$pool.json" --id-prefix hs \

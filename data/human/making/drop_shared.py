@@ -1,7 +1,7 @@
 """Drop from a new sealed pair set every pair one of whose remarks shares text with the training side (the rule of
 tests/test_sealed.py, whose definitions it imports: the whole text of a remark of five words or more, or any
 eight-word run). Works on the writers' annotation files and their second labellings by id, printing only counts,
-never the sealed text.
+never the sealed text. A file of single remarks (no ids, e.g. annotations/evalC0.jsonl) loses the remarks alone.
 
     python making/drop_shared.py annotations/probes3-evalA-0.jsonl ...   (run from data/human)
 """
@@ -24,6 +24,11 @@ def shared(text):
 dropped = set()  # "probes3-evalA-0-p012": a pair, by its writer file and number
 for path in map(Path, sys.argv[1:]):
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not all("negates" in r or "id" in r for r in rows):  # a remark set, not pairs: drop the remark alone
+        keep = [r for r in rows if not shared(r["text"])]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")
+        print(f"{path}: {len(rows) - len(keep)} remarks dropped, {len(keep)} kept")
+        continue
     bad = {r["id"][:-1] for r in rows if shared(r["text"])}  # the pair: "p012a" -> "p012"
     keep = [r for r in rows if r["id"][:-1] not in bad]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")

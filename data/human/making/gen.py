@@ -54,6 +54,8 @@ POOLS = {
     "train7": (10000, {"clean": 1, "blunder": 6, "messy": 10, "random": 3}),
     # 2026-12-07, eighteenth session: training runs for negation pairs in the styles the realistic flip set fails
     "train8": (11000, {"clean": 1, "blunder": 9, "messy": 9, "random": 1}),
+    # 2026-12-07, twenty-second session: a third sealed evaluation set
+    "evalC": (12000, {"clean": 1, "blunder": 2, "messy": 2, "random": 1}),
 }
 
 if __name__ == "__main__":

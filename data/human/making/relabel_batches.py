@@ -1,10 +1,10 @@
 """Build the relabelling batches (RELABEL.md): each run of a labelled set rendered as its writers saw it
 (render.py), followed by the remarks on it — ids and texts only, never their labels.
 
-usage: python relabel_batches.py OUT_DIR           the remark sets dev, evalA, evalB (two labellers a set,
-                                                   alternate runs)
+usage: python relabel_batches.py [--only SET] OUT_DIR    the remark sets dev, evalA, evalB, evalC (two labellers
+                                                   a set, alternate runs); --only: that set alone
        python relabel_batches.py --pairs OUT_DIR   the negation-pair sets dev-pairs2, dev-pairs3, probes-evalA,
-                                                   probes-evalB, probes3-evalA, probes3-evalB: no labeller sees both remarks of a pair (each
+                                                   probes-evalB, probes3-evalA, probes3-evalB, probes3-evalC: no labeller sees both remarks of a pair (each
                                                    pair's two remarks go to different labellers, which of them
                                                    first alternating), remarks in a shuffled order within a run;
                                                    dev-pairs2 also split by alternate runs (four labellers),
@@ -24,8 +24,13 @@ from nlfeedback.trajectory import load_trajectories
 H = Path(__file__).resolve().parents[1]
 PAIRS = "--pairs" in sys.argv[1:]
 _args = [a for a in sys.argv[1:] if a != "--pairs"]
+ONLY = None
+if "--only" in _args:
+    k = _args.index("--only")
+    ONLY = _args[k + 1]
+    del _args[k:k + 2]
 if len(_args) != 1:
-    sys.exit("usage: python relabel_batches.py [--pairs] OUT_DIR")
+    sys.exit("usage: python relabel_batches.py [--pairs] [--only SET] OUT_DIR")
 OUT = Path(_args[0])
 (OUT / "pools").mkdir(parents=True, exist_ok=True)
 
@@ -78,9 +83,12 @@ def write_batches(set_name, pool, row_groups, run_splits):
 
 
 if not PAIRS:
-    for s in ["dev", "evalA", "evalB"]:
-        write_batches(s, s, [remarks(s)], 2)  # two labellers a set, alternate runs
+    for s in ["dev", "evalA", "evalB", "evalC"]:
+        if ONLY in (None, s):
+            write_batches(s, s, [remarks(s)], 2)  # two labellers a set, alternate runs
 else:
     for s, pool, run_splits in [("dev-pairs2", "dev", 2), ("dev-pairs3", "dev", 3), ("probes-evalA", "evalA", 1),
-                                ("probes-evalB", "evalB", 1), ("probes3-evalA", "evalA", 1), ("probes3-evalB", "evalB", 1)]:
-        write_batches(s, pool, pair_halves(remarks(s)), run_splits)
+                                ("probes-evalB", "evalB", 1), ("probes3-evalA", "evalA", 1), ("probes3-evalB", "evalB", 1),
+                                ("probes3-evalC", "evalC", 1)]:
+        if ONLY in (None, s):
+            write_batches(s, pool, pair_halves(remarks(s)), run_splits)
