@@ -238,6 +238,10 @@ def test_the_about_threshold_is_chosen_on_development_remarks_and_kept_in_the_ch
     assert f1[0.7]["missed_rate"] >= f1[0.3]["missed_rate"]
     interp.save(tmp_path / "r.pt")
     assert TrainedInterpreter.load(tmp_path / "r.pt").about == chosen
+    other = next(t for t in grid if t != chosen)  # a threshold set by hand is saved too
+    interp.set_about_threshold(other)
+    interp.save(tmp_path / "s.pt")
+    assert TrainedInterpreter.load(tmp_path / "s.pt").about == other
 
 
 def test_training_refuses_development_remarks_that_are_also_training_remarks(lava_run):

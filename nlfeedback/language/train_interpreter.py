@@ -356,7 +356,6 @@ def choose_about_threshold(interp: TrainedInterpreter, items: Sequence[TextFeedb
                      "clause_sign_error_rate": o["clause_sign_error_rate"], "missed_rate": o["missed_rate"]})
     best = max(rows, key=lambda r: r["attribution_f1"] - (r["clause_sign_error_rate"] or 0.0))
     interp.set_about_threshold(best["about_threshold"])
-    interp.meta["about_threshold"] = interp.about
     return interp.about, rows
 
 

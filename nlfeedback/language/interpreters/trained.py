@@ -163,8 +163,10 @@ class TrainedInterpreter:
         return cls(model, meta)
 
     def set_about_threshold(self, threshold: float) -> None:
-        """Read steps at or above ``threshold``; readings made with the old one are dropped (predictions kept)."""
+        """Read steps at or above ``threshold`` (kept in the metadata, so :meth:`save` keeps it too); readings made
+        with the old one are dropped (predictions kept)."""
         self.about = float(threshold)
+        self.meta["about_threshold"] = self.about
         self._readings.clear()
 
     def save(self, path: str | Path) -> None:
