@@ -49,9 +49,10 @@ def cli_errors(fn: F) -> F:
             for note in _notes(e):
                 err_console.print(f"  {esc(note)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:  # an input path that is not a file
-            what = {FileNotFoundError: "no such file", IsADirectoryError: "a directory, not a file",
-                    NotADirectoryError: "a path through something that is not a directory"}[type(e)]
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+            # a path opened without the library's check (nlfeedback.jsonl.input_file), in that check's words
+            what = {FileNotFoundError: "no such file", IsADirectoryError: "is a directory, expected a file",
+                    NotADirectoryError: "no such file (a part of the path is not a directory)"}[type(e)]
             err_console.print(f"[bold red]error:[/] {esc(e.filename)}: {what}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt as e:

@@ -177,6 +177,16 @@ class ReadResult(Generic[T]):
     errors: list[RecordError] = field(default_factory=list)
 
 
+def input_file(path: str | Path, what: str = "a JSONL file") -> Path:
+    """``path``, refused with a one-line error when it does not exist or is a directory."""
+    path = Path(path)
+    if not path.exists():
+        raise NlfError(f"{path}: no such file")
+    if path.is_dir():
+        raise NlfError(f"{path}: is a directory, expected {what}")
+    return path
+
+
 def read_records(
     path: str | Path,
     parse: Callable[[dict[str, Any]], T],
@@ -190,11 +200,7 @@ def read_records(
     ``parse`` turns a JSON object into a record and may raise ``ValidationError`` or ``ValueError``.
     ``key`` (e.g. the record id) makes duplicate keys an error at the line of the repeat.
     """
-    path = Path(path)
-    if not path.exists():
-        raise NlfError(f"{path}: no such file")
-    if path.is_dir():
-        raise NlfError(f"{path}: is a directory, expected a JSONL file")
+    path = input_file(path)
     result: ReadResult[T] = ReadResult(path)
     seen: dict[str, int] = {}
     for number, value in json_objects(path):

@@ -127,9 +127,18 @@ def test_console_script_is_installed(tmp_path):
 
 
 def test_an_input_that_is_not_a_file_is_a_clear_error(tmp_path, traj_file):
-    for path, what in ((tmp_path / "missing.jsonl", "no such file"), (tmp_path, "a directory, not a file")):
-        r = invoke("feedback", "import-labels", str(path), "-t", str(traj_file), "--out", str(tmp_path / "o.jsonl"))
-        assert r.exit_code == 1 and f"{path}: {what}" in " ".join(r.output.split()), r.output
+    annotations = tmp_path / "a.jsonl"
+    annotations.write_text("")
+    for path, runs, what in (
+            (tmp_path / "missing.jsonl", None, "no such file"),  # the library's check (jsonl.input_file)
+            (tmp_path, None, "is a directory, expected a JSONL file"),
+            (annotations, tmp_path / "missing.json", "no such file"),  # a path opened directly: the CLI's net
+            (annotations, tmp_path, "is a directory, expected a file")):
+        extra = ["--runs", str(runs)] if runs else []
+        r = invoke("feedback", "import-labels", str(path), "-t", str(traj_file), *extra,
+                   "--out", str(tmp_path / "o.jsonl"))
+        shown = runs or path
+        assert r.exit_code == 1 and f"{shown}: {what}" in " ".join(r.output.split()), r.output
         assert not (tmp_path / "o.jsonl").exists()
 
 

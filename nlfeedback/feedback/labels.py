@@ -212,9 +212,11 @@ def import_annotations(path: str, trajectories: Mapping[str, Trajectory], *, run
     unknown trajectory, invalid labels, or — with ``check`` — labels that contradict the captions)."""
     import json
 
+    from nlfeedback.jsonl import input_file
+
     records: list[TextFeedback] = []
     errors: list[str] = []
-    with open(path, encoding="utf-8") as fh:
+    with open(input_file(path), encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
