@@ -54,14 +54,10 @@ done
 cat "$tmp"/relabel-dev[0-9].jsonl > relabel-dev.jsonl
 cp "$tmp/relabel-evalA.jsonl" relabel-evalA.jsonl
 cp "$tmp/relabel-evalB.jsonl" relabel-evalB.jsonl
-for f in annotations/relabel-evalC-[0-9].jsonl; do  # ids "evalC0-00001": the writer file's, without "hs-"
-  nlf feedback import-labels "$f" -t trajectories-evalC.jsonl --runs runs-evalC.json --id-prefix hs \
-    --labeller "$(basename "$f" .jsonl)" --skip-invalid --force --out "$tmp/$(basename "$f")"
-done
-cat "$tmp"/relabel-evalC-[0-9].jsonl > relabel-evalC.jsonl
-# second labellings of the negation-pair sets (relabel_batches.py --pairs): no labeller saw both remarks of a
-# pair; their ids are the originals' without "hs-"; scored with `nlf eval-interpreter --agreed-with`
-for set in dev-pairs2 dev-pairs3 probes-evalA probes-evalB probes3-evalA probes3-evalB probes3-evalC; do
+# second labellings of evalC (two labellers) and of the negation-pair sets (relabel_batches.py --pairs: no labeller
+# saw both remarks of a pair): their ids are the originals' without "hs-"; scored with `nlf eval-interpreter
+# --second-labels` and `--agreed-with`
+for set in evalC dev-pairs2 dev-pairs3 probes-evalA probes-evalB probes3-evalA probes3-evalB probes3-evalC; do
   case "$set" in dev-pairs*) pool=dev ;; *) pool="${set##*-}" ;; esac
   for f in annotations/relabel-"$set"-[0-9].jsonl; do
     nlf feedback import-labels "$f" -t "trajectories-$pool.jsonl" --runs "runs-$pool.json" --id-prefix hs \
@@ -69,8 +65,8 @@ for set in dev-pairs2 dev-pairs3 probes-evalA probes-evalB probes3-evalA probes3
   done
   cat "$tmp"/relabel-"$set"-[0-9].jsonl > "relabel-$set.jsonl"
 done
-for set in train train-pairs train-rules dev evalA evalB; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
-for set in dev evalA evalB; do nlf feedback validate "relabel-$set.jsonl" -t "trajectories-$set.jsonl"; done
+for set in train train-pairs train-rules dev evalA evalB evalC; do nlf feedback validate "$set.jsonl" -t "trajectories-${set%%-*}.jsonl"; done
+for set in dev evalA evalB evalC; do nlf feedback validate "relabel-$set.jsonl" -t "trajectories-$set.jsonl"; done
 for set in dev-pairs2 dev-pairs3; do nlf feedback validate "relabel-$set.jsonl" -t trajectories-dev.jsonl; done
 for set in evalA evalB; do
   for p in probes probes3; do nlf feedback validate "relabel-$p-$set.jsonl" -t "trajectories-$set.jsonl"; done

@@ -21,24 +21,31 @@ def shared(text):
     return bool(shared_with(text, corpus, corpus_shingles))
 
 
+def read(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
 dropped = set()  # "probes3-evalA-0-p012": a pair, by its writer file and number
 for path in map(Path, sys.argv[1:]):
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not all("negates" in r or "id" in r for r in rows):  # a remark set, not pairs: drop the remark alone
+    rows = read(path)
+    if all("id" in r for r in rows):  # pairs ("p012a", "p012b"): a shared remark takes its pair with it
+        bad = {r["id"][:-1] for r in rows if shared(r["text"])}
+        keep = [r for r in rows if r["id"][:-1] not in bad]
+        dropped |= {f"{path.stem}-{p}" for p in bad}
+        print(f"{path}: {len(bad)} pairs dropped, {len(keep) // 2} kept")
+    else:  # single remarks
         keep = [r for r in rows if not shared(r["text"])]
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")
         print(f"{path}: {len(rows) - len(keep)} remarks dropped, {len(keep)} kept")
-        continue
-    bad = {r["id"][:-1] for r in rows if shared(r["text"])}  # the pair: "p012a" -> "p012"
-    keep = [r for r in rows if r["id"][:-1] not in bad]
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep), encoding="utf-8")
-    dropped |= {f"{path.stem}-{p}" for p in bad}
-    print(f"{path}: {len(bad)} pairs dropped, {len(keep) // 2} kept")
+    write(path, keep)
 # the second labellings hold both writers' remarks of a set, ids "<writer file>-<pair><a|b>"
 for relabel in sorted({p.with_name(f"relabel-{p.stem.rsplit('-', 1)[0]}-{k}.jsonl") for p in map(Path, sys.argv[1:])
                        for k in range(10)}):
     if relabel.exists():
-        rr = [json.loads(line) for line in relabel.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rr = read(relabel)
         kept = [r for r in rr if r["id"][:-1] not in dropped]
-        relabel.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        write(relabel, kept)
         print(f"{relabel}: {len(rr) - len(kept)} remarks dropped, {len(kept)} kept")

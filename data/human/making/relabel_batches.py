@@ -82,13 +82,13 @@ def write_batches(set_name, pool, row_groups, run_splits):
         (d / f"batch{b}.txt").write_text("\n".join(parts))
 
 
-if not PAIRS:
-    for s in ["dev", "evalA", "evalB", "evalC"]:
-        if ONLY in (None, s):
-            write_batches(s, s, [remarks(s)], 2)  # two labellers a set, alternate runs
-else:
-    for s, pool, run_splits in [("dev-pairs2", "dev", 2), ("dev-pairs3", "dev", 3), ("probes-evalA", "evalA", 1),
-                                ("probes-evalB", "evalB", 1), ("probes3-evalA", "evalA", 1), ("probes3-evalB", "evalB", 1),
-                                ("probes3-evalC", "evalC", 1)]:
-        if ONLY in (None, s):
-            write_batches(s, pool, pair_halves(remarks(s)), run_splits)
+# (set, trajectory pool, run shares): remark sets go to two labellers by alternate runs; a pair set's halves
+# (pair_halves) each go to a labeller per share of the runs
+JOBS = ([(s, s, 2) for s in ["dev", "evalA", "evalB", "evalC"]] if not PAIRS else
+        [("dev-pairs2", "dev", 2), ("dev-pairs3", "dev", 3), ("probes-evalA", "evalA", 1), ("probes-evalB", "evalB", 1),
+         ("probes3-evalA", "evalA", 1), ("probes3-evalB", "evalB", 1), ("probes3-evalC", "evalC", 1)])
+chosen = [job for job in JOBS if ONLY in (None, job[0])]
+if not chosen:
+    sys.exit(f"--only {ONLY}: not one of {', '.join(job[0] for job in JOBS)}")
+for s, pool, run_splits in chosen:
+    write_batches(s, pool, pair_halves(remarks(s)) if PAIRS else [remarks(s)], run_splits)
