@@ -239,6 +239,9 @@ def eval_interpreter_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --errors file.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     intervals: Annotated[bool, typer.Option(help="Bootstrap 95% intervals of the overall rates (resampling trajectories).")] = False,
+    resample: Annotated[str, typer.Option(help=(
+        "What --intervals resamples: 'trajectory' (each run with all its remarks) or 'text' (each wording with "
+        "all its remarks: for critic templates, which repeat a few wordings many times)."))] = "trajectory",
     second_labels: Annotated[list[Path] | None, typer.Option("--second-labels", help=(
         "Score another person's labels of the same remarks (records with the same ids and texts) as the reading, "
         "instead of an interpreter's: how far two labellers agree."))] = None,
@@ -259,6 +262,8 @@ def eval_interpreter_command(
     from nlfeedback.language.interpreters import make_interpreter
     from nlfeedback.language.interpreters.oracle import SecondLabelling
 
+    if resample not in ("trajectory", "text"):
+        raise NlfError(f"--resample: 'trajectory' or 'text', not {resample!r}")
     inputs = [*feedback, *trajectories, *(second_labels or []), *(agreed_with or []), checkpoint]
     if errors is not None:  # refuse to overwrite before spending time on the evaluation
         prepare_output(errors, force=force, can_append=False, inputs=inputs)
@@ -290,7 +295,8 @@ def eval_interpreter_command(
     if probe_ids is not None and probes:
         report["agreed_pairs"], report["hand_written_pairs"] = len(probe_ids), n_pairs
     if intervals:
-        report["intervals"] = evaluation.intervals()
+        report["intervals"] = evaluation.intervals(unit=resample)
+        report["intervals_resample"] = resample
     if errors is not None:
         misread = evaluation.misreadings()
         with open_output(errors, force=force, can_append=False, inputs=inputs) as writer:
@@ -303,7 +309,7 @@ def eval_interpreter_command(
     console.print(_table(f"{interpreter}: overall and by split", {"overall": report["overall"], **report["by_split"]}))
     console.print(_table("by category", report["by_category"]))
     if intervals:
-        console.print("95% bootstrap intervals (trajectories resampled): " + ", ".join(
+        console.print(f"95% bootstrap intervals ({resample}s resampled): " + ", ".join(
             f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in report["intervals"].items()), soft_wrap=True)
     if "agreed_pairs" in report:
         console.print(f"negation probes: the {report['agreed_pairs']} of {report['hand_written_pairs']} hand-written pairs "

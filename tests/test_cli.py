@@ -213,6 +213,13 @@ def test_interpret_and_eval_interpreter(tmp_path, traj_file):
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
     assert rep["overall"]["items"] == 30 and rep["skipped_no_intent"] == 2 and "by_category" in rep
+    r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--interpreter", "keyword", "--json",
+               "--intervals", "--resample", "text")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert rep["intervals_resample"] == "text" and set(rep["intervals"]) >= {"clause_sign_error_rate", "attribution_f1"}
+    r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--intervals", "--resample", "phrase")
+    assert r.exit_code == 1 and "--resample: 'trajectory' or 'text'" in r.output
     r = invoke("eval-interpreter", "-f", str(fb), "-t", str(traj_file), "--interpreter", "oracle-intent")
     assert r.exit_code == 0 and "overall" in r.output
     errors = tmp_path / "misread.jsonl"

@@ -182,3 +182,34 @@ def test_bootstrap_intervals_bracket_the_rates(lava_traj):
         assert lo <= overall[k] <= hi and lo < hi, (k, lo, overall[k], hi)
     perfect = run_evaluation(make_interpreter("oracle-intent"), items, by_id, probes=False).intervals(rounds=200)
     assert perfect["clause_sign_error_rate"] == [0.0, 0.0] and perfect["attribution_f1"] == [1.0, 1.0]
+
+
+def test_intervals_can_resample_wordings(lava_traj):
+    """``unit="text"``: each wording is drawn with all its remarks. Where every remark of one wording is
+    misread and every other remark read right, the error rate's interval reaches from 0 to that wording's
+    share of everything; resampling trajectories spreads the same errors over the runs and gives a narrower
+    interval. Anything else is refused."""
+    from nlfeedback.errors import NlfError
+    from nlfeedback.feedback.labels import labelled_feedback
+    from nlfeedback.language.evaluate import Evaluation
+    from nlfeedback.targets import Targets
+
+    trajs = list(rollout(get_task("doorkey-5x5"), make_policy("expert", epsilon=0.15, mistakes=0.35), 12, seed=4))
+    words = ["that was a great run", "nice work overall", "well played", "solid job", "lovely run"]
+    items, targets = [], []
+    for i, tr in enumerate(trajs):
+        for j, text in enumerate(words):
+            fb = labelled_feedback({"text": text, "categories": ["evaluative"], "clauses": [
+                {"quote": text, "steps": "all", "polarity": 1, "strength": 1}]}, tr, id=f"r{i}-{j}", annotator="x")
+            items.append(fb)
+            sign = -1.0 if text == "well played" else 1.0  # one wording always misread
+            targets.append(Targets(fb.id, fb.trajectory_id, "test", np.full(len(tr), sign, np.float32),
+                                   np.ones(len(tr), np.float32), 1.0))
+    ev = Evaluation(items, targets)
+    rate = ev.report().overall.as_dict()["clause_sign_error_rate"]
+    assert rate == pytest.approx(0.2)
+    by_text = ev.intervals(rounds=1000, unit="text")["clause_sign_error_rate"]
+    by_run = ev.intervals(rounds=1000, unit="trajectory")["clause_sign_error_rate"]
+    assert by_text[0] == 0.0 and by_text[1] >= 0.4 and by_run == [0.2, 0.2]
+    with pytest.raises(NlfError, match="resample"):
+        ev.intervals(unit="phrase")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nlfeedback.errors import NlfError
 from nlfeedback.feedback.labels import hand_written_pairs, step_runs
 from nlfeedback.feedback.schema import TextFeedback
 from nlfeedback.language.interpreters.base import Interpreter, interpret_many
@@ -55,20 +56,26 @@ class Evaluation:
         report.skipped_no_intent = self.skipped_no_intent
         return report
 
-    def intervals(self, rounds: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, list[float]]:
-        """Percentile-bootstrap intervals of the overall rates, resampling trajectories (a trajectory's
-        remarks share its run, so they are not independent): metric → [low, high]."""
+    def intervals(self, rounds: int = 2000, seed: int = 0, level: float = 0.95,
+                  unit: str = "trajectory") -> dict[str, list[float]]:
+        """Percentile-bootstrap intervals of the overall rates: metric → [low, high]. ``unit`` is what is
+        resampled with all its remarks: ``trajectory`` (a trajectory's remarks share its run, so they are not
+        independent) or ``text`` (the remarks with one wording: a critic's templates repeat a few wordings many
+        times, and whether a reader reads one wording is one draw, however many remarks carry it)."""
         import numpy as np
 
         from nlfeedback.metrics.interpretation import Tally
 
         fields = ("sign_total", "sign_errors", "tp", "fp", "fn", "clauses", "clause_wrong", "clause_missed")
-        index = {tid: i for i, tid in enumerate(dict.fromkeys(fb.trajectory_id for fb in self.items))}
+        if unit not in ("trajectory", "text"):
+            raise NlfError(f"resample 'trajectory' or 'text', not {unit!r}")
+        key = (lambda fb: fb.trajectory_id) if unit == "trajectory" else (lambda fb: fb.text)
+        index = {k: i for i, k in enumerate(dict.fromkeys(key(fb) for fb in self.items))}
         counts = np.zeros((len(index), len(fields)))  # per trajectory: the tallies' counts
         for fb, t in zip(self.items, self.targets):
             one = Tally()
             one.add_item(intended_steps(fb), t, gold_of(fb).clauses)
-            counts[index[fb.trajectory_id]] += [getattr(one, f) for f in fields]
+            counts[index[key(fb)]] += [getattr(one, f) for f in fields]
         rng = np.random.default_rng(seed)
         draws = counts[rng.integers(len(index), size=(rounds, len(index)))].sum(axis=1)  # (rounds, fields)
         c = dict(zip(fields, draws.T))
