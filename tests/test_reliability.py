@@ -241,7 +241,8 @@ def test_sigterm_during_train_agent_force_keeps_the_old_run(tmp_path):
     proc = subprocess.Popen([*NLF, "train-agent", "--steps", "1000000", "--eval-every", "1000", "--eval-episodes",
                              "1", "--force", "--out", str(run)], cwd=REPO, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".agent.*.tmp/curve.jsonl")):  # training has written into its own folder
+    # training has written its first evaluation into its own folder (the file exists before its first line)
+    while not any(p.stat().st_size for p in tmp_path.glob(".agent.*.tmp/curve.jsonl")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
