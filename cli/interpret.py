@@ -258,12 +258,12 @@ def eval_interpreter_command(
     labellers: the ceiling a reader can be expected to reach on that data).
     """
     from nlfeedback.jsonl import open_output, prepare_output
-    from nlfeedback.language.evaluate import agreed_reversals, run_evaluation
+    from nlfeedback.language.evaluate import RESAMPLE_UNITS, agreed_reversals, run_evaluation
     from nlfeedback.language.interpreters import make_interpreter
     from nlfeedback.language.interpreters.oracle import SecondLabelling
 
-    if resample not in ("trajectory", "text"):
-        raise NlfError(f"--resample: 'trajectory' or 'text', not {resample!r}")
+    if resample not in RESAMPLE_UNITS:  # before the evaluation's time is spent
+        raise NlfError(f"--resample: {' or '.join(map(repr, RESAMPLE_UNITS))}, not {resample!r}")
     inputs = [*feedback, *trajectories, *(second_labels or []), *(agreed_with or []), checkpoint]
     if errors is not None:  # refuse to overwrite before spending time on the evaluation
         prepare_output(errors, force=force, can_append=False, inputs=inputs)

@@ -37,6 +37,9 @@ def negation_probes(items: Sequence[TextFeedback]) -> list[tuple[TextFeedback, T
     return out
 
 
+RESAMPLE_UNITS = ("trajectory", "text")  # what Evaluation.intervals can resample
+
+
 @dataclass
 class Evaluation:
     """What an evaluation read: every scored item with its targets, and the negation probes."""
@@ -67,8 +70,8 @@ class Evaluation:
         from nlfeedback.metrics.interpretation import Tally
 
         fields = ("sign_total", "sign_errors", "tp", "fp", "fn", "clauses", "clause_wrong", "clause_missed")
-        if unit not in ("trajectory", "text"):
-            raise NlfError(f"resample 'trajectory' or 'text', not {unit!r}")
+        if unit not in RESAMPLE_UNITS:
+            raise NlfError(f"resample {' or '.join(map(repr, RESAMPLE_UNITS))}, not {unit!r}")
         key = (lambda fb: fb.trajectory_id) if unit == "trajectory" else (lambda fb: fb.text)
         index = {k: i for i, k in enumerate(dict.fromkeys(key(fb) for fb in self.items))}
         counts = np.zeros((len(index), len(fields)))  # per trajectory: the tallies' counts

@@ -463,11 +463,10 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
             done += 1
             if progress:
                 progress(done, steps_total)
-    if averaged is not None:
+    if averaged is not None:  # the mean of the averaged steps' weights replaces the last step's
         with torch.no_grad():
             for p, a in zip(model.parameters(), averaged.module.parameters()):
                 p.copy_(a)
-        report_averaged = int(averaged.n_averaged)
         del averaged
     model.eval()
     n_critic = sum(fb.intent is not None for fb in labelled)
@@ -475,8 +474,8 @@ def train_interpreter(items: Sequence[TextFeedback], trajectories: Mapping[str, 
               "examples_per_epoch": len(examples), "trajectories": len(used),
               "epochs": config.epochs, "steps": done, "final_loss": round(float(np.mean(losses[-50:])), 4),
               "seconds": round(time.time() - t0, 1)}
-    if config.average_last:
-        report["steps_averaged"] = report_averaged
+    if start_averaging is not None:
+        report["steps_averaged"] = done - start_averaging
     if config.init:
         report["init_sha256"] = file_sha256(config.init)
     config_json = asdict(config)
